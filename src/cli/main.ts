@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// `ted`: a thin command line over the library. Each command lives in ./commands/ and only parses
+// arguments, calls the library and formats results.
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { exitCodeOf, reportError } from './errors.js';
+// Commands register themselves here, one import and one call each.
+
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
+  const program = new Command('ted')
+    .description(pkg.description)
+    .version(pkg.version)
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are "errors" to commander; they exit 0.
+      if (err.exitCode === 0) return 0;
+      return 2;
+    }
+    reportError(err);
+    return exitCodeOf(err);
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly || process.argv[1]?.endsWith('/ted')) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

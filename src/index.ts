@@ -1,0 +1,7 @@
+// Public API of ipsec-ted. Each area adds its exports here.
+export * from './errors.js';
+export * from './selector/types.js';
+export * from './selector/address.js';
+export * from './selector/algebra.js';
+export * from './classify/batch.js';
+export type * from './classify/types.js';

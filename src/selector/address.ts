@@ -1,0 +1,118 @@
+// Text <-> bigint for IPv4 and IPv6 addresses and masks. Parsing returns undefined on bad text so
+// that each caller can raise the error that fits its context (policy, CLI, config).
+import type { Family } from './types.js';
+import { allOnes } from './types.js';
+
+const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export function parseIPv4(text: string): bigint | undefined {
+  const m = V4.exec(text);
+  if (!m) return undefined;
+  let v = 0n;
+  for (let i = 1; i <= 4; i++) {
+    const n = Number(m[i]);
+    if (n > 255) return undefined;
+    v = (v << 8n) | BigInt(n);
+  }
+  return v;
+}
+
+export function formatIPv4(v: bigint): string {
+  const n = Number(v & 0xffffffffn);
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+export function parseIPv6(text: string): bigint | undefined {
+  if (text.length === 0 || text.length > 45) return undefined;
+  let head = text;
+  let tail4: bigint | undefined;
+  // An embedded dotted quad in the last 32 bits (::ffff:192.0.2.1).
+  const lastColon = text.lastIndexOf(':');
+  if (lastColon >= 0 && text.indexOf('.', lastColon) >= 0) {
+    tail4 = parseIPv4(text.slice(lastColon + 1));
+    if (tail4 === undefined) return undefined;
+    head = text.slice(0, lastColon + 1) + '0:0';
+  }
+  const dbl = head.indexOf('::');
+  if (dbl !== head.lastIndexOf('::')) return undefined;
+  const parseGroups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  let groups: number[];
+  if (dbl >= 0) {
+    const left = parseGroups(head.slice(0, dbl));
+    const right = parseGroups(head.slice(dbl + 2));
+    if (!left || !right || left.length + right.length > 7) return undefined;
+    groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  } else {
+    const all = parseGroups(head);
+    if (!all || all.length !== 8) return undefined;
+    groups = all;
+  }
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(g);
+  if (tail4 !== undefined) v = (v & ~0xffffffffn) | tail4;
+  return v;
+}
+
+/** RFC 5952 text: lower case, longest run (>= 2) of zero groups compressed, first on ties. */
+export function formatIPv6(v: bigint): string {
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}
+
+export function parseAddress(family: Family, text: string): bigint | undefined {
+  return family === 4 ? parseIPv4(text) : parseIPv6(text);
+}
+
+export function formatAddress(family: Family, v: bigint): string {
+  return family === 4 ? formatIPv4(v) : formatIPv6(v);
+}
+
+/** Either family, guessed from the text. */
+export function parseAnyAddress(text: string): { family: Family; value: bigint } | undefined {
+  if (text.includes(':')) {
+    const value = parseIPv6(text);
+    return value === undefined ? undefined : { family: 6, value };
+  }
+  const value = parseIPv4(text);
+  return value === undefined ? undefined : { family: 4, value };
+}
+
+/** Care-mask of a prefix length. */
+export function prefixMask(family: Family, len: number): bigint {
+  const bits = family === 4 ? 32 : 128;
+  if (len <= 0) return 0n;
+  return (allOnes(family) << BigInt(bits - len)) & allOnes(family);
+}
+
+/** The prefix length when `care` is contiguous (ones then zeros), else undefined. */
+export function prefixLength(family: Family, care: bigint): number | undefined {
+  const bits = family === 4 ? 32 : 128;
+  for (let len = 0; len <= bits; len++) if (prefixMask(family, len) === care) return len;
+  return undefined;
+}
