@@ -2,7 +2,8 @@
 // `ted`: a thin command line over the library. Each command lives in ./commands/ and only parses
 // arguments, calls the library and formats results.
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { exitCodeOf, reportError } from './errors.js';
 // Commands register themselves here, one import and one call each.
 
@@ -32,8 +33,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (invokedDirectly || process.argv[1]?.endsWith('/ted')) {
+// Run when executed (directly or through the npm bin link), not when imported by tests.
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
