@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores: more forks only thrash.
     maxWorkers: 2,
+    reporters: ['default', './test/support/plain-summary.ts'],
   },
 });
