@@ -5,3 +5,5 @@ export * from './selector/address.js';
 export * from './selector/algebra.js';
 export * from './classify/batch.js';
 export type * from './classify/types.js';
+export * from './pcap/reader.js';
+export * from './packet/decode.js';
