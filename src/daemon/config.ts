@@ -1,0 +1,292 @@
+// The daemon's configuration: read YAML or JSON, validate it against
+// schema/daemon-config.schema.json (the documented source of truth, defaults included), then
+// check what a schema cannot (addresses, prefixes, files). Any problem is a ConfigError whose
+// `key` names the setting, e.g. `timers.retransmitMs`.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Ajv2020Module from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { parseAnyAddress, prefixMask } from '../selector/address.js';
+import type { Family } from '../selector/types.js';
+
+export type Role = 'initiator' | 'responder' | 'both';
+export type SourceKind = 'raw' | 'capture' | 'replay' | 'none';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Prefix {
+  readonly text: string;
+  readonly family: Family;
+  readonly value: bigint;
+  readonly length: number;
+}
+
+/** The configuration after validation, defaults and path resolution. */
+export interface DaemonConfig {
+  /** The file it came from (absolute), or '(inline)'. */
+  readonly file: string;
+  readonly role: Role;
+  readonly ike: {
+    readonly address: string;
+    readonly family: Family;
+    readonly value: bigint;
+    readonly port: number;
+    readonly peerPort: number;
+    readonly intercept: boolean;
+  };
+  readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string };
+  readonly probe: { readonly source: 'host' | 'gateway' };
+  readonly timers: {
+    readonly retransmitMs: number;
+    readonly retries: number;
+    readonly holdDownMs: number;
+    readonly tunnelLifetimeMs: number;
+    readonly tunnelIdleMs: number;
+  };
+  readonly bounds: { readonly maxTunnels: number; readonly maxPendingProbes: number; readonly maxHoldDowns: number; readonly flowCacheEntries: number };
+  readonly rateLimit: { readonly responsesPerSecond: number; readonly burst: number };
+  readonly source: {
+    readonly kind: SourceKind;
+    readonly prefixes: readonly Prefix[];
+    readonly protocols: readonly number[];
+    readonly interface?: string;
+    readonly file?: string;
+    readonly batchSize: number;
+    readonly forward: boolean;
+  };
+  readonly protects?: readonly Prefix[];
+  readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never' };
+  readonly control: { readonly socket: string };
+}
+
+const PROTOCOL_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
+
+let validator: ((data: unknown) => boolean) & { errors?: ErrorObject[] | null } = undefined as never;
+
+/** The JSON Schema, as shipped in the package. */
+export function configSchema(): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL('../../schema/daemon-config.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+}
+
+function getValidator() {
+  if (!validator) {
+    const Ajv2020 = (Ajv2020Module as unknown as { default?: typeof Ajv2020Module }).default ?? Ajv2020Module;
+    const ajv = new (Ajv2020 as unknown as new (o: object) => { compile(s: object): typeof validator })({ allErrors: true, useDefaults: true, strict: true });
+    validator = ajv.compile(configSchema());
+  }
+  return validator;
+}
+
+/** JSON pointer `/timers/retransmitMs` -> `timers.retransmitMs`; array items as `source.prefixes[0]`. */
+function keyOf(pointer: string, extra?: string): string {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  return out || '(root)';
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lw = word.toLowerCase();
+  let best: string | undefined;
+  let bestScore = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(lw, c.toLowerCase());
+    if (d < bestScore) {
+      bestScore = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Turns one schema error into (code, key, message). */
+function describe(e: ErrorObject, schema: Record<string, unknown>): { code: string; key: string; message: string } {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const name = String(p.additionalProperty);
+      const known = Object.keys(schemaAt(schema, e.schemaPath) ?? {});
+      const hint = closest(name, known);
+      return { code: 'CONFIG_UNKNOWN_KEY', key: keyOf(e.instancePath, name), message: `unknown setting${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}` };
+    }
+    case 'required':
+      return { code: 'CONFIG_REQUIRED', key: keyOf(e.instancePath, String(p.missingProperty)), message: 'required setting is missing' };
+    case 'type':
+      return { code: 'CONFIG_TYPE', key: keyOf(e.instancePath), message: `must be ${p.type === 'integer' ? 'an integer' : `a${/^[aeiou]/.test(String(p.type)) ? 'n' : ''} ${p.type}`}` };
+    case 'enum':
+      return { code: 'CONFIG_ENUM', key: keyOf(e.instancePath), message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return { code: 'CONFIG_RANGE', key: keyOf(e.instancePath), message: `must be ${String(p.comparison)} ${String(p.limit)}` };
+    case 'minLength':
+      return { code: 'CONFIG_EMPTY', key: keyOf(e.instancePath), message: 'must not be empty' };
+    default:
+      return { code: 'CONFIG_INVALID', key: keyOf(e.instancePath), message: e.message ?? 'invalid' };
+  }
+}
+
+/** The `properties` object of the schema node that reported an additionalProperties error. */
+function schemaAt(schema: Record<string, unknown>, schemaPath: string): Record<string, unknown> | undefined {
+  const parts = schemaPath.replace(/^#\//, '').split('/').slice(0, -1);
+  let node: unknown = schema;
+  for (const part of parts) node = (node as Record<string, unknown> | undefined)?.[part];
+  return (node as { properties?: Record<string, unknown> } | undefined)?.properties;
+}
+
+/** Parses `a.b.c.d/len` or `x::/len` (a bare address is a host prefix). */
+export function parsePrefix(text: string, key: string): Prefix {
+  const slash = text.indexOf('/');
+  const addrText = slash < 0 ? text : text.slice(0, slash);
+  const a = parseAnyAddress(addrText.trim());
+  if (!a) throw new ConfigError('CONFIG_PREFIX', key, `'${text}' is not an IPv4 or IPv6 prefix (like 203.0.113.0/24 or 2001:db8:b::/48)`);
+  const max = a.family === 4 ? 32 : 128;
+  const length = slash < 0 ? max : Number(text.slice(slash + 1));
+  if (!Number.isInteger(length) || length < 0 || length > max || (slash >= 0 && !/^\d+$/.test(text.slice(slash + 1).trim())))
+    throw new ConfigError('CONFIG_PREFIX', key, `'${text}': prefix length must be 0..${max}`);
+  if ((a.value & ~prefixMask(a.family, length) & (a.family === 4 ? 0xffffffffn : (1n << 128n) - 1n)) !== 0n)
+    throw new ConfigError('CONFIG_PREFIX', key, `'${text}' has host bits set beyond /${length}`);
+  return { text, family: a.family, value: a.value, length };
+}
+
+export interface LoadOptions {
+  /** Settings from the command line that win over the file, e.g. { role: 'initiator' }. */
+  readonly overrides?: { role?: Role; replay?: string; logLevel?: LogLevel; controlSocket?: string };
+  /** Skip the check that files named in the configuration exist (for --print-setup). */
+  readonly skipFileChecks?: boolean;
+}
+
+/** Reads and validates a configuration file (YAML, or JSON, which YAML also reads). */
+export function loadConfig(path: string, options: LoadOptions = {}): DaemonConfig {
+  let text: string;
+  const file = resolve(path);
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('CONFIG_FILE', '(file)', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const where = e.linePos?.[0] ? `${path}:${e.linePos[0].line}:${e.linePos[0].col}` : path;
+    throw new ConfigError('CONFIG_PARSE', '(file)', `${where}: ${e.message.split('\n')[0]}`);
+  }
+  return validateConfig(doc.toJS(), { ...options, file, baseDir: dirname(file) });
+}
+
+/** Validates a configuration object (already parsed). Relative paths resolve against `baseDir`. */
+export function validateConfig(raw: unknown, options: LoadOptions & { file?: string; baseDir?: string } = {}): DaemonConfig {
+  if (raw === null || raw === undefined) throw new ConfigError('CONFIG_TYPE', '(root)', 'the configuration is empty; it needs at least ike.address and policy.file');
+  // Defaults are filled into a copy (ajv's useDefaults mutates).
+  const data = structuredClone(raw) as Record<string, unknown>;
+  if (typeof data === 'object' && !Array.isArray(data)) {
+    // Sections with only defaults may be absent: create them so the defaults inside are applied.
+    for (const section of ['probe', 'timers', 'bounds', 'rateLimit', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
+  }
+  const validate = getValidator();
+  if (!validate(data)) {
+    const schema = configSchema();
+    const errs = (validate.errors ?? []).map((e) => describe(e, schema));
+    const first = errs[0]!;
+    const more = errs.length > 1 ? ` (and ${errs.length - 1} more: ${[...new Set(errs.slice(1).map((e) => e.key))].join(', ')})` : '';
+    throw new ConfigError(first.code, first.key, first.message + more);
+  }
+  const o = options.overrides ?? {};
+  const d = data as Record<string, Record<string, unknown>> & { role?: Role; protects?: string[] };
+  const baseDir = options.baseDir ?? process.cwd();
+
+  const ike = d.ike!;
+  const ikeAddr = parseAnyAddress(String(ike.address).trim());
+  if (!ikeAddr || ikeAddr.value === 0n) throw new ConfigError('CONFIG_ADDRESS', 'ike.address', `'${String(ike.address)}' is not a usable IPv4 or IPv6 address`);
+  const family = ikeAddr.family;
+
+  const src = d.source!;
+  const prefixes = (src.prefixes as string[]).map((t, i) => parsePrefix(t, `source.prefixes[${i}]`));
+  prefixes.forEach((p, i) => {
+    if (p.family !== family) throw new ConfigError('CONFIG_FAMILY', `source.prefixes[${i}]`, `IPv${p.family} prefix but ike.address is IPv${family}`);
+  });
+  const protects = d.protects?.map((t, i) => parsePrefix(t, `protects[${i}]`));
+  protects?.forEach((p, i) => {
+    if (p.family !== family) throw new ConfigError('CONFIG_FAMILY', `protects[${i}]`, `IPv${p.family} prefix but ike.address is IPv${family}`);
+  });
+  const protocols = [...new Set((src.protocols as (string | number)[]).map((p) => (typeof p === 'number' ? p : PROTOCOL_NUMBERS[p]!)))];
+
+  let kind = src.kind as SourceKind;
+  let sourceFile = src.file === undefined ? undefined : resolve(baseDir, String(src.file));
+  if (o.replay !== undefined) {
+    kind = 'replay';
+    sourceFile = resolve(o.replay);
+  }
+  // The file's role wins when it says both; otherwise the command (`ted initiator`) decides, and a
+  // contradiction is an error rather than a silent choice.
+  let role: Role = d.role ?? o.role ?? 'both';
+  if (d.role !== undefined && d.role !== 'both' && o.role !== undefined && o.role !== d.role)
+    throw new ConfigError('CONFIG_ROLE', 'role', `the file says ${d.role} but the command is \`ted ${o.role}\`; set role to both or run \`ted ${d.role}\``);
+
+  if (kind === 'replay' && sourceFile === undefined) throw new ConfigError('CONFIG_REQUIRED', 'source.file', 'source.kind is replay: name the capture file (or pass --replay FILE)');
+  if (kind === 'capture' && src.interface === undefined) throw new ConfigError('CONFIG_REQUIRED', 'source.interface', 'source.kind is capture: name the interface facing the protected hosts');
+  if ((kind === 'raw' || kind === 'capture') && prefixes.length === 0)
+    throw new ConfigError('CONFIG_REQUIRED', 'source.prefixes', `source.kind is ${kind}: list the remote prefixes whose traffic is intercepted`);
+  if (kind === 'raw' && family === 6)
+    throw new ConfigError('CONFIG_SOURCE', 'source.kind', 'raw sockets cannot see the destination address of IPv6 packets (no IPv6 header on receive); use capture for IPv6');
+  if (kind !== 'none' && role === 'responder')
+    throw new ConfigError('CONFIG_SOURCE', 'source.kind', `a pure responder takes no packets; set role to initiator or both, or source.kind to none`);
+
+  const policyFile = resolve(baseDir, String(d.policy!.file));
+  if (!options.skipFileChecks) {
+    if (!existsSync(policyFile)) throw new ConfigError('CONFIG_POLICY_FILE', 'policy.file', `no such file: ${policyFile}`);
+    if (kind === 'replay' && sourceFile && !existsSync(sourceFile)) throw new ConfigError('CONFIG_SOURCE_FILE', o.replay !== undefined ? '--replay' : 'source.file', `no such file: ${sourceFile}`);
+  }
+
+  const t = d.timers!;
+  if ((t.tunnelIdleMs as number) > (t.tunnelLifetimeMs as number))
+    throw new ConfigError('CONFIG_RANGE', 'timers.tunnelIdleMs', `must not exceed timers.tunnelLifetimeMs (${String(t.tunnelLifetimeMs)})`);
+
+  const log = d.log!;
+  const control = d.control!;
+  return {
+    file: options.file ?? '(inline)',
+    role,
+    ike: { address: String(ike.address).trim(), family, value: ikeAddr.value, port: ike.port as number, peerPort: ike.peerPort as number, intercept: ike.intercept as boolean },
+    policy: { file: policyFile, format: d.policy!.format as DaemonConfig['policy']['format'], ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}) },
+    probe: { source: d.probe!.source as 'host' | 'gateway' },
+    timers: t as unknown as DaemonConfig['timers'],
+    bounds: d.bounds as unknown as DaemonConfig['bounds'],
+    rateLimit: d.rateLimit as unknown as DaemonConfig['rateLimit'],
+    source: {
+      kind,
+      prefixes,
+      protocols,
+      ...(src.interface !== undefined ? { interface: String(src.interface) } : {}),
+      ...(sourceFile !== undefined ? { file: sourceFile } : {}),
+      batchSize: src.batchSize as number,
+      forward: src.forward as boolean,
+    },
+    ...(protects ? { protects } : {}),
+    log: { level: o.logLevel ?? (log.level as LogLevel), pretty: log.pretty as 'auto' | 'always' | 'never' },
+    control: { socket: o.controlSocket ?? (control.socket === '' ? '' : resolve(baseDir, String(control.socket))) },
+  };
+}
+
+/** True when `addr` (numeric, same family) lies in one of `prefixes`. */
+export function inPrefixes(prefixes: readonly Prefix[], family: Family, addr: bigint): boolean {
+  for (const p of prefixes) if (p.family === family && (addr & prefixMask(family, p.length)) === p.value) return true;
+  return false;
+}
