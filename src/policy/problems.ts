@@ -28,7 +28,8 @@ export class Problems {
   /** Throws one PolicyError carrying every problem, if there were any. */
   throwIfAny(): void {
     if (this.list.length === 0) return;
-    const problems = [...this.list];
+    // In file order, whatever order the checks ran in (sequence checks run after the lines).
+    const problems = [...this.list].sort((a, b) => a.line - b.line || a.column - b.column);
     if (this.dropped > 0) {
       const last = problems[problems.length - 1]!;
       problems.push({
