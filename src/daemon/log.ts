@@ -1,0 +1,48 @@
+// Structured logs: JSON lines on stderr (one object per event, for journald or a log shipper),
+// readable coloured lines when stderr is a terminal. Written synchronously so that nothing is lost
+// when the daemon stops on a signal.
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { LogLevel } from './config.js';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  /** auto: pretty when stderr is a TTY. */
+  readonly pretty?: 'auto' | 'always' | 'never';
+  /** Where to write (default stderr, fd 2). */
+  readonly fd?: number;
+  /** Fields on every line, e.g. { role: 'initiator' }. */
+  readonly base?: Record<string, unknown>;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const fd = options.fd ?? 2;
+  const mode = options.pretty ?? 'auto';
+  const usePretty = mode === 'always' || (mode === 'auto' && fd === 2 && process.stderr.isTTY === true);
+  const base = { pid: process.pid, ...(options.base ?? {}) };
+  // BigInt values (cookies, numeric addresses) are not JSON: write them as decimal strings.
+  const opts = {
+    level: options.level,
+    base,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  const stream = usePretty
+    ? pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : pino.destination({ dest: fd, sync: true });
+  return pino(opts, stream);
+}
+
+/** For JSON-safe log fields: bigint -> hex string ("0x..."), recursively for plain objects. */
+export function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return `0x${value.toString(16).padStart(16, '0')}`;
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = jsonSafe(v);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,197 @@
+// Raw IP sockets (the `raw-socket` native addon), for the two things an ordinary UDP socket cannot
+// do on a Linux gateway:
+// - send the TED probe with the source host's IP address (design 1.0): we write the whole IP and
+//   UDP header ourselves (IPPROTO_RAW, which implies IP_HDRINCL for IPv4 and IPv6 on Linux);
+// - receive the packets the kernel delivers locally because the protected remote prefixes are
+//   routed as local on the gateway (IPv4: the received buffer starts with the IP header).
+// Both need root or CAP_NET_RAW; opening fails with a TRANSPORT_RAW error otherwise.
+import { createRequire } from 'node:module';
+import { TedError } from '../errors.js';
+import { encodeUdpPacket } from '../packet/encode.js';
+import { formatAddress } from '../selector/address.js';
+import type { Family } from '../selector/types.js';
+import type { DatagramHandler, OutboundDatagram, Transport, TransportCapabilities } from './types.js';
+import { UdpTransport, type UdpTransportOptions } from './udp.js';
+
+/** The part of raw-socket's API we use (it ships no types). */
+export interface RawSocket {
+  on(event: 'message', fn: (buf: Buffer, source: string) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  on(event: 'close', fn: () => void): void;
+  send(buf: Buffer, offset: number, length: number, address: string, after: (err: Error | null, bytes: number) => void): void;
+  setOption(level: number, option: number, value: number, length?: number): void;
+  pauseRecv(): void;
+  close(): void;
+}
+
+interface RawModule {
+  createSocket(o: { addressFamily: number; protocol: number; bufferSize?: number }): RawSocket;
+  AddressFamily: { IPv4: number; IPv6: number };
+  SocketLevel: { IPPROTO_IP: number; IPPROTO_IPV6: number; SOL_SOCKET: number };
+  SocketOption: { IP_HDRINCL: number; SO_RCVBUF: number };
+}
+
+let rawModule: RawModule | undefined;
+
+function raw(): RawModule {
+  if (!rawModule) {
+    try {
+      rawModule = createRequire(import.meta.url)('raw-socket') as RawModule;
+    } catch (err) {
+      throw new TedError('TRANSPORT_RAW_MISSING', 'the raw-socket native addon is not built (npm rebuild raw-socket)', { cause: err });
+    }
+  }
+  return rawModule;
+}
+
+const IPPROTO_RAW = 255;
+
+/** Opens a raw socket, turning EPERM and friends into one clear TRANSPORT_RAW error. */
+export function openRawSocket(family: Family, protocol: number, bufferSize = 65536): RawSocket {
+  const m = raw();
+  try {
+    return m.createSocket({ addressFamily: family === 4 ? m.AddressFamily.IPv4 : m.AddressFamily.IPv6, protocol, bufferSize });
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    const hint = /not permitted|EPERM|EACCES/i.test(msg) ? ' (raw sockets need root or CAP_NET_RAW)' : '';
+    throw new TedError('TRANSPORT_RAW', `cannot open a raw IPv${family} socket for protocol ${protocol}: ${msg}${hint}`, { cause: err });
+  }
+}
+
+/** Can this process open raw sockets? (root or CAP_NET_RAW) */
+export function rawSocketsAvailable(): boolean {
+  try {
+    openRawSocket(4, IPPROTO_RAW).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RawSenderCounters {
+  sent: number;
+  sendErrors: number;
+}
+
+/**
+ * Sends UDP datagrams with any IP source address: builds IPv4/IPv6 + UDP (checksums filled) and
+ * writes them through an IPPROTO_RAW socket of the family. Sockets open lazily, per family.
+ */
+export class RawUdpSender {
+  readonly counters: RawSenderCounters = { sent: 0, sendErrors: 0 };
+  private readonly sockets = new Map<Family, RawSocket>();
+  private closed = false;
+
+  constructor(
+    private readonly onError?: (err: Error, context: string) => void,
+    families: readonly Family[] = [],
+  ) {
+    // Open eagerly the families we know we need, so that a missing privilege fails at start-up.
+    for (const f of families) this.socket(f);
+  }
+
+  private socket(family: Family): RawSocket {
+    let s = this.sockets.get(family);
+    if (!s) {
+      s = openRawSocket(family, IPPROTO_RAW);
+      if (family === 4) {
+        const m = raw();
+        s.setOption(m.SocketLevel.IPPROTO_IP, m.SocketOption.IP_HDRINCL, 1);
+      }
+      // We never read from a send socket; do not wake the event loop for it.
+      s.pauseRecv();
+      s.on('error', (err) => this.onError?.(err, `raw IPv${family} socket`));
+      this.sockets.set(family, s);
+    }
+    return s;
+  }
+
+  /** Sends one UDP datagram exactly as described (source address included). Never throws for network errors. */
+  send(d: { family: Family; src: bigint; dst: bigint; sport: number; dport: number; payload: Uint8Array }): void {
+    if (this.closed) return;
+    const packet = encodeUdpPacket({ family: d.family, src: d.src, dst: d.dst, sport: d.sport, dport: d.dport, payload: d.payload, ttl: 64 });
+    const buf = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
+    const dest = formatAddress(d.family, d.dst);
+    let s: RawSocket;
+    try {
+      s = this.socket(d.family);
+    } catch (err) {
+      this.counters.sendErrors++;
+      this.onError?.(err as Error, 'raw send');
+      return;
+    }
+    s.send(buf, 0, buf.length, dest, (err) => {
+      if (err) {
+        this.counters.sendErrors++;
+        this.onError?.(err, `raw send to ${dest}`);
+      } else this.counters.sent++;
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+}
+
+export interface RawTransportOptions extends UdpTransportOptions {
+  /** Families to open raw send sockets for at start-up (default: those of `bind`). */
+  readonly families?: readonly Family[];
+}
+
+/**
+ * The gateway's real transport: UDP sockets (./udp.ts) receive and send from our own address;
+ * datagrams with `spoofSource` (the probe, from P's source host) go out through a raw socket with
+ * the IP header we write, so the probe crosses the network with the host's address as the design
+ * requires and the gateway in front of the destination can intercept it.
+ */
+export class RawTransport implements Transport {
+  readonly capabilities: TransportCapabilities = { spoofSource: true };
+
+  private constructor(
+    readonly udp: UdpTransport,
+    readonly raw: RawUdpSender,
+    private readonly options: RawTransportOptions,
+  ) {}
+
+  static async open(options: RawTransportOptions): Promise<RawTransport> {
+    const families = options.families ?? [...new Set(options.bind.map((b) => (b.address.includes(':') ? 6 : 4) as Family))];
+    const sender = new RawUdpSender(options.onError, families); // throws TRANSPORT_RAW without privilege
+    try {
+      const udp = await UdpTransport.open(options);
+      return new RawTransport(udp, sender, options);
+    } catch (err) {
+      sender.close();
+      throw err;
+    }
+  }
+
+  send(d: OutboundDatagram): void {
+    if (!d.spoofSource) {
+      this.udp.send(d);
+      return;
+    }
+    const dport = this.options.remotePort !== undefined && d.dport === 500 ? this.options.remotePort : d.dport;
+    this.raw.send({ family: d.family, src: d.src, dst: d.dst, sport: d.sport, dport, payload: d.payload });
+  }
+
+  onDatagram(handler: DatagramHandler): void {
+    this.udp.onDatagram(handler);
+  }
+
+  get counters() {
+    return { ...this.udp.counters, rawSent: this.raw.counters.sent, rawSendErrors: this.raw.counters.sendErrors };
+  }
+
+  async close(): Promise<void> {
+    this.raw.close();
+    await this.udp.close();
+  }
+}
+
+/** Convenience: `RawTransport.open(options)`. */
+export function createRawTransport(options: RawTransportOptions): Promise<RawTransport> {
+  return RawTransport.open(options);
+}
