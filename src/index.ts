@@ -7,3 +7,6 @@ export * from './classify/batch.js';
 export type * from './classify/types.js';
 export * from './pcap/reader.js';
 export * from './packet/decode.js';
+export * from './packet/encode.js';
+export * from './pcap/writer.js';
+export * from './pcap/pcapng-writer.js';

@@ -457,7 +457,7 @@ export class CaptureFileReader implements AsyncIterable<Frame> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Frame> {
-    const chunk = Math.max(4096, this.opts.chunkSize ?? 1 << 20);
+    const chunk = Math.max(1, this.opts.chunkSize ?? 1 << 20);
     const fh = await open(this.path, 'r');
     try {
       this.fileSize = (await fh.stat()).size;
