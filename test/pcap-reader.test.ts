@@ -261,7 +261,7 @@ if (!haveShared) console.warn(`skipping fuzz over real captures: ${shared} is ab
 
 describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', () => {
   it('only typed errors escape; with onError, reading continues past recoverable damage', () => {
-    const seeds = readdirSync(shared).map((f) => new Uint8Array(readFileSync(join(shared, f))));
+    const seeds: Uint8Array[] = readdirSync(shared).map((f) => new Uint8Array(readFileSync(join(shared, f))));
     const ng = writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks: [...readFrames(seeds[0]!)].map((f) => ({ data: f.data })) }]);
     seeds.push(ng);
     const deadline = Date.now() + 3000;
