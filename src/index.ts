@@ -10,3 +10,4 @@ export * from './packet/decode.js';
 export * from './packet/encode.js';
 export * from './pcap/writer.js';
 export * from './pcap/pcapng-writer.js';
+export * from './ike/index.js';

@@ -6,6 +6,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitCodeOf, reportError } from './errors.js';
 // Commands register themselves here, one import and one call each.
+import { registerDecode } from './commands/decode.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerDecode(program);
   return program;
 }
 

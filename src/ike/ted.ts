@@ -1,0 +1,281 @@
+// The discovery messages on the wire: TED probe (exchange 240) and response (exchange 241).
+// Layouts are this project's, documented in docs/wire-format.md. Encoding is straight-line code
+// into the caller's buffer (one pass, no intermediate objects); decoding goes through the generic
+// ISAKMP decoder; verification applies the exchange's semantic rules and yields the domain types.
+import { TedError } from '../errors.js';
+import type { Selector } from '../selector/types.js';
+import { Flags, IdType, ISAKMP_HEADER_LENGTH, PayloadV1 } from './constants.js';
+import { decodeMessage, type DecodedMessage } from './message.js';
+import { encodeProxyBody, encodeSummaryBody, proxyBodyLength, summaryBodyLength, TED_PROBE_HASH } from './ted-payloads.js';
+import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE, TED_VERSION, type TedIdentity, type TedProbe, type TedResponse } from './ted-types.js';
+import { checkEncodeSpace, invalid, u32, w16, w32, w64, writeAddr, type DecodeContext } from './wire.js';
+
+/** This implementation's Vendor ID: MD5("ipsec-ted"), followed on the wire by 4 bytes of capability flags. */
+export const TED_VENDOR_ID: Uint8Array = Uint8Array.from([
+  0xe0, 0x1f, 0xb9, 0x1c, 0xbe, 0x78, 0xae, 0x88, 0x91, 0x98, 0x5b, 0x74, 0x24, 0xe4, 0x23, 0x5f,
+]);
+
+/** Capability flags carried after the Vendor ID hash (big-endian 32 bits). */
+export const TedCapability = Object.freeze({
+  /** The sender understands the optional proxy-address payload (128). */
+  PROXY_PAYLOAD: 0x1,
+  /** The sender accepts port sets of more than one range (e.g. `neq`). */
+  PORT_SETS: 0x2,
+  /** The sender handles IPv6 proxies. */
+  IPV6: 0x4,
+});
+
+/** IKE's own protocol and port, written in the ID payload (RFC 2407 4.6.2 allows 0/0 too). */
+export const TED_ID_PROTOCOL = 17;
+export const TED_ID_PORT = 500;
+
+const VID_LEN = 4 + 20;
+const idLen = (id: TedIdentity): number => 8 + (id.family === 4 ? 4 : 16);
+
+function encodeFail(message: string): never {
+  throw new TedError('IKE_ENCODE_INVALID', message);
+}
+
+function checkCookie(c: bigint, what: string): void {
+  if (typeof c !== 'bigint' || c <= 0n || c > 0xffffffffffffffffn) encodeFail(`${what} must be a non-zero 64-bit value`);
+}
+
+function checkCapabilities(c: number): void {
+  if (!Number.isInteger(c) || c < 0 || c > 0xffffffff) encodeFail(`capabilities ${c} is not a 32-bit unsigned value`);
+}
+
+function checkIdentity(id: TedIdentity): void {
+  const top = id.family === 4 ? 0xffffffffn : id.family === 6 ? (1n << 128n) - 1n : -1n;
+  if (top < 0n || typeof id.address !== 'bigint' || id.address < 0n || id.address > top) encodeFail(`identity address does not fit IPv${id.family}`);
+}
+
+export function probeEncodingLength(p: TedProbe): number {
+  return ISAKMP_HEADER_LENGTH + VID_LEN + idLen(p.id) + (p.proxy ? 4 + proxyBodyLength(p.proxy) : 0) + 4 + summaryBodyLength(p.summary);
+}
+
+export function responseEncodingLength(r: TedResponse): number {
+  return ISAKMP_HEADER_LENGTH + VID_LEN + idLen(r.id) + 4 + proxyBodyLength(r.proxy);
+}
+
+function writeHeader(buf: Uint8Array, o: number, icookie: bigint, rcookie: bigint, exchange: number, length: number): void {
+  w64(buf, o, icookie);
+  w64(buf, o + 8, rcookie);
+  buf[o + 16] = PayloadV1.VENDOR_ID;
+  buf[o + 17] = 0x10;
+  buf[o + 18] = exchange;
+  buf[o + 19] = 0;
+  w32(buf, o + 20, 0);
+  w32(buf, o + 24, length);
+}
+
+function writeVendor(buf: Uint8Array, o: number, capabilities: number): number {
+  buf[o] = PayloadV1.ID;
+  buf[o + 1] = 0;
+  w16(buf, o + 2, VID_LEN);
+  buf.set(TED_VENDOR_ID, o + 4);
+  w32(buf, o + 20, capabilities);
+  return VID_LEN;
+}
+
+function writeId(buf: Uint8Array, o: number, next: number, id: TedIdentity): number {
+  const len = idLen(id);
+  buf[o] = next;
+  buf[o + 1] = 0;
+  w16(buf, o + 2, len);
+  buf[o + 4] = id.family === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR;
+  buf[o + 5] = TED_ID_PROTOCOL;
+  w16(buf, o + 6, TED_ID_PORT);
+  writeAddr(buf, o + 8, id.family === 4 ? 4 : 16, id.address);
+  return len;
+}
+
+function writeProxy(buf: Uint8Array, o: number, next: number, proxy: Selector): number {
+  const len = 4 + proxyBodyLength(proxy);
+  buf[o] = next;
+  buf[o + 1] = 0;
+  w16(buf, o + 2, len);
+  encodeProxyBody(proxy, buf, o + 4);
+  return len;
+}
+
+/** Writes the probe at `offset`; returns the bytes written (= probeEncodingLength). */
+export function encodeProbe(p: TedProbe, buf: Uint8Array, offset = 0): number {
+  checkCookie(p.icookie, 'initiator cookie');
+  checkCapabilities(p.capabilities);
+  checkIdentity(p.id);
+  const total = probeEncodingLength(p);
+  checkEncodeSpace(buf, offset, total);
+  writeHeader(buf, offset, p.icookie, 0n, TED_EXCHANGE_PROBE, total);
+  let o = offset + ISAKMP_HEADER_LENGTH;
+  o += writeVendor(buf, o, p.capabilities);
+  o += writeId(buf, o, p.proxy ? PayloadV1.TED_PROXY : PayloadV1.TED_SUMMARY, p.id);
+  if (p.proxy) o += writeProxy(buf, o, PayloadV1.TED_SUMMARY, p.proxy);
+  const slen = 4 + summaryBodyLength(p.summary);
+  buf[o] = 0;
+  buf[o + 1] = 0;
+  w16(buf, o + 2, slen);
+  encodeSummaryBody(p.summary, TED_PROBE_HASH, buf, o + 4);
+  return o + slen - offset;
+}
+
+/** Writes the response at `offset`; returns the bytes written (= responseEncodingLength). */
+export function encodeResponse(r: TedResponse, buf: Uint8Array, offset = 0): number {
+  checkCookie(r.icookie, 'initiator cookie');
+  checkCookie(r.rcookie, 'responder cookie');
+  checkCapabilities(r.capabilities);
+  checkIdentity(r.id);
+  const total = responseEncodingLength(r);
+  checkEncodeSpace(buf, offset, total);
+  writeHeader(buf, offset, r.icookie, r.rcookie, TED_EXCHANGE_RESPONSE, total);
+  let o = offset + ISAKMP_HEADER_LENGTH;
+  o += writeVendor(buf, o, r.capabilities);
+  o += writeId(buf, o, PayloadV1.TED_RESPONSE, r.id);
+  o += writeProxy(buf, o, 0, r.proxy);
+  return o - offset;
+}
+
+/** Convenience: a fresh buffer holding the probe. */
+export function probeToBytes(p: TedProbe): Uint8Array {
+  const b = new Uint8Array(probeEncodingLength(p));
+  encodeProbe(p, b, 0);
+  return b;
+}
+
+/** Convenience: a fresh buffer holding the response. */
+export function responseToBytes(r: TedResponse): Uint8Array {
+  const b = new Uint8Array(responseEncodingLength(r));
+  encodeResponse(r, b, 0);
+  return b;
+}
+
+/**
+ * Structural decode of a TED probe: the ISAKMP message with the private TED payloads typed.
+ * Accepts any exchange; `verifyProbe` applies the rules.
+ */
+export function decodeProbe(buf: Uint8Array, offset = 0, end = buf.length): DecodedMessage {
+  return decodeMessage(buf, offset, end, { tedPayloadsAnywhere: true });
+}
+
+/** Structural decode of a TED response (see decodeProbe). */
+export function decodeResponse(buf: Uint8Array, offset = 0, end = buf.length): DecodedMessage {
+  return decodeMessage(buf, offset, end, { tedPayloadsAnywhere: true });
+}
+
+function fail(code: string, message: string, offset: number, payloadIndex?: number): never {
+  const ctx: DecodeContext = payloadIndex === undefined ? {} : { payloadIndex };
+  invalid(code, message, offset, ctx);
+}
+
+interface Common {
+  capabilities: number;
+  id: TedIdentity;
+}
+
+// Rules both exchanges share: version 1.0, unencrypted, no flags, message ID 0, non-zero
+// initiator cookie; exactly one of our Vendor IDs and one IPV4_ADDR / IPV6_ADDR ID payload.
+function verifyCommon(m: DecodedMessage, exchange: number, what: string): Common {
+  const h = m.header;
+  const at = m.offset;
+  if (h.major !== 1 || h.minor !== 0) fail('IKE_TED_BAD_VERSION', `${what}: ISAKMP version ${h.major}.${h.minor}, expected 1.0`, at + 17);
+  if (h.exchange !== exchange) fail('IKE_TED_BAD_EXCHANGE', `${what}: exchange type ${h.exchange}, expected ${exchange}`, at + 18);
+  if (h.flags & Flags.ENCRYPTION) fail('IKE_TED_ENCRYPTED', `${what}: must not be encrypted`, at + 19);
+  if (h.flags !== 0) fail('IKE_TED_BAD_FLAGS', `${what}: flags 0x${h.flags.toString(16)}, expected 0`, at + 19);
+  if (h.msgid !== 0) fail('IKE_TED_BAD_MSGID', `${what}: message ID ${h.msgid}, expected 0`, at + 20);
+  if (h.icookie === 0n) fail('IKE_TED_ZERO_COOKIE', `${what}: initiator cookie is zero`, at);
+  let capabilities = -1;
+  let id: TedIdentity | undefined;
+  for (let i = 0; i < m.payloads.length; i++) {
+    const p = m.payloads[i]!;
+    const po = m.spans[i]!.offset;
+    if (p.kind === 'vendor' && p.data.length === 20 && sameHash(p.data)) {
+      if (capabilities >= 0) fail('IKE_TED_DUPLICATE_PAYLOAD', `${what}: a second ipsec-ted Vendor ID`, po, i);
+      capabilities = u32(p.data, 16);
+    } else if (p.kind === 'id') {
+      if (id) fail('IKE_TED_DUPLICATE_PAYLOAD', `${what}: a second ID payload`, po, i);
+      const t = p.id.idType;
+      if (t !== IdType.IPV4_ADDR && t !== IdType.IPV6_ADDR) fail('IKE_TED_BAD_ID', `${what}: ID type ${t}, expected IPV4_ADDR (1) or IPV6_ADDR (5)`, po + 4, i);
+      id = { family: t === IdType.IPV4_ADDR ? 4 : 6, address: (p.id as { address: bigint }).address };
+    }
+  }
+  if (capabilities < 0) fail('IKE_TED_MISSING_PAYLOAD', `${what}: no ipsec-ted Vendor ID payload`, at + 16);
+  if (!id) fail('IKE_TED_MISSING_PAYLOAD', `${what}: no ID payload`, at + 16);
+  return { capabilities, id };
+}
+
+function sameHash(d: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (d[i] !== TED_VENDOR_ID[i]) return false;
+  return true;
+}
+
+/**
+ * The probe rules: exchange 240, message ID 0, non-zero initiator cookie, zero responder
+ * cookie, unencrypted; our Vendor ID, an address ID, at most one proxy payload, exactly one
+ * summary carrying MD5("Cisco TED Probe version #3") and TED version 3, proxy and summary of the
+ * same IP version. Throws DecodeError (IKE_TED_*) with the offset of the offending field.
+ */
+export function verifyProbe(m: DecodedMessage): TedProbe {
+  const { capabilities, id } = verifyCommon(m, TED_EXCHANGE_PROBE, 'TED probe');
+  if (m.header.rcookie !== 0n) fail('IKE_TED_BAD_COOKIE', 'TED probe: responder cookie must be zero', m.offset + 8);
+  let proxy: Selector | undefined;
+  let summary: TedProbe['summary'] | undefined;
+  let summaryIndex = -1;
+  for (let i = 0; i < m.payloads.length; i++) {
+    const p = m.payloads[i]!;
+    const po = m.spans[i]!.offset;
+    if (p.kind === 'ted-proxy') {
+      if (proxy) fail('IKE_TED_DUPLICATE_PAYLOAD', 'TED probe: a second proxy payload', po, i);
+      proxy = p.proxy;
+    } else if (p.kind === 'ted-summary') {
+      if (summary) fail('IKE_TED_DUPLICATE_PAYLOAD', 'TED probe: a second summary payload', po, i);
+      for (let k = 0; k < 16; k++) if (p.hash[k] !== TED_PROBE_HASH[k]) fail('IKE_TED_BAD_HASH', 'TED probe: summary hash is not MD5("Cisco TED Probe version #3")', po + 4 + k, i);
+      if (p.summary.tedVersion !== TED_VERSION) fail('IKE_TED_BAD_VERSION', `TED probe: TED version ${p.summary.tedVersion}, expected ${TED_VERSION}`, po + 20, i);
+      summary = p.summary;
+      summaryIndex = i;
+    } else if (p.kind === 'ted-response') {
+      fail('IKE_TED_UNEXPECTED_PAYLOAD', 'TED probe: carries a TED response payload', po, i);
+    }
+  }
+  if (!summary) fail('IKE_TED_MISSING_PAYLOAD', 'TED probe: no summary payload', m.offset + 16);
+  if (proxy && proxy.family !== summary.family) fail('IKE_TED_FAMILY_MISMATCH', `TED probe: proxy is IPv${proxy.family}, summary IPv${summary.family}`, m.spans[summaryIndex]!.offset + 21, summaryIndex);
+  return proxy
+    ? { icookie: m.header.icookie, capabilities, id, proxy, summary }
+    : { icookie: m.header.icookie, capabilities, id, summary };
+}
+
+export interface VerifyResponseOptions {
+  /** The initiator cookie of the probe this should answer (IKE_TED_COOKIE_MISMATCH otherwise). */
+  readonly icookie?: bigint;
+}
+
+/**
+ * The response rules: exchange 241, message ID 0, non-zero initiator and responder cookies,
+ * unencrypted; our Vendor ID, an address ID and exactly one TED response payload.
+ */
+export function verifyResponse(m: DecodedMessage, options: VerifyResponseOptions = {}): TedResponse {
+  const { capabilities, id } = verifyCommon(m, TED_EXCHANGE_RESPONSE, 'TED response');
+  if (m.header.rcookie === 0n) fail('IKE_TED_ZERO_COOKIE', 'TED response: responder cookie is zero', m.offset + 8);
+  if (options.icookie !== undefined && options.icookie !== m.header.icookie) fail('IKE_TED_COOKIE_MISMATCH', 'TED response: initiator cookie does not match the probe', m.offset);
+  let proxy: Selector | undefined;
+  for (let i = 0; i < m.payloads.length; i++) {
+    const p = m.payloads[i]!;
+    const po = m.spans[i]!.offset;
+    if (p.kind === 'ted-response') {
+      if (proxy) fail('IKE_TED_DUPLICATE_PAYLOAD', 'TED response: a second response payload', po, i);
+      proxy = p.proxy;
+    } else if (p.kind === 'ted-summary' || p.kind === 'ted-proxy') {
+      fail('IKE_TED_UNEXPECTED_PAYLOAD', 'TED response: carries a probe payload', po, i);
+    }
+  }
+  if (!proxy) fail('IKE_TED_MISSING_PAYLOAD', 'TED response: no response payload', m.offset + 16);
+  return { icookie: m.header.icookie, rcookie: m.header.rcookie, capabilities, id, proxy };
+}
+
+/** decodeProbe then verifyProbe. */
+export function readProbe(buf: Uint8Array, offset = 0, end = buf.length): TedProbe {
+  return verifyProbe(decodeProbe(buf, offset, end));
+}
+
+/** decodeResponse then verifyResponse. */
+export function readResponse(buf: Uint8Array, offset = 0, end = buf.length, options?: VerifyResponseOptions): TedResponse {
+  return verifyResponse(decodeResponse(buf, offset, end), options);
+}
