@@ -53,6 +53,13 @@ export class ManualClock implements Clock {
     return this.timers.filter((x) => !x.cancelled).length;
   }
 
+  /** The earliest pending deadline, or undefined. */
+  nextAt(): number | undefined {
+    let at: number | undefined;
+    for (const x of this.timers) if (!x.cancelled && (at === undefined || x.at < at)) at = x.at;
+    return at;
+  }
+
   /** Moves time forward by `ms`, firing due timers (including ones they set) in order. */
   advance(ms: number): void {
     this.advanceTo(this.t + ms);

@@ -1,7 +1,25 @@
-// The engine's wire codec over src/ike/ted.ts (the ISAKMP discovery messages).
-import { TedError } from '../errors.js';
-import type { TedWire } from './wire.js';
+// The engine's wire codec over src/ike/ted.ts (the ISAKMP discovery messages, docs/wire-format.md).
+// Decoding is structural first; the TED rules (verifyProbe / verifyResponse) run only when the
+// header checks the engine counts by name (message ID, cookies) pass, so those get their own
+// counters instead of a generic "malformed".
+import { decodeProbe, probeToBytes, responseToBytes, verifyProbe, verifyResponse } from '../ike/ted.js';
+import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
+import type { DecodedTed, TedWire } from './wire.js';
+
+export const ikeWire: TedWire = {
+  encodeProbe: probeToBytes,
+  encodeResponse: responseToBytes,
+  decode(bytes: Uint8Array): DecodedTed {
+    const m = decodeProbe(bytes);
+    const h = m.header;
+    const base = { exchange: h.exchange, messageId: h.msgid, icookie: h.icookie, rcookie: h.rcookie };
+    if (h.msgid !== 0 || h.icookie === 0n) return base;
+    if (h.exchange === TED_EXCHANGE_PROBE && h.rcookie === 0n) return { ...base, probe: verifyProbe(m) };
+    if (h.exchange === TED_EXCHANGE_RESPONSE && h.rcookie !== 0n) return { ...base, response: verifyResponse(m) };
+    return base;
+  },
+};
 
 export function defaultWire(): TedWire {
-  throw new TedError('TED_NO_CODEC', 'the ISAKMP discovery codec (src/ike/ted.ts) is not available yet; pass options.wire');
+  return ikeWire;
 }
