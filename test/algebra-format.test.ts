@@ -1,0 +1,82 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseEntry } from '../src/policy/cisco.js';
+import { address, contains } from '../src/selector/algebra.js';
+import { formatAddressField, formatPortCondition, formatSelector, formatSelectorLines, selectorJson } from '../src/selector/format.js';
+import type { Selector } from '../src/selector/types.js';
+import { FULL_PORTS } from '../src/selector/types.js';
+import { familyArb, selectorArb, tupleNear } from './algebra-arbitraries.js';
+
+const fields = (s: Selector) => ({ family: s.family, protocol: s.protocol, src: s.src, dst: s.dst, sport: s.sport, dport: s.dport });
+
+describe('canonical Cisco formatting', () => {
+  it('prints host, any, A W, X/len and every port operator', () => {
+    expect(formatAddressField(4, { value: 0n, care: 0n })).toBe('any');
+    expect(formatAddressField(4, { value: 0x0a000001n, care: 0xffffffffn })).toBe('host 10.0.0.1');
+    expect(formatAddressField(4, address(0x0a0b0000n, 0xffff0000n))).toBe('10.11.0.0 0.0.255.255');
+    expect(formatAddressField(4, address(0x0a000100n, 0xff00ff00n))).toBe('10.0.1.0 0.255.0.255');
+    expect(formatAddressField(6, address(0x20010db8n << 96n, ((1n << 32n) - 1n) << 96n))).toBe('2001:db8::/32');
+    expect(formatAddressField(6, { value: 1n, care: (1n << 128n) - 1n })).toBe('host ::1');
+    expect(formatPortCondition(FULL_PORTS)).toBe('');
+    expect(formatPortCondition([{ lo: 80, hi: 80 }])).toBe('eq 80');
+    expect(formatPortCondition([{ lo: 0, hi: 1023 }])).toBe('lt 1024');
+    expect(formatPortCondition([{ lo: 1024, hi: 65535 }])).toBe('gt 1023');
+    expect(formatPortCondition([{ lo: 10, hi: 20 }])).toBe('range 10 20');
+    expect(formatPortCondition([{ lo: 0, hi: 21 }, { lo: 23, hi: 65535 }])).toBe('neq 22');
+    expect(formatPortCondition([{ lo: 0, hi: 0 }, { lo: 65535, hi: 65535 }])).toBeUndefined();
+    expect(formatPortCondition([{ lo: 1, hi: 21 }, { lo: 23, hi: 65535 }])).toBeUndefined();
+  });
+
+  it('prints the worked example and protocols by keyword', () => {
+    const s = parseEntry('permit ip 10.11.0.0/16 any').selector;
+    expect(formatSelector(s)).toBe('permit ip 10.11.0.0 0.0.255.255 any');
+    expect(formatSelector(parseEntry('udp host 10.0.0.1 eq isakmp any eq non500-isakmp').selector, 'deny')).toBe('deny udp host 10.0.0.1 eq 500 any eq 4500');
+    expect(formatSelector(parseEntry('permit icmp any any', { family: 6 }).selector)).toBe('permit icmp any any');
+    expect(formatSelector(parseEntry('permit 1 any any', { family: 6 }).selector)).toBe('permit 1 any any');
+    expect(formatSelector(parseEntry('permit 58 any any').selector)).toBe('permit 58 any any');
+  });
+
+  it('JSON form: IPv4 value/wildcard, IPv6 prefix, [lo, hi] ports', () => {
+    const j = selectorJson(parseEntry('permit tcp 10.11.0.0 0.0.255.255 any range 1 2').selector);
+    expect(j).toEqual({
+      protocol: 6,
+      source: { value: '10.11.0.0', wildcard: '0.0.255.255' },
+      destination: { value: '0.0.0.0', wildcard: '255.255.255.255' },
+      sport: [0, 65535],
+      dport: [1, 2],
+      entry: 'permit tcp 10.11.0.0 0.0.255.255 any range 1 2',
+    });
+    expect(selectorJson(parseEntry('permit ipv6 2001:db8::/32 any').selector).source).toEqual({ prefix: '2001:db8::/32' });
+    expect(selectorJson(parseEntry('permit tcp any any neq 5').selector).dport).toEqual([
+      [0, 4],
+      [6, 65535],
+    ]);
+  });
+
+  it('parse(format(x)) == x for every selector Cisco syntax can express', () => {
+    fc.assert(
+      fc.property(familyArb.chain((f) => selectorArb(f, { cisco: true })), (s) => {
+        const text = formatSelector(s);
+        expect(text.includes('\n')).toBe(false);
+        const back = parseEntry(text, { family: s.family });
+        expect(fields(back.selector)).toEqual(fields(s));
+        // And the text is canonical: formatting again gives the same text.
+        expect(formatSelector(back.selector)).toBe(text);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('a port set no single operator expresses becomes several lines whose union is exactly the selector', () => {
+    const s: Selector = { ...parseEntry('permit tcp any any').selector, sport: [{ lo: 1, hi: 5 }, { lo: 9, hi: 9 }], dport: [{ lo: 0, hi: 0 }, { lo: 65535, hi: 65535 }] };
+    const lines = formatSelectorLines(s);
+    expect(lines).toEqual(['permit tcp any range 1 5 any eq 0', 'permit tcp any range 1 5 any eq 65535', 'permit tcp any eq 9 any eq 0', 'permit tcp any eq 9 any eq 65535']);
+    const parts = lines.map((l) => parseEntry(l).selector);
+    fc.assert(
+      fc.property(tupleNear(s), (t) => {
+        expect(parts.some((p) => contains(p, t))).toBe(contains(s, t));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
