@@ -11,3 +11,5 @@ export * from './packet/encode.js';
 export * from './pcap/writer.js';
 export * from './pcap/pcapng-writer.js';
 export * from './ike/index.js';
+export * from './packet/batch-decode.js';
+export * from './pcap/classify.js';

@@ -109,13 +109,21 @@ export class CaptureParser {
   frame: Frame | undefined;
   need = 0;
   private frames = 0;
-  private recordHeader = 16;
-  private nanos = false;
-  private pcapLinkType = 0;
+  /** Classic pcap: record header length (16, or 24 for the Kuznetzov format). */
+  recordHeader = 16;
+  /** Classic pcap: nanosecond timestamps. */
+  nanos = false;
+  /** Classic pcap: the file's link type. */
+  pcapLinkType = 0;
   private readonly opts: ReadOptions;
 
   constructor(opts: ReadOptions = {}) {
     this.opts = opts;
+  }
+
+  /** Classic pcap: the largest record body accepted before the framing is declared lost. */
+  get maxCaplen(): number {
+    return this.opts.maxRecord ?? Math.max(this.snaplen, DEFAULT_MAX_PCAP_RECORD);
   }
 
   get frameCount(): number {
@@ -191,7 +199,7 @@ export class CaptureParser {
     const le = this.littleEndian;
     const caplen = u32(buf, off + 8, le);
     const origLen = u32(buf, off + 12, le);
-    const limit = this.opts.maxRecord ?? Math.max(this.snaplen, DEFAULT_MAX_PCAP_RECORD);
+    const limit = this.maxCaplen;
     if (caplen > limit) {
       // Nothing tells where the next record starts: the framing is lost.
       throw new DecodeError('PCAP_BAD_CAPLEN', `record capture length ${caplen} exceeds the limit ${limit} (snaplen ${this.snaplen})`, base + off + 8);

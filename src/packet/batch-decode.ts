@@ -1,0 +1,227 @@
+// Batch header walks with one signature for both engines: `ts` (this file, over walkFrame) and
+// `wasm` (assembly/decode.ts, over capture bytes in linear memory). Both write rows 0..n-1 of a
+// TupleBatch and one reason byte per frame, and must agree byte for byte.
+import { TedError } from '../errors.js';
+import { TupleBatch } from '../classify/batch.js';
+import { loadWasm, type TedWasmExports } from '../wasm/load.js';
+import { walkFrame, WalkState, writeWalk } from './decode.js';
+
+export type DecodeEngine = 'wasm' | 'ts';
+
+const state = new WalkState();
+
+/**
+ * Decodes `count` frames described by `descs` (3 numbers each: byte offset in `buf`, length,
+ * link type) into batch rows 0..count-1 and `reasons`.
+ */
+export function decodeFramesTS(buf: Uint8Array, descs: Uint32Array, count: number, batch: TupleBatch, reasons: Uint8Array): void {
+  for (let i = 0; i < count; i++) {
+    const off = descs[3 * i]!;
+    walkFrame(descs[3 * i + 2]!, buf, off, off + descs[3 * i + 1]!, state);
+    reasons[i] = writeWalk(buf, state, batch, i);
+  }
+}
+
+/**
+ * Walks classic pcap records in buf[start, end) and decodes up to batch.capacity frames. Stops
+ * before a record that is not wholly present. out[0] = bytes consumed, out[1] = status (0 ok,
+ * 1 a capture length above maxCaplen at start + out[0] + 8). Returns the frames decoded.
+ */
+export function decodePcapTS(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  littleEndian: boolean,
+  recordHeader: number,
+  linkType: number,
+  maxCaplen: number,
+  batch: TupleBatch,
+  reasons: Uint8Array,
+  out: Uint32Array,
+): number {
+  let off = start;
+  let n = 0;
+  let status = 0;
+  const cap = batch.capacity;
+  while (n < cap) {
+    if (end - off < recordHeader) break;
+    const o = off + 8;
+    const caplen = littleEndian
+      ? (buf[o]! | (buf[o + 1]! << 8) | (buf[o + 2]! << 16) | (buf[o + 3]! << 24)) >>> 0
+      : ((buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!) >>> 0;
+    if (caplen > maxCaplen) {
+      status = 1;
+      break;
+    }
+    if (end - off - recordHeader < caplen) break;
+    const p = off + recordHeader;
+    walkFrame(linkType, buf, p, p + caplen, state);
+    reasons[n] = writeWalk(buf, state, batch, n);
+    off = p + caplen;
+    n++;
+  }
+  out[0] = off - start;
+  out[1] = status;
+  return n;
+}
+
+interface DecodeExports extends TedWasmExports {
+  decode_frames(buf: number, descs: number, count: number, batch: number, capacity: number, reasons: number): void;
+  decode_pcap(buf: number, len: number, le: number, recHdr: number, lt: number, maxCaplen: number, batch: number, capacity: number, reasons: number, out: number): number;
+}
+
+/** A region of WebAssembly memory with views that follow memory growth. */
+export class WasmRegion {
+  readonly ptr: number;
+  readonly size: number;
+  private readonly ex: TedWasmExports;
+  private view: Uint8Array;
+  constructor(ex: TedWasmExports, size: number) {
+    this.ex = ex;
+    this.size = size;
+    this.ptr = ex.alloc(size);
+    if (this.ptr === 0 || this.ptr % 16 !== 0) throw new TedError('TED_WASM_ALLOC', `WebAssembly alloc(${size}) failed`);
+    this.view = new Uint8Array(ex.memory.buffer, this.ptr, size);
+  }
+  get bytes(): Uint8Array {
+    if (this.view.buffer !== this.ex.memory.buffer) this.view = new Uint8Array(this.ex.memory.buffer, this.ptr, this.size);
+    return this.view;
+  }
+  private freed = false;
+  /** Returns the region to the allocator (once; later calls do nothing). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.ex.free(this.ptr);
+  }
+}
+
+/**
+ * One engine's batch decoder: owns (for wasm) the batch, reason and scratch regions in linear
+ * memory. `batch` and `reasons` are re-viewed after memory growth by `sync()`.
+ */
+export class BatchDecoder {
+  readonly engine: DecodeEngine;
+  readonly capacity: number;
+  readonly batch: TupleBatch;
+  private reasonsView: Uint8Array;
+  private readonly ex?: DecodeExports;
+  private readonly regions: WasmRegion[] = [];
+  private readonly outRegion?: WasmRegion;
+  private descRegion?: WasmRegion;
+  private readonly tsOut = new Uint32Array(2);
+
+  /** `batch`: a batch to decode into (e.g. a classifier's createBatch); for wasm it must live in the module's memory. */
+  constructor(engine: DecodeEngine, capacity: number, batch?: TupleBatch) {
+    this.engine = engine;
+    this.capacity = capacity;
+    if (engine === 'wasm') {
+      const ex = loadWasm().exports as DecodeExports;
+      if (typeof ex.decode_pcap !== 'function') throw new TedError('TED_WASM_MISSING', 'the WebAssembly module has no decode_pcap export: rebuild with `npm run build:wasm`');
+      this.ex = ex;
+      if (batch && batch.buffer === ex.memory.buffer && batch.capacity >= capacity) this.batch = batch;
+      else {
+        const r = this.region(new TupleBatch(capacity).layout.bytes);
+        this.batch = new TupleBatch(capacity, ex.memory.buffer, r.ptr);
+      }
+      const rr = this.region(capacity);
+      this.reasonsView = rr.bytes;
+      this.reasonsRegion = rr;
+      this.outRegion = this.region(16);
+    } else {
+      this.batch = batch && batch.capacity >= capacity ? batch : new TupleBatch(capacity);
+      this.reasonsView = new Uint8Array(capacity);
+    }
+  }
+  private reasonsRegion?: WasmRegion;
+
+  private region(size: number): WasmRegion {
+    const r = new WasmRegion(this.ex!, size);
+    this.regions.push(r);
+    return r;
+  }
+
+  /** Re-creates views after WebAssembly memory grew (cheap when it did not). */
+  sync(): void {
+    if (!this.ex) return;
+    const buf = this.ex.memory.buffer;
+    if (this.batch.buffer !== buf) this.batch.refresh(buf);
+    this.reasonsView = this.reasonsRegion!.bytes;
+  }
+
+  get reasons(): Uint8Array {
+    this.sync();
+    return this.reasonsView;
+  }
+
+  /** A staging region in WebAssembly memory for capture bytes (wasm engine only). */
+  staging(size: number): WasmRegion {
+    if (!this.ex) throw new TedError('TED_INTERNAL', 'staging regions exist only for the wasm engine');
+    return this.region(size);
+  }
+
+  /**
+   * Decodes classic pcap records. For wasm, `buf` must be `region.bytes` of a staging region
+   * (pass the region); for ts any array. Returns [frames, consumed, status].
+   */
+  decodePcap(buf: Uint8Array, region: WasmRegion | undefined, start: number, end: number, le: boolean, recordHeader: number, linkType: number, maxCaplen: number): [number, number, number] {
+    if (this.ex) {
+      const ex = this.ex;
+      const n = ex.decode_pcap(region!.ptr + start, end - start, le ? 1 : 0, recordHeader, linkType, Math.min(maxCaplen, 0xffffffff), this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr, this.outRegion!.ptr);
+      const out = new Uint32Array(ex.memory.buffer, this.outRegion!.ptr, 2);
+      this.sync();
+      return [n, out[0]!, out[1]!];
+    }
+    const n = decodePcapTS(buf, start, end, le, recordHeader, linkType, maxCaplen, this.batch, this.reasonsView, this.tsOut);
+    return [n, this.tsOut[0]!, this.tsOut[1]!];
+  }
+
+  /**
+   * Decodes separate frames (pcapng, or any list). For wasm the frame bytes are copied into a
+   * staging region; count must not exceed capacity.
+   */
+  decodeFrames(frames: readonly { linkType: number; data: Uint8Array }[]): void {
+    const count = frames.length;
+    if (count > this.capacity) throw new RangeError(`${count} frames exceed the batch capacity ${this.capacity}`);
+    if (!this.ex) {
+      for (let i = 0; i < count; i++) {
+        const f = frames[i]!;
+        walkFrame(f.linkType, f.data, 0, f.data.length, state);
+        this.reasonsView[i] = writeWalk(f.data, state, this.batch, i);
+      }
+      return;
+    }
+    let total = 0;
+    for (const f of frames) total += f.data.length;
+    if (!this.descRegion || this.descRegion.size < 12 * this.capacity + total) {
+      this.descRegion?.free();
+      this.descRegion = new WasmRegion(this.ex, 12 * this.capacity + Math.max(total, 65536));
+    }
+    const region = this.descRegion;
+    const bytes = region.bytes;
+    const descs = new Uint32Array(bytes.buffer, region.ptr, 3 * this.capacity);
+    let at = 12 * this.capacity;
+    for (let i = 0; i < count; i++) {
+      const f = frames[i]!;
+      bytes.set(f.data, at);
+      descs[3 * i] = at;
+      descs[3 * i + 1] = f.data.length;
+      descs[3 * i + 2] = f.linkType;
+      at += f.data.length;
+    }
+    this.ex.decode_frames(region.ptr, region.ptr, count, this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr);
+    this.sync();
+  }
+
+  /** Frees the WebAssembly regions (the decoder is unusable afterwards). */
+  dispose(): void {
+    for (const r of this.regions) r.free();
+    this.descRegion?.free();
+    this.regions.length = 0;
+  }
+}
+
+/** The wasm export for differential tests: decode_frames over raw pointers. */
+export function wasmDecodeExports(): DecodeExports {
+  return loadWasm().exports as DecodeExports;
+}

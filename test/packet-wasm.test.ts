@@ -1,0 +1,200 @@
+// Differential tests: the WebAssembly header walk (assembly/decode.ts) against its TypeScript twin
+// and against decodeFrame, on random, mutated and real frames, random batch sizes and chunkings.
+import fc from 'fast-check';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TupleBatch } from '../src/classify/batch.js';
+import { BatchDecoder, decodePcapTS } from '../src/packet/batch-decode.js';
+import { decodeFrame } from '../src/packet/decode.js';
+import { classifyCapture } from '../src/pcap/classify.js';
+import { writePcapng } from '../src/pcap/pcapng-writer.js';
+import { readFrames } from '../src/pcap/reader.js';
+import { writePcap } from '../src/pcap/writer.js';
+import { loadWasm } from '../src/wasm/load.js';
+import { buildFrame, specArb } from './packet-gen.js';
+
+let wasmOk = true;
+try {
+  const ex = loadWasm().exports as { decode_pcap?: unknown };
+  wasmOk = typeof ex.decode_pcap === 'function';
+} catch {
+  wasmOk = false;
+}
+if (!wasmOk) console.warn('skipping wasm differential tests: build/*.wasm missing or without decode_pcap (run npm run build:wasm)');
+
+const dir = mkdtempSync(join(tmpdir(), 'ted-wasm-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function row(b: TupleBatch, i: number): number[] {
+  return [b.family[i]!, b.proto[i]!, b.flags[i]!, b.sport[i]!, b.dport[i]!, b.src[i]!, b.dst[i]!, ...b.src6.subarray(4 * i, 4 * i + 4), ...b.dst6.subarray(4 * i, 4 * i + 4)];
+}
+
+/** Random frames: well-formed, mutated (random bytes overwritten), cut, or pure noise. */
+const frameArb = fc.oneof(
+  { weight: 4, arbitrary: specArb().map((s) => buildFrame(s)).map((f) => ({ linkType: f.linkType, data: f.data })) },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(specArb(), fc.array(fc.tuple(fc.nat(80), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.nat(200)).map(([s, muts, cut]) => {
+      const f = buildFrame(s);
+      const d = f.data.slice();
+      for (const [at, v] of muts) d[at % d.length] = v;
+      return { linkType: f.linkType, data: cut < 100 ? d.subarray(0, cut % (d.length + 1)) : d };
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ linkType: fc.constantFrom(0, 1, 101, 108, 113, 228, 229, 276, 7), data: fc.uint8Array({ maxLength: 90 }) }) },
+);
+
+/** Reference rows from decodeFrame, the object-level decoder. */
+function reference(frames: { linkType: number; data: Uint8Array }[]): { reasons: number[]; rows: number[][] } {
+  const ts = new BatchDecoder('ts', Math.max(1, frames.length));
+  ts.decodeFrames(frames);
+  frames.forEach((f, i) => {
+    const r = decodeFrame(f.linkType, f.data);
+    expect(ts.reasons[i]).toBe(r.reason);
+    if (r.ok) expect(ts.batch.get(i)).toEqual(r.tuple);
+    else expect(ts.batch.get(i)).toBeUndefined();
+  });
+  return { reasons: Array.from(ts.reasons.subarray(0, frames.length)), rows: frames.map((_, i) => row(ts.batch, i)) };
+}
+
+describe.skipIf(!wasmOk)('wasm header walk = TypeScript twin', () => {
+  it('decode_frames: identical rows and reasons on random, mutated and noise frames', () => {
+    const wasm = new BatchDecoder('wasm', 64);
+    fc.assert(
+      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 64 }), (frames) => {
+        const ref = reference(frames);
+        // Stale rows from earlier runs must be overwritten, not leak through.
+        wasm.decodeFrames(frames);
+        expect(Array.from(wasm.reasons.subarray(0, frames.length))).toEqual(ref.reasons);
+        expect(frames.map((_, i) => row(wasm.batch, i))).toEqual(ref.rows);
+      }),
+      { numRuns: 400 },
+    );
+    wasm.dispose();
+  });
+
+  it('decode_pcap: identical rows, reasons, bytes consumed and status, for any batch size and window', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.boolean(),
+        fc.nat(),
+        fc.constantFrom(1, 101, 113),
+        (frames, cap, bigEndian, cutSeed, lt) => {
+          const file = writePcap(frames.map((f) => ({ data: f.data })), { linkType: lt, bigEndian });
+          const body = file.subarray(24);
+          const end = cutSeed % 3 === 0 ? cutSeed % (body.length + 1) : body.length;
+          const ts = new BatchDecoder('ts', cap);
+          const wasm = new BatchDecoder('wasm', cap);
+          const stage = wasm.staging(Math.max(1, body.length));
+          stage.bytes.set(body);
+          let start = 0;
+          for (;;) {
+            const a = ts.decodePcap(body, undefined, start, end, !bigEndian, 16, lt, 262144);
+            const b = wasm.decodePcap(stage.bytes, stage, start, end, !bigEndian, 16, lt, 262144);
+            expect(b).toEqual(a);
+            const n = a[0];
+            expect(Array.from(wasm.reasons.subarray(0, n))).toEqual(Array.from(ts.reasons.subarray(0, n)));
+            for (let i = 0; i < n; i++) expect(row(wasm.batch, i)).toEqual(row(ts.batch, i));
+            start += a[1];
+            if (n < cap) break;
+          }
+          wasm.dispose();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('decode_pcap reports a capture length above the limit with the same status and position', () => {
+    const frames = fc.sample(frameArb, { numRuns: 5, seed: 3 });
+    const file = writePcap(frames.map((f) => ({ data: f.data })));
+    const body = file.slice(24);
+    const third = 16 + frames[0]!.data.length + 16 + frames[1]!.data.length;
+    new DataView(body.buffer).setUint32(third + 8, 1 << 30, true);
+    const ts = new BatchDecoder('ts', 10);
+    const wasm = new BatchDecoder('wasm', 10);
+    const stage = wasm.staging(body.length);
+    stage.bytes.set(body);
+    const out = new Uint32Array(2);
+    expect(decodePcapTS(body, 0, body.length, true, 16, 1, 262144, ts.batch, ts.reasons, out)).toBe(2);
+    expect([out[0], out[1]]).toEqual([third, 1]);
+    expect(wasm.decodePcap(stage.bytes, stage, 0, body.length, true, 16, 1, 262144)).toEqual([2, third, 1]);
+    wasm.dispose();
+  });
+});
+
+describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch sizes and chunkings)', () => {
+  async function collect(source: Uint8Array | string, engine: 'wasm' | 'ts', batchSize: number, chunkSize: number) {
+    const reasons: number[] = [];
+    const rows: number[][] = [];
+    const lts: number[] = [];
+    let next = 1;
+    for await (const b of classifyCapture(source, { engine, batchSize, chunkSize })) {
+      expect(b.firstIndex).toBe(next);
+      next += b.count;
+      for (let i = 0; i < b.count; i++) {
+        reasons.push(b.reasons[i]!);
+        rows.push(row(b.batch, i));
+        lts.push(b.linkTypes[i]!);
+      }
+    }
+    return { reasons, rows, lts };
+  }
+
+  it('pcap and pcapng, from memory and from a file, equal the per-frame reference', async () => {
+    const samples = fc.sample(fc.tuple(fc.array(frameArb, { minLength: 0, maxLength: 120 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 64, max: 3000 })), { numRuns: 25, seed: 11 });
+    for (const [frames, batchSize, chunkSize] of samples) {
+      const lt1 = frames.map((f) => ({ linkType: 1, data: f.data }));
+      const ref = frames.length > 0 ? reference(lt1) : { reasons: [], rows: [] };
+      const pcap = writePcap(lt1.map((f) => ({ data: f.data })), { linkType: 1 });
+      const ng = writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks: frames.map((f) => ({ interfaceId: f.linkType === 101 ? 1 : 0, data: f.data })) }]);
+      const ngFrames = frames.map((f) => ({ linkType: f.linkType === 101 ? 101 : 1, data: f.data }));
+      const ngRef = frames.length > 0 ? reference(ngFrames) : { reasons: [], rows: [] };
+      const path = join(dir, 'x.pcap');
+      writeFileSync(path, pcap);
+      for (const engine of ['wasm', 'ts'] as const) {
+        for (const src of [pcap, path]) {
+          const got = await collect(src, engine, batchSize, chunkSize);
+          expect(got.reasons).toEqual(ref.reasons);
+          expect(got.rows).toEqual(ref.rows);
+        }
+        const g = await collect(ng, engine, batchSize, chunkSize);
+        expect(g.reasons).toEqual(ngRef.reasons);
+        expect(g.rows).toEqual(ngRef.rows);
+        expect(g.lts).toEqual(ngFrames.map((f) => f.linkType));
+      }
+    }
+  });
+
+  it('a truncated pcap yields its whole frames, then a typed error', async () => {
+    const frames = fc.sample(frameArb, { numRuns: 10, seed: 5 });
+    const pcap = writePcap(frames.map((f) => ({ data: f.data })), { linkType: 1 });
+    for (const engine of ['wasm', 'ts'] as const) {
+      let n = 0;
+      await expect(
+        (async () => {
+          for await (const b of classifyCapture(pcap.subarray(0, pcap.length - 3), { engine, batchSize: 3, chunkSize: 100 })) n += b.count;
+        })(),
+      ).rejects.toMatchObject({ code: 'PCAP_TRUNCATED', truncated: true });
+      expect(n).toBe(9);
+    }
+  });
+
+  const shared = join(import.meta.dirname, '..', '..', 'shared', 'captures');
+  it.skipIf(!existsSync(shared))('real captures: both engines equal the reference', async () => {
+    for (const name of readdirSync(shared)) {
+      const bytes = new Uint8Array(readFileSync(join(shared, name)));
+      const frames = [...readFrames(bytes)].map((f) => ({ linkType: f.linkType, data: f.data }));
+      const ref = reference(frames);
+      for (const engine of ['wasm', 'ts'] as const) {
+        const got = await collect(bytes, engine, 2, 100);
+        expect(got.reasons).toEqual(ref.reasons);
+        expect(got.rows).toEqual(ref.rows);
+      }
+    }
+  });
+});
