@@ -128,6 +128,45 @@ export class RawUdpSender {
     });
   }
 
+  /**
+   * Re-sends an IP packet as it is (header included), hop limit decremented: what the gateway does
+   * with a packet that gets a FORWARD verdict when no kernel IPsec carries it. False when the
+   * packet is malformed, its hop limit is spent, or the send cannot be queued.
+   */
+  sendPacket(family: Family, packet: Uint8Array): boolean {
+    if (this.closed) return false;
+    const min = family === 4 ? 20 : 40;
+    if (packet.length < min || packet[0]! >> 4 !== family) return false;
+    const buf = Buffer.from(packet); // copy: we change the TTL
+    const ttlAt = family === 4 ? 8 : 7;
+    if (buf[ttlAt]! <= 1) return false;
+    buf[ttlAt] = buf[ttlAt]! - 1;
+    if (family === 4) {
+      // The kernel fills the IPv4 header checksum for IP_HDRINCL sockets; clear the stale one.
+      buf[10] = 0;
+      buf[11] = 0;
+    }
+    let dst = 0n;
+    const at = family === 4 ? 16 : 24;
+    for (let k = 0; k < (family === 4 ? 4 : 16); k++) dst = (dst << 8n) | BigInt(buf[at + k]!);
+    const dest = formatAddress(family, dst);
+    let s: RawSocket;
+    try {
+      s = this.socket(family);
+    } catch (err) {
+      this.counters.sendErrors++;
+      this.onError?.(err as Error, 'raw forward');
+      return false;
+    }
+    s.send(buf, 0, buf.length, dest, (err) => {
+      if (err) {
+        this.counters.sendErrors++;
+        this.onError?.(err, `raw forward to ${dest}`);
+      } else this.counters.sent++;
+    });
+    return true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

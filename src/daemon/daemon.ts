@@ -1,0 +1,343 @@
+// The daemon: a gateway (src/ted) on real sockets, fed by a packet source, observable through logs
+// and the control socket. `ted initiator|responder|daemon --config FILE` run one of these; an
+// embedding program can start one too and push frames itself (`pushFrame`).
+import type { Logger } from 'pino';
+import { TedError } from '../errors.js';
+import type { TedIdentity } from '../ike/ted-types.js';
+import { loadPolicy } from '../policy/index.js';
+import { formatAddress, prefixLength } from '../selector/address.js';
+import { formatSelector } from '../selector/format.js';
+import { protocolName } from '../policy/services.js';
+import type { Family, Policy, PortSet, Selector } from '../selector/types.js';
+import { systemClock } from '../ted/clock.js';
+import { createGateway, type Gateway } from '../ted/gateway.js';
+import { FORWARD, type GatewayEvent, type Handoff, type TeardownReason, type TunnelInfo } from '../ted/types.js';
+import { RawTransport, RawUdpSender } from '../transport/raw.js';
+import type { Transport } from '../transport/types.js';
+import { UdpTransport, type UdpEndpoint } from '../transport/udp.js';
+import type { DaemonConfig } from './config.js';
+import { startControlServer, type ControlServer } from './control.js';
+import { jsonSafe } from './log.js';
+import { CaptureSource, FramePump, RawIpSource, replayCapture, type PacketSource } from './sources.js';
+
+const VERSION = '0.1.0';
+
+/** An address of a status or log line. */
+function addr(family: Family, v: bigint): string {
+  return formatAddress(family, v);
+}
+
+function cookie(v: bigint): string {
+  return v.toString(16).padStart(16, '0');
+}
+
+function addressText(family: Family, a: { value: bigint; care: bigint }): string {
+  if (a.care === 0n) return 'any';
+  const len = prefixLength(family, a.care);
+  if (len !== undefined) return `${formatAddress(family, a.value)}/${len}`;
+  return `${formatAddress(family, a.value)} mask ${formatAddress(family, a.care)}`;
+}
+
+function portsText(p: PortSet): string {
+  if (p.length === 1 && p[0]!.lo === 0 && p[0]!.hi === 65535) return 'any';
+  return p.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`)).join(',');
+}
+
+/** A selector for humans and JSON: each field as text, plus the Cisco line. */
+export function selectorView(s: Selector) {
+  return {
+    protocol: s.protocol === 0 ? 'any' : protocolName(s.family, s.protocol),
+    src: addressText(s.family, s.src),
+    sport: portsText(s.sport),
+    dst: addressText(s.family, s.dst),
+    dport: portsText(s.dport),
+    text: formatSelector(s),
+  };
+}
+
+function identity(id: TedIdentity): string {
+  return addr(id.family, id.address);
+}
+
+/** Logs the handoff and marks tunnels ESTABLISHED at once (no IKE attached): the built-in default. */
+class LoggingHandoff implements Handoff {
+  constructor(private readonly log: Logger) {}
+  bringUp(t: TunnelInfo): boolean {
+    this.log.info({ event: 'handoff', tunnel: t.id, peer: identity(t.peer), proxy: selectorView(t.proxy).text }, 'handoff: no IKE attached; tunnel marked established');
+    return true;
+  }
+  tearDown(t: TunnelInfo, reason: TeardownReason): void {
+    this.log.info({ event: 'teardown', tunnel: t.id, peer: identity(t.peer), reason }, 'tunnel down');
+  }
+}
+
+export interface DaemonOptions {
+  readonly logger: Logger;
+  /** Start without the control socket even if configured (tests). */
+  readonly noControl?: boolean;
+}
+
+export class Daemon {
+  readonly startedAt = Date.now();
+  private stopping: Promise<void> | undefined;
+  private stopWaiters: (() => void)[] = [];
+  private replayed: number | undefined;
+
+  private constructor(
+    readonly config: DaemonConfig,
+    readonly policy: Policy,
+    readonly gateway: Gateway,
+    readonly transport: UdpTransport | RawTransport,
+    readonly pump: FramePump,
+    private readonly source: PacketSource | undefined,
+    private readonly forwarder: RawUdpSender | undefined,
+    private control: ControlServer | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
+    const log = options.logger;
+    const policy = loadPolicy(config.policy.file, { ...(config.policy.format !== 'auto' ? { format: config.policy.format } : {}), ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}) });
+    if (policy.family !== config.ike.family)
+      throw new TedError('CONFIG_FAMILY', `policy.file: the ACL is IPv${policy.family} but ike.address is IPv${config.ike.family}`);
+    const initiates = config.role !== 'responder';
+    const responds = config.role !== 'initiator';
+    const onError = (err: Error, context: string) => log.warn({ event: 'io-error', context, err: err.message }, `${context}: ${err.message}`);
+
+    const bind: UdpEndpoint[] = [{ address: config.ike.address, port: config.ike.port }];
+    if (responds && config.ike.intercept) bind.push({ address: config.ike.family === 4 ? '0.0.0.0' : '::', port: config.ike.port });
+    const transport: UdpTransport | RawTransport =
+      initiates && config.probe.source === 'host' ? await RawTransport.open({ bind, onError }) : await UdpTransport.open({ bind, onError });
+
+    const cleanup: (() => Promise<void> | void)[] = [() => transport.close()];
+    try {
+      const gateway = createGateway({
+        role: config.role,
+        policy,
+        ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}),
+        localAddress: config.ike.address,
+        transport: transport as Transport,
+        clock: systemClock,
+        handoff: new LoggingHandoff(log),
+        timers: {
+          probeTimeoutMs: config.timers.retransmitMs,
+          probeTries: config.timers.retries,
+          holdDownMs: config.timers.holdDownMs,
+          tunnelLifetimeMs: config.timers.tunnelLifetimeMs,
+          tunnelIdleMs: config.timers.tunnelIdleMs,
+        },
+        limits: {
+          maxTunnels: config.bounds.maxTunnels,
+          maxPending: config.bounds.maxPendingProbes,
+          maxHoldDowns: config.bounds.maxHoldDowns,
+          flowCacheSize: config.bounds.flowCacheEntries,
+          answersPerSecond: config.rateLimit.responsesPerSecond,
+          answerBurst: config.rateLimit.burst,
+        },
+        ports: { local: config.ike.port, peer: config.ike.peerPort },
+        onEvent: (e) => logEvent(log, e),
+      });
+      cleanup.push(() => gateway.close());
+
+      const kind = config.source.kind;
+      const forwarder = config.source.forward && (kind === 'raw' || kind === 'capture') ? new RawUdpSender(onError, [config.ike.family]) : undefined;
+      if (forwarder) cleanup.push(() => forwarder.close());
+      const pump = new FramePump(gateway, {
+        batchSize: config.source.batchSize,
+        ...(kind === 'raw' || kind === 'capture' ? { prefixes: config.source.prefixes } : {}),
+        onVerdict: (verdict, tunnel, ordinal, packet, family) => {
+          if (verdict === FORWARD) {
+            log.debug({ event: 'verdict', verdict: 'FORWARD', tunnel, entry: ordinal }, 'FORWARD');
+            if (forwarder) {
+              if (forwarder.sendPacket(family, packet)) pump.counters.reinjected++;
+              else pump.counters.reinjectErrors++;
+            }
+          }
+        },
+      });
+      let source: PacketSource | undefined;
+      if (kind === 'raw') source = new RawIpSource(config.source.protocols, onError);
+      else if (kind === 'capture') source = new CaptureSource(config.source.interface!, config.source.prefixes, onError);
+      if (source) {
+        await source.start(pump);
+        cleanup.push(() => source!.close());
+      }
+      const daemon = new Daemon(config, policy, gateway, transport, pump, source, forwarder, undefined, log);
+      if (config.control.socket && !options.noControl) {
+        daemon.control = await startControlServer(config.control.socket, (req) => daemon.command(req));
+      }
+      log.info(
+        {
+          event: 'started',
+          version: VERSION,
+          role: config.role,
+          ike: config.ike.address,
+          listen: transport instanceof RawTransport ? transport.udp.endpoints() : transport.endpoints(),
+          probeSource: initiates ? (transport.capabilities.spoofSource ? 'host (raw socket)' : 'gateway (UDP)') : undefined,
+          policy: { file: config.policy.file, acl: gateway.acl, entries: policy.entries.length },
+          packets: kind === 'none' ? 'none (library API only)' : kind,
+          control: config.control.socket || undefined,
+        },
+        `ted ${config.role} started on ${config.ike.address}`,
+      );
+      if (kind === 'replay') {
+        const file = config.source.file!;
+        void replayCapture(file, pump, onError)
+          .then((n) => {
+            daemon.replayed = n;
+            log.info({ event: 'replay-done', file, ...pump.counters, frames: n }, `replay of ${file} done: ${n} frames`);
+          })
+          .catch((err: Error) => log.error({ event: 'replay-failed', file, err: err.message }, `replay of ${file} failed: ${err.message}`));
+      }
+      return daemon;
+    } catch (err) {
+      for (const c of cleanup.reverse()) await c();
+      throw err;
+    }
+  }
+
+  /** Library API: judge one frame (link type as in pcap: 1 Ethernet, 228 raw IPv4, 229 raw IPv6). */
+  pushFrame(linkType: number, data: Uint8Array): void {
+    this.pump.push(linkType, data);
+  }
+
+  /** Control-socket commands. */
+  private command(req: { cmd: string; [k: string]: unknown }): unknown {
+    switch (req.cmd) {
+      case 'status':
+        return this.status();
+      case 'ping':
+        return { pong: true, pid: process.pid };
+      case 'teardown': {
+        const id = Number(req.tunnel);
+        if (!Number.isInteger(id)) throw new TedError('CONTROL_BAD_REQUEST', 'teardown needs "tunnel": <id>');
+        return { removed: this.gateway.tearDown(id) };
+      }
+      default:
+        throw new TedError('CONTROL_UNKNOWN_CMD', `unknown command '${req.cmd}' (status, ping, teardown)`);
+    }
+  }
+
+  /** A JSON-ready snapshot: what `ted status` prints. */
+  status() {
+    const g = this.gateway;
+    const now = systemClock.now();
+    const fam = this.config.ike.family;
+    const t = this.transport;
+    return {
+      daemon: {
+        version: VERSION,
+        pid: process.pid,
+        role: this.config.role,
+        config: this.config.file,
+        startedAt: new Date(this.startedAt).toISOString(),
+        uptimeMs: Date.now() - this.startedAt,
+        ike: { address: this.config.ike.address, port: this.config.ike.port, peerPort: this.config.ike.peerPort },
+        policy: { file: this.config.policy.file, acl: g.acl, entries: this.policy.entries.length },
+        probeSource: t.capabilities.spoofSource ? 'host' : 'gateway',
+        source: { kind: this.config.source.kind, prefixes: this.config.source.prefixes.map((p) => p.text), ...(this.replayed !== undefined ? { replayedFrames: this.replayed } : {}) },
+      },
+      tunnels: g.tunnels().map((x) => ({
+        id: x.id,
+        state: x.state,
+        peer: identity(x.peer),
+        proxy: selectorView(x.proxy),
+        entry: x.entry,
+        tedVersion: x.tedVersion,
+        icookie: cookie(x.icookie),
+        rcookie: cookie(x.rcookie),
+        ageMs: Math.round(now - x.negotiatedAt),
+        idleMs: Math.round(now - x.lastUsed),
+        expiresInMs: Math.round(x.expiresAt - now),
+        packets: x.packets,
+      })),
+      pending: g.pending().map((p) => ({
+        icookie: cookie(p.icookie),
+        entry: p.entry,
+        destination: addr(p.family, p.destination),
+        tries: p.tries,
+        nextInMs: Math.max(0, Math.round(p.nextAt - now)),
+        ageMs: Math.round(now - p.startedAt),
+      })),
+      holdDowns: g.holdDowns().map((h) => ({ destination: addr(h.family, h.destination), remainingMs: Math.max(0, Math.round(h.until - now)), reason: h.reason })),
+      counters: { ...g.counters },
+      packets: { ...this.pump.counters },
+      transport: { spoofSource: t.capabilities.spoofSource, ...t.counters },
+      sizes: g.sizes(),
+      family: fam,
+    };
+  }
+
+  /** Resolves when the daemon has stopped (after stop()). */
+  stopped(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    return new Promise((r) => this.stopWaiters.push(r));
+  }
+
+  /** Graceful stop: no new packets, tunnels torn down (handoff told), sockets closed. Idempotent. */
+  stop(reason = 'stop'): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({ event: 'stopping', reason }, `stopping (${reason})`);
+      await this.source?.close();
+      this.pump.close();
+      await this.control?.close();
+      const counters = { ...this.gateway.counters };
+      await this.gateway.close();
+      this.forwarder?.close();
+      await this.transport.close();
+      this.log.info({ event: 'stopped', reason, counters }, 'stopped');
+      for (const w of this.stopWaiters.splice(0)) w();
+    })();
+    return this.stopping;
+  }
+}
+
+/** One log line per step of a discovery (the data path's per-packet drops are debug). */
+export function logEvent(log: Logger, e: GatewayEvent): void {
+  switch (e.type) {
+    case 'drop':
+      log.debug({ event: 'drop', entry: e.entry, reason: e.reason, protocol: e.tuple.protocol, src: addr(e.tuple.family, e.tuple.src), dst: addr(e.tuple.family, e.tuple.dst), sport: e.tuple.sport, dport: e.tuple.dport }, `DROP (${e.reason})`);
+      return;
+    case 'probe-sent':
+      log.info(
+        { event: 'probe-sent', icookie: cookie(e.icookie), entry: e.entry, attempt: e.attempt, src: addr(e.summary.family, e.src), dst: addr(e.summary.family, e.dst), sport: e.sport, dport: e.dport, spoofed: e.spoofed },
+        `probe ${cookie(e.icookie)} attempt ${e.attempt} ${addr(e.summary.family, e.src)} -> ${addr(e.summary.family, e.dst)}`,
+      );
+      return;
+    case 'probe-refused':
+      log.warn({ event: 'probe-refused', entry: e.entry, reason: e.reason }, `probe refused (${e.reason})`);
+      return;
+    case 'probe-gave-up':
+      log.warn({ event: 'probe-gave-up', icookie: cookie(e.icookie), entry: e.entry, tries: e.tries }, `probe ${cookie(e.icookie)} gave up after ${e.tries} tries`);
+      return;
+    case 'probe-received':
+      log.info({ event: 'probe-received', icookie: cookie(e.icookie), from: identity(e.from) }, `probe ${cookie(e.icookie)} from ${identity(e.from)}`);
+      return;
+    case 'probe-ignored':
+      log.info({ event: 'probe-ignored', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `probe ignored (${e.reason})`);
+      return;
+    case 'response-sent':
+      log.info({ event: 'response-sent', icookie: cookie(e.icookie), rcookie: cookie(e.rcookie), entry: e.entry, to: identity(e.to), proxy: selectorView(e.proxy).text }, `response to ${identity(e.to)} with entry ${e.entry}`);
+      return;
+    case 'response-received':
+      log.info({ event: 'response-received', icookie: cookie(e.icookie), peer: identity(e.peer), proxy: selectorView(e.proxy).text }, `response from ${identity(e.peer)}`);
+      return;
+    case 'response-dropped':
+      log.warn({ event: 'response-dropped', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `response dropped (${e.reason})`);
+      return;
+    case 'intersection':
+      log.info({ event: 'intersection', icookie: cookie(e.icookie), entry: e.entry, tedVersion: e.tedVersion, result: e.result ? selectorView(e.result).text : undefined, emptyField: e.emptyField }, e.result ? 'intersection' : `empty intersection (${e.emptyField})`);
+      return;
+    case 'verify':
+      log.info({ event: 'verify', icookie: cookie(e.icookie), inside: e.inside }, e.inside ? 'P lies inside the intersection' : 'P lies outside the intersection');
+      return;
+    case 'hold-down':
+      log.warn({ event: 'hold-down', destination: addr(e.family, e.destination), reason: e.reason, forMs: Math.round(e.until - systemClock.now()) }, `hold-down ${addr(e.family, e.destination)} (${e.reason})`);
+      return;
+    case 'tunnel':
+      log.info({ event: 'tunnel', state: e.state, id: e.tunnel.id, peer: identity(e.tunnel.peer), proxy: selectorView(e.tunnel.proxy), reason: e.reason }, `tunnel ${e.tunnel.id} ${e.state}`);
+      return;
+    default:
+      log.debug({ event: 'other', detail: jsonSafe(e) as object }, 'event');
+  }
+}
