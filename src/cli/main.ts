@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { exitCodeOf, reportError } from './errors.js';
 // Commands register themselves here, one import and one call each.
 import { registerDecode } from './commands/decode.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerIntersect } from './commands/intersect.js';
+import { registerDaemon } from './commands/daemon.js';
+import { registerStatus } from './commands/status.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
@@ -17,6 +21,10 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerDecode(program);
+  registerPolicy(program);
+  registerIntersect(program);
+  registerDaemon(program);
+  registerStatus(program);
   return program;
 }
 
