@@ -224,11 +224,11 @@ export function decode_frames(buf: usize, descs: usize, count: i32, batch: usize
 
 /**
  * Walks classic pcap records in [buf, buf+len) (record header of `recHdr` bytes, byte order `le`,
- * one link type) and decodes up to `capacity` frames into the batch. Stops before a record that
+ * one link type) and decodes up to `capacity` frames into the batch, caplens into u32 caplens[]. Stops before a record that
  * is not wholly present. Writes to out: [0] bytes consumed, [1] status (0 ok, 1 capture length
  * above maxCaplen at offset [0]+8: framing lost), [2..] unused. Returns the frames decoded.
  */
-export function decode_pcap(buf: usize, len: u32, le: i32, recHdr: u32, lt: u32, maxCaplen: u32, batch: usize, capacity: i32, reasons: usize, out: usize): i32 {
+export function decode_pcap(buf: usize, len: u32, le: i32, recHdr: u32, lt: u32, maxCaplen: u32, batch: usize, capacity: i32, reasons: usize, caplens: usize, out: usize): i32 {
   setColumns(batch, capacity);
   let off: u32 = 0;
   let n = 0;
@@ -245,6 +245,7 @@ export function decode_pcap(buf: usize, len: u32, le: i32, recHdr: u32, lt: u32,
     const p = buf + <usize>(off + recHdr);
     const r = walkFrame(lt, p, p + <usize>caplen, <usize>n);
     store<u8>(reasons + <usize>n, <u8>r);
+    store<u32>(caplens + (<usize>n << 2), caplen);
     off += recHdr + caplen;
     n++;
   }

@@ -98,6 +98,7 @@ describe.skipIf(!wasmOk)('wasm header walk = TypeScript twin', () => {
             expect(b).toEqual(a);
             const n = a[0];
             expect(Array.from(wasm.reasons.subarray(0, n))).toEqual(Array.from(ts.reasons.subarray(0, n)));
+            expect(Array.from(wasm.caplens.subarray(0, n))).toEqual(Array.from(ts.caplens.subarray(0, n)));
             for (let i = 0; i < n; i++) expect(row(wasm.batch, i)).toEqual(row(ts.batch, i));
             start += a[1];
             if (n < cap) break;
@@ -120,7 +121,7 @@ describe.skipIf(!wasmOk)('wasm header walk = TypeScript twin', () => {
     const stage = wasm.staging(body.length);
     stage.bytes.set(body);
     const out = new Uint32Array(2);
-    expect(decodePcapTS(body, 0, body.length, true, 16, 1, 262144, ts.batch, ts.reasons, out)).toBe(2);
+    expect(decodePcapTS(body, 0, body.length, true, 16, 1, 262144, ts.batch, ts.reasons, new Uint32Array(10), out)).toBe(2);
     expect([out[0], out[1]]).toEqual([third, 1]);
     expect(wasm.decodePcap(stage.bytes, stage, 0, body.length, true, 16, 1, 262144)).toEqual([2, third, 1]);
     wasm.dispose();
@@ -132,6 +133,7 @@ describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch
     const reasons: number[] = [];
     const rows: number[][] = [];
     const lts: number[] = [];
+    const caplens: number[] = [];
     let next = 1;
     for await (const b of classifyCapture(source, { engine, batchSize, chunkSize })) {
       expect(b.firstIndex).toBe(next);
@@ -140,9 +142,10 @@ describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch
         reasons.push(b.reasons[i]!);
         rows.push(row(b.batch, i));
         lts.push(b.linkTypes[i]!);
+        caplens.push(b.caplens[i]!);
       }
     }
-    return { reasons, rows, lts };
+    return { reasons, rows, lts, caplens };
   }
 
   it('pcap and pcapng, from memory and from a file, equal the per-frame reference', async () => {
@@ -161,6 +164,7 @@ describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch
           const got = await collect(src, engine, batchSize, chunkSize);
           expect(got.reasons).toEqual(ref.reasons);
           expect(got.rows).toEqual(ref.rows);
+          expect(got.caplens).toEqual(frames.map((f) => f.data.length));
         }
         const g = await collect(ng, engine, batchSize, chunkSize);
         expect(g.reasons).toEqual(ngRef.reasons);

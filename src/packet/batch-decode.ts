@@ -37,6 +37,7 @@ export function decodePcapTS(
   maxCaplen: number,
   batch: TupleBatch,
   reasons: Uint8Array,
+  caplens: Uint32Array,
   out: Uint32Array,
 ): number {
   let off = start;
@@ -57,6 +58,7 @@ export function decodePcapTS(
     const p = off + recordHeader;
     walkFrame(linkType, buf, p, p + caplen, state);
     reasons[n] = writeWalk(buf, state, batch, n);
+    caplens[n] = caplen;
     off = p + caplen;
     n++;
   }
@@ -67,7 +69,7 @@ export function decodePcapTS(
 
 interface DecodeExports extends TedWasmExports {
   decode_frames(buf: number, descs: number, count: number, batch: number, capacity: number, reasons: number): void;
-  decode_pcap(buf: number, len: number, le: number, recHdr: number, lt: number, maxCaplen: number, batch: number, capacity: number, reasons: number, out: number): number;
+  decode_pcap(buf: number, len: number, le: number, recHdr: number, lt: number, maxCaplen: number, batch: number, capacity: number, reasons: number, caplens: number, out: number): number;
 }
 
 /** A region of WebAssembly memory with views that follow memory growth. */
@@ -127,13 +129,18 @@ export class BatchDecoder {
       const rr = this.region(capacity);
       this.reasonsView = rr.bytes;
       this.reasonsRegion = rr;
+      this.caplensRegion = this.region(4 * capacity);
+      this.caplensView = new Uint32Array(ex.memory.buffer, this.caplensRegion.ptr, capacity);
       this.outRegion = this.region(16);
     } else {
       this.batch = batch && batch.capacity >= capacity ? batch : new TupleBatch(capacity);
       this.reasonsView = new Uint8Array(capacity);
+      this.caplensView = new Uint32Array(capacity);
     }
   }
   private reasonsRegion?: WasmRegion;
+  private caplensRegion?: WasmRegion;
+  private caplensView: Uint32Array;
 
   private region(size: number): WasmRegion {
     const r = new WasmRegion(this.ex!, size);
@@ -147,6 +154,13 @@ export class BatchDecoder {
     const buf = this.ex.memory.buffer;
     if (this.batch.buffer !== buf) this.batch.refresh(buf);
     this.reasonsView = this.reasonsRegion!.bytes;
+    if (this.caplensView.buffer !== buf) this.caplensView = new Uint32Array(buf, this.caplensRegion!.ptr, this.capacity);
+  }
+
+  /** Captured length per row, written by decodePcap (decodeFrames leaves it alone). */
+  get caplens(): Uint32Array {
+    this.sync();
+    return this.caplensView;
   }
 
   get reasons(): Uint8Array {
@@ -167,12 +181,12 @@ export class BatchDecoder {
   decodePcap(buf: Uint8Array, region: WasmRegion | undefined, start: number, end: number, le: boolean, recordHeader: number, linkType: number, maxCaplen: number): [number, number, number] {
     if (this.ex) {
       const ex = this.ex;
-      const n = ex.decode_pcap(region!.ptr + start, end - start, le ? 1 : 0, recordHeader, linkType, Math.min(maxCaplen, 0xffffffff), this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr, this.outRegion!.ptr);
+      const n = ex.decode_pcap(region!.ptr + start, end - start, le ? 1 : 0, recordHeader, linkType, Math.min(maxCaplen, 0xffffffff), this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr, this.caplensRegion!.ptr, this.outRegion!.ptr);
       const out = new Uint32Array(ex.memory.buffer, this.outRegion!.ptr, 2);
       this.sync();
       return [n, out[0]!, out[1]!];
     }
-    const n = decodePcapTS(buf, start, end, le, recordHeader, linkType, maxCaplen, this.batch, this.reasonsView, this.tsOut);
+    const n = decodePcapTS(buf, start, end, le, recordHeader, linkType, maxCaplen, this.batch, this.reasonsView, this.caplensView, this.tsOut);
     return [n, this.tsOut[0]!, this.tsOut[1]!];
   }
 

@@ -106,6 +106,7 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
     if (parser.format === undefined) throw new DecodeError('PCAP_TRUNCATED', 'capture ends inside its header', head.length, { truncated: true });
     opts.onHeader?.({ format: parser.format, parser });
     let index = 1;
+    const framed = parser.format === 'pcapng';
     const emit = (count: number): CaptureBatch => {
       const results = cls ? dec.batch.results : undefined;
       dec.batch.count = count;
@@ -113,7 +114,7 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
         cls.classify(dec.batch, dec.batch.results);
         dec.sync();
       }
-      const b: CaptureBatch = { firstIndex: index, count, batch: dec.batch, reasons: dec.reasons, linkTypes, results: cls ? dec.batch.results : results, caplens };
+      const b: CaptureBatch = { firstIndex: index, count, batch: dec.batch, reasons: dec.reasons, linkTypes, results: cls ? dec.batch.results : results, caplens: framed ? caplens : dec.caplens };
       index += count;
       return b;
     };
@@ -136,15 +137,6 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
       for (;;) {
         const buf = bytes();
         const [n, consumed, status] = dec.decodePcap(buf, region, sOff, sEnd, le, H, lt, maxCaplen);
-        if (n > 0) {
-          // Caplens for the rows (cheap; the CLI and statistics want them).
-          let o = sOff;
-          for (let i = 0; i < n; i++) {
-            const c = le ? (buf[o + 8]! | (buf[o + 9]! << 8) | (buf[o + 10]! << 16) | (buf[o + 11]! << 24)) >>> 0 : ((buf[o + 8]! << 24) | (buf[o + 9]! << 16) | (buf[o + 10]! << 8) | buf[o + 11]!) >>> 0;
-            caplens[i] = c;
-            o += H + c;
-          }
-        }
         const recordAt = filePos - (sEnd - sOff) + consumed;
         sOff += consumed;
         if (n > 0) {
