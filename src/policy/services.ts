@@ -33,10 +33,16 @@ export const PROTOCOLS_V6: Readonly<Record<string, number>> = Object.freeze({
 
 /** The keyword for a protocol number, for canonical output (numbers when IOS has no keyword). */
 export function protocolName(family: 4 | 6, protocol: number): string {
-  const table = family === 4 ? PROTOCOLS_V4 : PROTOCOLS_V6;
-  for (const [name, n] of Object.entries(table)) if (n === protocol) return name;
-  return String(protocol);
+  return (family === 4 ? NAMES_V4 : NAMES_V6)[protocol] ?? String(protocol);
 }
+
+const reverse = (table: Readonly<Record<string, number>>): string[] => {
+  const out: string[] = [];
+  for (const [name, n] of Object.entries(table)) out[n] ??= name;
+  return out;
+};
+const NAMES_V4 = reverse(PROTOCOLS_V4);
+const NAMES_V6 = reverse(PROTOCOLS_V6);
 
 export function portTable(protocol: number): Readonly<Record<string, number>> | undefined {
   return protocol === TCP ? TCP_PORTS : protocol === UDP ? UDP_PORTS : undefined;

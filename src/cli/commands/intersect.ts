@@ -28,13 +28,22 @@ export function intersectionText(r: Intersection): string {
 
 /** JSON with ", " and ": " separators, as the documentation shows the lines. */
 export function lineJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(lineJson).join(', ')}]`;
-  if (v !== null && typeof v === 'object')
-    return `{${Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .map(([k, x]) => `${JSON.stringify(k)}: ${lineJson(x)}`)
-      .join(', ')}}`;
-  return JSON.stringify(v) ?? 'null';
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  let out: string;
+  if (Array.isArray(v)) {
+    out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ', ' : '') + lineJson(v[i]);
+    return out + ']';
+  }
+  out = '{';
+  let first = true;
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined) continue;
+    out += (first ? '' : ', ') + JSON.stringify(k) + ': ' + lineJson(x);
+    first = false;
+  }
+  return out + '}';
 }
 
 /** One batch line in, one answer out (never throws on bad input). */

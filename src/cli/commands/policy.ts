@@ -5,6 +5,7 @@ import { PolicyError } from '../../errors.js';
 import { POLICY_FORMATS, loadPolicy, type PolicyFormat } from '../../policy/index.js';
 import { formatSelectorLines, selectorJson } from '../../selector/format.js';
 import type { Policy } from '../../selector/types.js';
+import { lineJson } from './intersect.js';
 
 export interface PolicyCheckOptions {
   format?: PolicyFormat;
@@ -45,10 +46,10 @@ export function runPolicyCheck(file: string, opts: PolicyCheckOptions): void {
   try {
     policy = loadPolicy(file, { format: opts.format, acl: opts.acl });
   } catch (e) {
-    if (opts.json && e instanceof PolicyError) process.stdout.write(JSON.stringify({ errors: e.problems }) + '\n');
+    if (opts.json && e instanceof PolicyError) process.stdout.write(lineJson({ errors: e.problems }) + '\n');
     throw e;
   }
-  process.stdout.write(opts.json ? JSON.stringify(policyJson(policy)) + '\n' : policyListing(policy));
+  process.stdout.write(opts.json ? lineJson(policyJson(policy)) + '\n' : policyListing(policy));
 }
 
 export function registerPolicy(program: Command): void {
