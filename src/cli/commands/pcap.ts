@@ -1,0 +1,215 @@
+// `ted pcap info FILE [--json]`: a small capinfos. Format, link types, frame count, time span,
+// protocol mix and undecodable frames by reason. Reads the file streaming (bounded memory), so
+// it works on captures larger than memory; problems inside records that keep the framing are
+// counted and reading goes on.
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { statSync } from 'node:fs';
+import { DecodeError } from '../../errors.js';
+import { LINK_TYPE_NAMES, REASON_NAMES, walkFrame, WalkState } from '../../packet/decode.js';
+import { CaptureFileReader } from '../../pcap/reader.js';
+
+const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 59: 'none', 132: 'sctp' };
+
+export function linkTypeName(lt: number): string {
+  return LINK_TYPE_NAMES[lt] ?? `linktype-${lt}`;
+}
+
+export function protoName(p: number): string {
+  return PROTO_NAMES[p] ?? `proto-${p}`;
+}
+
+/** Bytes above which a capture gets a progress bar (when stderr is a terminal). */
+export const PROGRESS_THRESHOLD = 16 * 1024 * 1024;
+
+export interface Progress {
+  update(done: number): void;
+  stop(): void;
+}
+
+/** A progress bar on stderr for large inputs when stderr is a terminal; otherwise a no-op. */
+export function startProgress(label: string, total: number): Progress {
+  if (!process.stderr.isTTY || total < PROGRESS_THRESHOLD) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s`, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  const mb = (n: number) => Math.round(n / 1e5) / 10;
+  bar.start(mb(total), 0);
+  let last = 0;
+  return {
+    update(done) {
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      bar.update(mb(done));
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
+export interface CaptureInfo {
+  file: string;
+  format: string;
+  version: string;
+  byteOrder: 'little-endian' | 'big-endian';
+  timestampResolution?: string;
+  sections?: number;
+  interfaces: { id: number; linkType: number; name: string; snaplen: number }[];
+  linkTypes: Record<string, number>;
+  frames: number;
+  bytesCaptured: number;
+  bytesOnWire: number;
+  cutBySnaplen: number;
+  first?: string;
+  last?: string;
+  durationSeconds?: number;
+  protocols: Record<string, number>;
+  fragments: number;
+  vlanTagged: number;
+  decoded: number;
+  undecodable: Record<string, number>;
+  /** Records skipped for a problem that kept the framing intact, by code. */
+  skippedRecords: Record<string, number>;
+  /** The problem that ended reading early, if any (frames before it are counted). */
+  error?: { code: string; offset: number; message: string };
+}
+
+const inc = (m: Record<string, number>, k: string, n = 1) => {
+  m[k] = (m[k] ?? 0) + n;
+};
+
+function iso(sec: number, nsec: number): string {
+  const d = new Date(sec * 1000);
+  if (Number.isNaN(d.getTime())) return `${sec}.${String(nsec).padStart(9, '0')}`;
+  return `${d.toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
+}
+
+const errors = new WeakMap<CaptureInfo, DecodeError>();
+
+/** Reads a capture file and summarizes it. A framing error ends reading and is recorded in `error`. */
+export async function captureInfo(path: string, onProgress?: (done: number, total: number) => void): Promise<CaptureInfo> {
+  const skipped: Record<string, number> = {};
+  const reader = new CaptureFileReader(path, { onError: (e) => inc(skipped, e.code), onProgress });
+  const info: CaptureInfo = {
+    file: path,
+    format: '',
+    version: '',
+    byteOrder: 'little-endian',
+    interfaces: [],
+    linkTypes: {},
+    frames: 0,
+    bytesCaptured: 0,
+    bytesOnWire: 0,
+    cutBySnaplen: 0,
+    protocols: {},
+    fragments: 0,
+    vlanTagged: 0,
+    decoded: 0,
+    undecodable: {},
+    skippedRecords: skipped,
+  };
+  const s = new WalkState();
+  let firstSec = Infinity;
+  let firstNs = 0;
+  let lastSec = -Infinity;
+  let lastNs = 0;
+  const seenIfaces = new Set<string>();
+  try {
+    for await (const f of reader) {
+      info.frames++;
+      info.bytesCaptured += f.caplen;
+      info.bytesOnWire += f.origLen;
+      if (f.caplen < f.origLen) info.cutBySnaplen++;
+      inc(info.linkTypes, `${linkTypeName(f.linkType)} (${f.linkType})`);
+      if (f.tsSec < firstSec || (f.tsSec === firstSec && f.tsNsec < firstNs)) [firstSec, firstNs] = [f.tsSec, f.tsNsec];
+      if (f.tsSec > lastSec || (f.tsSec === lastSec && f.tsNsec > lastNs)) [lastSec, lastNs] = [f.tsSec, f.tsNsec];
+      const r = walkFrame(f.linkType, f.data, 0, f.data.length, s);
+      if (r === 0) {
+        info.decoded++;
+        inc(info.protocols, `ipv${s.family}/${protoName(s.protocol)}`);
+        if (s.isFragment) info.fragments++;
+        if (s.vlanCount > 0) info.vlanTagged++;
+      } else inc(info.undecodable, REASON_NAMES[r]!);
+      const p = reader.parser;
+      for (const i of p.interfaces) {
+        const key = `${p.sections}:${i.id}`;
+        if (!seenIfaces.has(key)) {
+          seenIfaces.add(key);
+          info.interfaces.push({ id: i.id, linkType: i.linkType, name: i.name ?? '', snaplen: i.snaplen });
+        }
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    if (reader.parser.format === undefined) throw e; // not a capture at all
+    info.error = { code: e.code, offset: e.offset, message: e.message };
+    errors.set(info, e);
+  }
+  const p = reader.parser;
+  info.format = p.format ?? 'unknown';
+  info.version = `${p.versionMajor}.${p.versionMinor}`;
+  info.byteOrder = p.littleEndian ? 'little-endian' : 'big-endian';
+  if (p.format === 'pcap') info.timestampResolution = p.nanos ? 'nanosecond' : 'microsecond';
+  if (p.format === 'pcapng') info.sections = p.sections;
+  if (p.format === 'pcap' && info.interfaces.length === 0) info.interfaces.push({ id: 0, linkType: p.pcapLinkType, name: '', snaplen: p.snaplen });
+  if (info.frames > 0) {
+    info.first = iso(firstSec, firstNs);
+    info.last = iso(lastSec, lastNs);
+    info.durationSeconds = lastSec - firstSec + (lastNs - firstNs) / 1e9;
+  }
+  return info;
+}
+
+const sorted = (m: Record<string, number>) =>
+  Object.entries(m)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
+
+export function formatCaptureInfo(i: CaptureInfo): string {
+  const lines: [string, string][] = [
+    ['file', i.file],
+    ['format', `${i.format} ${i.version} (${i.byteOrder}${i.timestampResolution ? `, ${i.timestampResolution} timestamps` : ''}${i.sections !== undefined ? `, ${i.sections} section${i.sections === 1 ? '' : 's'}` : ''})`],
+    ['interfaces', i.interfaces.map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${x.name}` : ''} snaplen ${x.snaplen}`).join('; ') || 'none'],
+    ['link types', sorted(i.linkTypes)],
+    ['frames', String(i.frames)],
+    ['bytes', `${i.bytesCaptured} captured, ${i.bytesOnWire} on the wire${i.cutBySnaplen ? ` (${i.cutBySnaplen} frames cut by the snaplen)` : ''}`],
+    ['first', i.first ?? '-'],
+    ['last', i.last ?? '-'],
+    ['duration', i.durationSeconds !== undefined ? `${i.durationSeconds.toFixed(6)} s` : '-'],
+    ['protocols', sorted(i.protocols)],
+    ['fragments', String(i.fragments)],
+    ['vlan tagged', String(i.vlanTagged)],
+    ['decoded', `${i.decoded} of ${i.frames}`],
+    ['undecodable', sorted(i.undecodable)],
+  ];
+  if (Object.keys(i.skippedRecords).length > 0) lines.push(['skipped records', sorted(i.skippedRecords)]);
+  if (i.error) lines.push(['stopped at', `${i.error.code} at byte ${i.error.offset}: ${i.error.message}`]);
+  return lines.map(([k, v]) => `${(k + ':').padEnd(13)} ${v}`).join('\n') + '\n';
+}
+
+export function registerPcap(program: Command): void {
+  const pcap = program.command('pcap').description('capture file tools');
+  pcap
+    .command('info')
+    .description('summarize a pcap/pcapng capture: format, link types, frames, time span, protocol mix, undecodable frames by reason')
+    .argument('<file>', 'capture file (pcap or pcapng)')
+    .option('--json', 'one JSON object instead of text')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const total = statSync(file).size;
+      const bar = startProgress('reading', total);
+      let info: CaptureInfo;
+      try {
+        info = await captureInfo(file, (done) => bar.update(done));
+      } finally {
+        bar.stop();
+      }
+      process.stdout.write(opts.json ? JSON.stringify(info) + '\n' : formatCaptureInfo(info));
+      // A capture whose framing broke is bad input (exit 2): the summary covers the frames before it.
+      const err = errors.get(info);
+      if (err) throw err;
+    });
+}
