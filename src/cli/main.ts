@@ -9,8 +9,6 @@ import { exitCodeOf, reportError } from './errors.js';
 import { registerDecode } from './commands/decode.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerIntersect } from './commands/intersect.js';
-import { registerDaemon } from './commands/daemon.js';
-import { registerStatus } from './commands/status.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPcap } from './commands/pcap.js';
 
@@ -25,8 +23,6 @@ export function buildProgram(): Command {
   registerDecode(program);
   registerPolicy(program);
   registerIntersect(program);
-  registerDaemon(program);
-  registerStatus(program);
   registerDemo(program);
   registerPcap(program);
   return program;
