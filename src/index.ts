@@ -3,6 +3,8 @@ export * from './errors.js';
 export * from './selector/types.js';
 export * from './selector/address.js';
 export * from './selector/algebra.js';
+export * from './selector/format.js';
+export * from './policy/index.js';
 export * from './classify/batch.js';
 export type * from './classify/types.js';
 export * from './pcap/reader.js';
