@@ -14,3 +14,4 @@ export function free(ptr: usize): void {
   heap.free(ptr);
 }
 export * from './decode';
+export * from './classify';

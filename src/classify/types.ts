@@ -21,4 +21,6 @@ export interface Classifier {
   classifyOne(t: Tuple): number;
   /** A batch this engine classifies without copying (in WebAssembly memory for `wasm`). */
   createBatch(capacity: number): TupleBatch;
+  /** Releases what the engine holds (WebAssembly memory for `wasm`); unusable afterwards. */
+  dispose?(): void;
 }

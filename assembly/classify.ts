@@ -1,0 +1,144 @@
+// The `wasm` engine: lookup in the structure compiled by src/classify/tree.ts (read its header
+// comment for the layout), the twin of src/classify/walk.ts. The structure and the batch both
+// live in this module's memory; nothing here allocates.
+import { batchDst, batchDst6, batchDport, batchFamily, batchFlags, batchProto, batchSport, batchSrc6 } from './batch';
+
+const LEAF: u32 = 0xff;
+const NONE: u32 = 0xffffffff;
+const NO_PORTS: u32 = 65536;
+const LIMIT: u32 = 0xffffffff;
+
+// The current tuple's key per dimension (IPv6 needs 11).
+const KEY: usize = memory.data(64, 16);
+
+@inline function word(base: usize, off: u32): u32 {
+  return load<u32>(base + (<usize>off << 2));
+}
+
+function inPorts(t: usize, at: u32, port: u32): bool {
+  const n = word(t, at);
+  for (let i: u32 = 0; i < n; i++) {
+    if (port >= word(t, at + 1 + 2 * i) && port <= word(t, at + 2 + 2 * i)) return true;
+  }
+  return false;
+}
+
+function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
+  if (!inPorts(t, extra, sport)) return false;
+  return inPorts(t, extra + 1 + 2 * word(t, extra), dport);
+}
+
+/** First IPv4 record (ordinal order) matching, with ordinal below limit; 0 if none. */
+function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
+  let p = t + (<usize>r << 2);
+  const end = p + <usize>count * 48;
+  for (; p < end; p += 48) {
+    const ord = load<u32>(p);
+    if (ord >= limit) return 0;
+    if (proto - load<u32>(p, 8) > load<u32>(p, 12) - load<u32>(p, 8)) continue;
+    if (sport - load<u32>(p, 16) > load<u32>(p, 20) - load<u32>(p, 16)) continue;
+    if (dport - load<u32>(p, 24) > load<u32>(p, 28) - load<u32>(p, 24)) continue;
+    if ((src & load<u32>(p, 36)) != load<u32>(p, 32)) continue;
+    if ((dst & load<u32>(p, 44)) != load<u32>(p, 40)) continue;
+    const extra = load<u32>(p, 4);
+    if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
+    return ord;
+  }
+  return 0;
+}
+
+/** IPv6 records (24 words); the address words are at KEY[0..8). */
+function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
+  let p = t + (<usize>r << 2);
+  const end = p + <usize>count * 96;
+  for (; p < end; p += 96) {
+    const ord = load<u32>(p);
+    if (ord >= limit) return 0;
+    if (proto - load<u32>(p, 8) > load<u32>(p, 12) - load<u32>(p, 8)) continue;
+    if (sport - load<u32>(p, 16) > load<u32>(p, 20) - load<u32>(p, 16)) continue;
+    if (dport - load<u32>(p, 24) > load<u32>(p, 28) - load<u32>(p, 24)) continue;
+    let ok = true;
+    for (let k: usize = 0; k < 8; k++) {
+      if ((load<u32>(KEY + (k << 2)) & load<u32>(p + 36 + (k << 3))) != load<u32>(p + 32 + (k << 3))) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    const extra = load<u32>(p, 4);
+    if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
+    return ord;
+  }
+  return 0;
+}
+
+/** Walks one tree from `n` to its leaf using the key at KEY; returns the leaf's offset. */
+@inline function descend(t: usize, n: u32): usize {
+  let p = t + (<usize>n << 2);
+  let dim = load<u32>(p);
+  while (dim != LEAF) {
+    const k = load<u32>(KEY + (<usize>dim << 2));
+    n = k <= load<u32>(p, 4) ? load<u32>(p, 8) : load<u32>(p, 12);
+    p = t + (<usize>n << 2);
+    dim = load<u32>(p);
+  }
+  return p;
+}
+
+/**
+ * Classifies `count` tuples of the batch at `batch` (capacity `capacity`) against the structure
+ * at `tree`, writing the 1-based ordinal of the first match (0 = none) to results[i] (i32).
+ */
+export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i32, results: usize): void {
+  const c = <usize>capacity;
+  const root4 = load<u32>(tree, 4);
+  const root6 = load<u32>(tree, 8);
+  const srcCol = batch;
+  const dstCol = batch + batchDst(c);
+  const src6Col = batch + batchSrc6(c);
+  const dst6Col = batch + batchDst6(c);
+  const sportCol = batch + batchSport(c);
+  const dportCol = batch + batchDport(c);
+  const protoCol = batch + batchProto(c);
+  const famCol = batch + batchFamily(c);
+  const flagCol = batch + batchFlags(c);
+  const trees4: u32 = root4 == NONE ? 0 : word(tree, root4);
+  const trees6: u32 = root6 == NONE ? 0 : word(tree, root6);
+  for (let i: usize = 0; i < <usize>count; i++) {
+    const f = load<u8>(famCol + i);
+    const hp = (load<u8>(flagCol + i) & 1) != 0;
+    const sp: u32 = hp ? <u32>load<u16>(sportCol + (i << 1)) : NO_PORTS;
+    const dp: u32 = hp ? <u32>load<u16>(dportCol + (i << 1)) : NO_PORTS;
+    const pr: u32 = <u32>load<u8>(protoCol + i);
+    let best: u32 = LIMIT;
+    if (f == 4) {
+      const s = load<u32>(srcCol + (i << 2));
+      const d = load<u32>(dstCol + (i << 2));
+      store<u32>(KEY, s);
+      store<u32>(KEY, d, 4);
+      store<u32>(KEY, sp, 8);
+      store<u32>(KEY, dp, 12);
+      store<u32>(KEY, pr, 16);
+      for (let k: u32 = 1; k <= trees4; k++) {
+        const leaf = descend(tree, word(tree, root4 + k));
+        const m = scan4(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), s, d, sp, dp, pr, best);
+        if (m != 0) best = m;
+      }
+    } else if (f == 6) {
+      const o = i << 4;
+      store<u64>(KEY, load<u64>(src6Col + o));
+      store<u64>(KEY, load<u64>(src6Col + o, 8), 8);
+      store<u64>(KEY, load<u64>(dst6Col + o), 16);
+      store<u64>(KEY, load<u64>(dst6Col + o, 8), 24);
+      store<u32>(KEY, sp, 32);
+      store<u32>(KEY, dp, 36);
+      store<u32>(KEY, pr, 40);
+      for (let k: u32 = 1; k <= trees6; k++) {
+        const leaf = descend(tree, word(tree, root6 + k));
+        const m = scan6(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), sp, dp, pr, best);
+        if (m != 0) best = m;
+      }
+    }
+    store<i32>(results + (i << 2), best == LIMIT ? 0 : <i32>best);
+  }
+}

@@ -1,0 +1,375 @@
+// Compiles a policy into the flat search structure the `ts` and `wasm` engines walk: one
+// HyperSplit-style decision tree per address family (binary range splits on one dimension per
+// node), whose leaves hold a few rule records in first-match order.
+//
+// Why this works for everything the policy language expresses: the tree only narrows the
+// candidates. Each rule enters the tree as the bounding box of what it covers (a non-contiguous
+// wildcard mask A/C spans [A, A | ~C]; a port set spans [first.lo, last.hi]), and every leaf
+// record is checked exactly (address under its care mask, each port range, protocol). A rule is
+// copied into every leaf whose region its box meets, so it is never missed; the leaf's records are
+// in ordinal order, so the first exact hit is the first match of the whole policy.
+//
+// Ports live in 0..65536: 65536 is "this tuple has no ports", which only the any-port range
+// [0, 65536] contains, so a tuple without ports never matches an entry with a port condition.
+//
+// Layout (u32 words, offsets in words from the start of the structure):
+//   header  [MAGIC, root4, root6, words, ports, records4, records6, count4, count6, 0...]  (16 words)
+//   node    internal: [dim, split, left, right]   key[dim] <= split goes left (unsigned)
+//           leaf:     [LEAF, count, recordsOffset, 0]
+//   record  [ordinal, extra, pLo, pHi, sLo, sHi, dLo, dHi, then for src words then dst words:
+//            value, care]  (12 words for IPv4, 24 for IPv6)
+//   extra   0, or the offset of [nS, lo, hi, ..., nD, lo, hi, ...] for port sets with many ranges
+// Dimensions: IPv4 0 src, 1 dst, 2 sport, 3 dport, 4 proto; IPv6 0-3 src words (0 = most
+// significant), 4-7 dst words, 8 sport, 9 dport, 10 proto. NONE (0xffffffff) marks an empty tree.
+// assembly/classify.ts reads exactly this layout; change both together.
+import type { Entry, Family, Policy, PortSet } from '../selector/types.js';
+import { isAnyPort } from '../selector/algebra.js';
+
+export const MAGIC = 0x54454431; // "TED1"
+export const LEAF = 0xff;
+export const NONE = 0xffffffff;
+export const HEADER_WORDS = 16;
+export const NO_PORTS = 65536;
+export const H_ROOT4 = 1;
+export const H_ROOT6 = 2;
+export const H_WORDS = 3;
+export const H_RECORDS4 = 5;
+export const H_RECORDS6 = 6;
+export const H_COUNT4 = 7;
+export const H_COUNT6 = 8;
+
+export function recordWords(family: Family): number {
+  return family === 4 ? 12 : 24;
+}
+export function dims(family: Family): number {
+  return family === 4 ? 5 : 11;
+}
+
+export interface TreeOptions {
+  /** Leaf size at which splitting stops. */
+  leafSize?: number;
+  /** Port-set cross products up to this many boxes are expanded into exact boxes. */
+  maxExpand?: number;
+  /** Words one tree may take before it is rebuilt with 4x larger leaves (bounds memory). */
+  maxTreeWords?: number;
+}
+
+/** One box of one rule during the build. */
+interface Box {
+  ordinal: number;
+  lo: number[];
+  hi: number[];
+  /** The box is exactly the set the rule (part) covers, so covering a region means matching all of it. */
+  exact: boolean;
+  /** Record words (without the final layout offset of `extra`). */
+  rec: number[];
+  extraPorts?: [PortSet, PortSet];
+}
+
+/** Growable u32 word buffer. */
+class Words {
+  a = new Uint32Array(1024);
+  n = 0;
+  reserve(k: number): number {
+    const at = this.n;
+    if (this.n + k > this.a.length) {
+      let size = this.a.length * 2;
+      while (size < this.n + k) size *= 2;
+      const b = new Uint32Array(size);
+      b.set(this.a.subarray(0, this.n));
+      this.a = b;
+    }
+    this.n += k;
+    return at;
+  }
+  push(...v: number[]): number {
+    const at = this.reserve(v.length);
+    for (let i = 0; i < v.length; i++) this.a[at + i] = v[i]! >>> 0;
+    return at;
+  }
+}
+
+function isContiguous(care: number): boolean {
+  const inv = ~care >>> 0;
+  return ((inv & (inv + 1)) >>> 0) === 0;
+}
+
+function portBounds(set: PortSet): [number, number] {
+  if (isAnyPort(set)) return [0, NO_PORTS];
+  return [set[0]!.lo, set[set.length - 1]!.hi];
+}
+
+function portRanges(set: PortSet): [number, number][] {
+  if (isAnyPort(set)) return [[0, NO_PORTS]];
+  return set.map((r) => [r.lo, r.hi]);
+}
+
+function addressWords(v: bigint, family: Family): number[] {
+  if (family === 4) return [Number(v & 0xffffffffn)];
+  return [Number((v >> 96n) & 0xffffffffn), Number((v >> 64n) & 0xffffffffn), Number((v >> 32n) & 0xffffffffn), Number(v & 0xffffffffn)];
+}
+
+/** Splits an entry into boxes (one per port-range pair when few, else one bounding box plus lists). */
+export function entryBoxes(e: Entry, maxExpand: number): Box[] {
+  const f = e.family;
+  const sv = addressWords(e.src.value & e.src.care, f);
+  const sc = addressWords(e.src.care, f);
+  const dv = addressWords(e.dst.value & e.dst.care, f);
+  const dc = addressWords(e.dst.care, f);
+  const addrLo: number[] = [];
+  const addrHi: number[] = [];
+  const addrRec: number[] = [];
+  let exact = true;
+  for (const [v, c] of [...sv.map((v, i) => [v, sc[i]!]), ...dv.map((v, i) => [v, dc[i]!])] as [number, number][]) {
+    addrLo.push(v);
+    addrHi.push((v | ~c) >>> 0);
+    addrRec.push(v, c);
+    if (!isContiguous(c)) exact = false;
+  }
+  const pLo = e.protocol === 0 ? 0 : e.protocol;
+  const pHi = e.protocol === 0 ? 255 : e.protocol;
+  const sr = portRanges(e.sport);
+  const dr = portRanges(e.dport);
+  const boxes: Box[] = [];
+  const make = (s: [number, number], d: [number, number], ex: boolean, extra?: [PortSet, PortSet]): Box => ({
+    ordinal: e.ordinal,
+    lo: [...addrLo, s[0], d[0], pLo],
+    hi: [...addrHi, s[1], d[1], pHi],
+    exact: ex,
+    rec: [e.ordinal, 0, pLo, pHi, s[0], s[1], d[0], d[1], ...addrRec],
+    extraPorts: extra,
+  });
+  if (sr.length * dr.length <= maxExpand) {
+    for (const s of sr) for (const d of dr) boxes.push(make(s, d, exact));
+  } else {
+    boxes.push(make(portBounds(e.sport), portBounds(e.dport), false, [e.sport, e.dport]));
+  }
+  return boxes;
+}
+
+export interface CompiledTree {
+  /** The structure, `words` long (the array may be longer). */
+  words: Uint32Array;
+  /** Number of entries compiled. */
+  rules: number;
+  /** Records per family in ordinal order (offset, count): the linear engine scans these. */
+  stats: { nodes4: number; nodes6: number; leafRecords: number; maxDepth: number; trees: number };
+}
+
+interface BuildState {
+  out: Words;
+  family: Family;
+  leafSize: number;
+  nodes: number;
+  leafRecords: number;
+  maxDepth: number;
+  recordOffset: Map<Box, number>;
+  /** Word count at which the current tree attempt gives up. */
+  budget: number;
+}
+
+/** Builds the structure for a policy (entries of both families are allowed). */
+export function buildTree(policy: Policy | readonly Entry[], options: TreeOptions = {}): CompiledTree {
+  const entries = Array.isArray(policy) ? (policy as readonly Entry[]) : (policy as Policy).entries;
+  const leafSize = options.leafSize ?? 8;
+  const maxExpand = options.maxExpand ?? 16;
+  const maxWords = options.maxTreeWords ?? 4 << 20;
+  const out = new Words();
+  out.reserve(HEADER_WORDS);
+  out.a[0] = MAGIC;
+  const sorted = [...entries].sort((a, b) => a.ordinal - b.ordinal);
+  const stats = { nodes4: 0, nodes6: 0, leafRecords: 0, maxDepth: 0, trees: 0 };
+  for (const family of [4, 6] as Family[]) {
+    const boxes: Box[] = [];
+    for (const e of sorted) if (e.family === family) boxes.push(...entryBoxes(e, maxExpand));
+    // Canonical records in ordinal order (for the linear engine and for port lists).
+    const recordOffset = new Map<Box, number>();
+    const rw = recordWords(family);
+    const recStart = out.n;
+    for (const b of boxes) {
+      const at = out.reserve(rw);
+      for (let i = 0; i < rw; i++) out.a[at + i] = b.rec[i]! >>> 0;
+      recordOffset.set(b, at);
+    }
+    for (const b of boxes) {
+      if (!b.extraPorts) continue;
+      const [s, d] = b.extraPorts;
+      const at = out.push(s.length, ...s.flatMap((r) => [r.lo, r.hi]), d.length, ...d.flatMap((r) => [r.lo, r.hi]));
+      out.a[recordOffset.get(b)! + 1] = at;
+    }
+    out.a[family === 4 ? H_RECORDS4 : H_RECORDS6] = recStart;
+    out.a[family === 4 ? H_COUNT4 : H_COUNT6] = boxes.length;
+    if (boxes.length === 0) {
+      out.a[family === 4 ? H_ROOT4 : H_ROOT6] = NONE;
+      continue;
+    }
+    // Wildcard-heavy rules make one tree blow up (each split on a dimension copies every rule
+    // that is wide in it), so rules are partitioned by which address fields are wide, CutSplit
+    // style, and each group gets its own tree; a lookup walks every tree and keeps the smallest
+    // ordinal (leaf scans stop at the best ordinal found so far).
+    const groups: Box[][] = [[], [], [], []];
+    for (const b of boxes) groups[(wide(b.lo, b.hi, family, 0) ? 1 : 0) | (wide(b.lo, b.hi, family, 1) ? 2 : 0)]!.push(b);
+    const used = groups.filter((g) => g.length > 0);
+    const list = out.reserve(1 + used.length);
+    out.a[list] = used.length;
+    const st: BuildState = { out, family, leafSize, nodes: 0, leafRecords: 0, maxDepth: 0, recordOffset, budget: 0 };
+    used.forEach((g, k) => {
+      const root = buildGroup(st, g, maxWords); // may reallocate out.a: read it after
+      out.a[list + 1 + k] = root;
+    });
+    out.a[family === 4 ? H_ROOT4 : H_ROOT6] = list;
+    if (family === 4) stats.nodes4 = st.nodes;
+    else stats.nodes6 = st.nodes;
+    stats.leafRecords += st.leafRecords;
+    stats.maxDepth = Math.max(stats.maxDepth, st.maxDepth);
+    stats.trees += used.length;
+  }
+  out.a[H_WORDS] = out.n;
+  return { words: out.a.subarray(0, out.n), rules: entries.length, stats };
+}
+
+/** Is address field `which` (0 src, 1 dst) wider than a /16 (IPv4) or /48 (IPv6)? */
+function wide(lo: number[], hi: number[], family: Family, which: 0 | 1): boolean {
+  if (family === 4) return hi[which]! - lo[which]! >= 0x10000;
+  const w = which * 4;
+  return lo[w] !== hi[w] || hi[w + 1]! - lo[w + 1]! >= 0x10000;
+}
+
+class OverBudget extends Error {}
+
+/** Builds one tree for `boxes`; returns its root offset. Retries with larger leaves when too big. */
+function buildGroup(st: BuildState, boxes: Box[], maxWords: number): number {
+  const D = dims(st.family);
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (let d = 0; d < D; d++) {
+    lo.push(0);
+    hi.push(d < D - 3 ? 0xffffffff : d === D - 1 ? 255 : NO_PORTS);
+  }
+  const start = st.out.n;
+  const saved = { nodes: st.nodes, leafRecords: st.leafRecords, leafSize: st.leafSize };
+  for (;;) {
+    st.budget = start + maxWords;
+    try {
+      const root = st.out.reserve(4);
+      build(st, boxes, lo, hi, root, 0);
+      st.leafSize = saved.leafSize;
+      return root;
+    } catch (err) {
+      if (!(err instanceof OverBudget)) throw err;
+      st.out.n = start;
+      st.nodes = saved.nodes;
+      st.leafRecords = saved.leafRecords;
+      st.leafSize *= 4;
+    }
+  }
+}
+
+function covers(b: Box, lo: number[], hi: number[]): boolean {
+  if (!b.exact) return false;
+  for (let d = 0; d < lo.length; d++) if (b.lo[d]! > lo[d]! || b.hi[d]! < hi[d]!) return false;
+  return true;
+}
+
+/** Writes the node for `boxes` (in ordinal order) restricted to the region [lo, hi] at `at`. */
+function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: number, depth: number): void {
+  if (st.out.n > st.budget) throw new OverBudget();
+  st.nodes++;
+  if (depth > st.maxDepth) st.maxDepth = depth;
+  // Everything after a rule that covers the whole region is unreachable here.
+  for (let i = 0; i < boxes.length; i++)
+    if (covers(boxes[i]!, lo, hi)) {
+      boxes = boxes.slice(0, i + 1);
+      break;
+    }
+  const n = boxes.length;
+  let best: { dim: number; split: number; cost: number; sum: number } | undefined;
+  if (n > st.leafSize) {
+    const D = lo.length;
+    const los = new Float64Array(n);
+    const his = new Float64Array(n);
+    for (let d = 0; d < D; d++) {
+      const rlo = lo[d]!;
+      const rhi = hi[d]!;
+      if (rlo === rhi) continue;
+      for (let i = 0; i < n; i++) {
+        const b = boxes[i]!;
+        los[i] = Math.max(b.lo[d]!, rlo);
+        his[i] = Math.min(b.hi[d]!, rhi);
+      }
+      los.sort();
+      his.sort();
+      // Candidate split v = each box end below the region end: left gets boxes starting <= v,
+      // right gets boxes ending > v.
+      let l = 0;
+      for (let j = 0; j < n; j++) {
+        const v = his[j]!;
+        if (v >= rhi) break;
+        if (j + 1 < n && his[j + 1] === v) continue;
+        while (l < n && los[l]! <= v) l++;
+        const left = l;
+        const right = n - (j + 1);
+        const cost = Math.max(left, right);
+        const sum = left + right;
+        if (!best || cost < best.cost || (cost === best.cost && sum < best.sum)) best = { dim: d, split: v, cost, sum };
+      }
+      // Splits just before each box start, too (a box starting inside the region).
+      let h = 0;
+      for (let j = 0; j < n; j++) {
+        const s = los[j]!;
+        if (s <= rlo) continue;
+        if (j + 1 < n && los[j + 1] === s) continue;
+        const v = s - 1;
+        const left = j + 1 - countEqualAbove(los, j, s);
+        while (h < n && his[h]! <= v) h++;
+        const right = n - h;
+        const cost = Math.max(left, right);
+        const sum = left + right;
+        if (!best || cost < best.cost || (cost === best.cost && sum < best.sum)) best = { dim: d, split: v, cost, sum };
+      }
+    }
+  }
+  const out = st.out;
+  if (!best || best.cost >= n) {
+    const recs = out.reserve(n * recordWords(st.family));
+    const rw = recordWords(st.family);
+    for (let i = 0; i < n; i++) {
+      const src = st.recordOffset.get(boxes[i]!)!;
+      out.a.copyWithin(recs + i * rw, src, src + rw);
+    }
+    st.leafRecords += n;
+    const a = out.a;
+    a[at] = LEAF;
+    a[at + 1] = n;
+    a[at + 2] = recs;
+    a[at + 3] = 0;
+    return;
+  }
+  const { dim, split } = best;
+  const leftBoxes: Box[] = [];
+  const rightBoxes: Box[] = [];
+  for (const b of boxes) {
+    if (Math.max(b.lo[dim]!, lo[dim]!) <= split) leftBoxes.push(b);
+    if (Math.min(b.hi[dim]!, hi[dim]!) > split) rightBoxes.push(b);
+  }
+  const children = out.reserve(8);
+  out.a[at] = dim;
+  out.a[at + 1] = split;
+  out.a[at + 2] = children;
+  out.a[at + 3] = children + 4;
+  const lhi = hi.slice();
+  lhi[dim] = split;
+  build(st, leftBoxes, lo, lhi, children, depth + 1);
+  const rlo = lo.slice();
+  rlo[dim] = split + 1;
+  build(st, rightBoxes, rlo, hi, children + 4, depth + 1);
+}
+
+/** Number of entries equal to s at or before j: los[j] == s, counting back (sorted array). */
+function countEqualAbove(_los: Float64Array, _j: number, _s: number): number {
+  // Boxes starting exactly at s go right only if they start after v = s - 1: all of them do.
+  // left = boxes with lo <= s - 1 = index of the first lo equal to s.
+  let k = _j;
+  while (k >= 0 && _los[k] === _s) k--;
+  return _j - k;
+}

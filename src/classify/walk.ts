@@ -1,0 +1,140 @@
+// The `ts` engine's lookup and the `linear` engine's scan over the structure built by ./tree.ts:
+// the TypeScript twin of assembly/classify.ts (same layout, same steps).
+import { FLAG_HAS_PORTS, type TupleBatch } from './batch.js';
+import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, LEAF, NONE, NO_PORTS } from './tree.js';
+
+const LIMIT = 0xffffffff;
+
+function inPorts(w: Uint32Array, at: number, port: number): boolean {
+  const n = w[at]!;
+  for (let i = 0; i < n; i++) if (port >= w[at + 1 + 2 * i]! && port <= w[at + 2 + 2 * i]!) return true;
+  return false;
+}
+
+/** Extra port lists of one record (bounding box already passed). */
+function extraOk(w: Uint32Array, extra: number, sport: number, dport: number): boolean {
+  if (!inPorts(w, extra, sport)) return false;
+  return inPorts(w, extra + 1 + 2 * w[extra]!, dport);
+}
+
+/**
+ * First matching IPv4 record among `count` records at `r` (12 words each, ordinal order) with an
+ * ordinal below `limit`; its ordinal or 0.
+ */
+export function scan4(w: Uint32Array, r: number, count: number, src: number, dst: number, sport: number, dport: number, proto: number, limit: number): number {
+  for (let end = r + count * 12; r < end; r += 12) {
+    if (w[r]! >= limit) return 0;
+    if (proto < w[r + 2]! || proto > w[r + 3]!) continue;
+    if (sport < w[r + 4]! || sport > w[r + 5]!) continue;
+    if (dport < w[r + 6]! || dport > w[r + 7]!) continue;
+    if (((src & w[r + 9]!) >>> 0) !== w[r + 8]!) continue;
+    if (((dst & w[r + 11]!) >>> 0) !== w[r + 10]!) continue;
+    const extra = w[r + 1]!;
+    if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
+    return w[r]!;
+  }
+  return 0;
+}
+
+/** IPv6: `key` holds the 8 address words at key[0..8). */
+export function scan6(w: Uint32Array, r: number, count: number, key: Uint32Array, sport: number, dport: number, proto: number, limit: number): number {
+  next: for (let end = r + count * 24; r < end; r += 24) {
+    if (w[r]! >= limit) return 0;
+    if (proto < w[r + 2]! || proto > w[r + 3]!) continue;
+    if (sport < w[r + 4]! || sport > w[r + 5]!) continue;
+    if (dport < w[r + 6]! || dport > w[r + 7]!) continue;
+    for (let k = 0; k < 8; k++) if (((key[k]! & w[r + 9 + 2 * k]!) >>> 0) !== w[r + 8 + 2 * k]!) continue next;
+    const extra = w[r + 1]!;
+    if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
+    return w[r]!;
+  }
+  return 0;
+}
+
+/** Tree lookup for one batch (the `ts` engine). */
+export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, results: Int32Array): void {
+  const root4 = w[H_ROOT4]!;
+  const root6 = w[H_ROOT6]!;
+  const key = new Uint32Array(11);
+  const { family, src, dst, src6, dst6, sport, dport, proto, flags } = batch;
+  for (let i = 0; i < count; i++) {
+    const f = family[i]!;
+    const hp = (flags[i]! & FLAG_HAS_PORTS) !== 0;
+    const sp = hp ? sport[i]! : NO_PORTS;
+    const dp = hp ? dport[i]! : NO_PORTS;
+    const p = proto[i]!;
+    if (f === 4) {
+      if (root4 === NONE) {
+        results[i] = 0;
+        continue;
+      }
+      const s = src[i]!;
+      const d = dst[i]!;
+      key[0] = s;
+      key[1] = d;
+      key[2] = sp;
+      key[3] = dp;
+      key[4] = p;
+      let best = LIMIT;
+      for (let t = 1, k = w[root4]!; t <= k; t++) {
+        let n = w[root4 + t]!;
+        while (w[n] !== LEAF) n = key[w[n]!]! <= w[n + 1]! ? w[n + 2]! : w[n + 3]!;
+        const m = scan4(w, w[n + 2]!, w[n + 1]!, s, d, sp, dp, p, best);
+        if (m !== 0) best = m;
+      }
+      results[i] = best === LIMIT ? 0 : best;
+    } else if (f === 6) {
+      if (root6 === NONE) {
+        results[i] = 0;
+        continue;
+      }
+      const o = i * 4;
+      key[0] = src6[o]!;
+      key[1] = src6[o + 1]!;
+      key[2] = src6[o + 2]!;
+      key[3] = src6[o + 3]!;
+      key[4] = dst6[o]!;
+      key[5] = dst6[o + 1]!;
+      key[6] = dst6[o + 2]!;
+      key[7] = dst6[o + 3]!;
+      key[8] = sp;
+      key[9] = dp;
+      key[10] = p;
+      let best = LIMIT;
+      for (let t = 1, k = w[root6]!; t <= k; t++) {
+        let n = w[root6 + t]!;
+        while (w[n] !== LEAF) n = key[w[n]!]! <= w[n + 1]! ? w[n + 2]! : w[n + 3]!;
+        const m = scan6(w, w[n + 2]!, w[n + 1]!, key, sp, dp, p, best);
+        if (m !== 0) best = m;
+      }
+      results[i] = best === LIMIT ? 0 : best;
+    } else {
+      results[i] = 0;
+    }
+  }
+}
+
+/** The obvious scan over every record in ordinal order (the `linear` engine). */
+export function scanBatch(w: Uint32Array, batch: TupleBatch, count: number, results: Int32Array): void {
+  const r4 = w[H_RECORDS4]!;
+  const n4 = w[H_COUNT4]!;
+  const r6 = w[H_RECORDS6]!;
+  const n6 = w[H_COUNT6]!;
+  const key = new Uint32Array(11);
+  const { family, src, dst, src6, dst6, sport, dport, proto, flags } = batch;
+  for (let i = 0; i < count; i++) {
+    const f = family[i]!;
+    const hp = (flags[i]! & FLAG_HAS_PORTS) !== 0;
+    const sp = hp ? sport[i]! : NO_PORTS;
+    const dp = hp ? dport[i]! : NO_PORTS;
+    if (f === 4) results[i] = scan4(w, r4, n4, src[i]!, dst[i]!, sp, dp, proto[i]!, LIMIT);
+    else if (f === 6) {
+      const o = i * 4;
+      for (let k = 0; k < 4; k++) {
+        key[k] = src6[o + k]!;
+        key[4 + k] = dst6[o + k]!;
+      }
+      results[i] = scan6(w, r6, n6, key, sp, dp, proto[i]!, LIMIT);
+    } else results[i] = 0;
+  }
+}
