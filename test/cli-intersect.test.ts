@@ -57,6 +57,8 @@ describe('ted intersect', () => {
     const r = await run('intersect', '--json', 'permit ipv6 2001:db8::/32 any', 'permit tcp 2001:DB8:11::/48 any eq 443');
     expect(JSON.parse(r.out)).toMatchObject({ empty: false, protocol: 6, source: { prefix: '2001:db8:11::/48' }, destination: { prefix: '::/0' }, dport: [443, 443] });
     expect((await run('intersect', 'tcp any any', 'ipv6 2001:db8::/32 any')).out).toBe('permit tcp 2001:db8::/32 any\n');
+    expect(await run('intersect', 'ip 10.0.0.0/8 any', 'ipv6 2001:db8::/32 any')).toEqual({ code: 0, out: 'empty: family\n', err: '' });
+    expect(JSON.parse((await run('intersect', '--json', 'ipv6 any any', 'ip any any')).out)).toEqual({ empty: true, field: 'family' });
   });
 
   it('a neq hole that no single entry expresses prints the lines whose union it is', async () => {
@@ -75,7 +77,10 @@ describe('ted intersect', () => {
     expect(r.out).toBe('');
     expect(r.err).toBe("ted: entry A:1:23: POLICY_BAD_PORT: unknown TCP service name at 'wwww'; expected a port number 0-65535 or a TCP service name\n");
     expect((await run('intersect', 'ip any any', 'ip any host 10.0.0.1/8')).err).toMatch(/^ted: entry B:1:/);
-    expect((await run('intersect', 'ip any any', 'ip host 2001:db8::1 any')).code).toBe(2);
+    // An IPv6 address in an entry that says `ip` is a mistake, not an IPv6 entry.
+    const mixed = await run('intersect', 'ip host 10.0.0.1 host 2001:db8::1', 'ip any any');
+    expect(mixed.code).toBe(2);
+    expect(mixed.err).toMatch(/POLICY_FAMILY_MISMATCH/);
   });
 
   it('wrong usage exits 2', async () => {

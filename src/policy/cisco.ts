@@ -194,11 +194,12 @@ function parseBody(c: Cursor, family: Family): { selector: Selector; trailingSeq
   return { selector: { family, protocol, src, dst, sport, dport }, trailingSequence };
 }
 
-/** The family an entry line's addresses imply: 6 when it mentions `ipv6` or an IPv6 address. */
+/** The family an entry line implies: its first `ip`/`ipv6` keyword or address; undefined for e.g. `tcp any any`. */
 export function inferEntryFamily(text: string): Family | undefined {
   for (const t of text.trim().split(/\s+/)) {
     const w = t.toLowerCase();
     if (w === 'ipv6') return 6;
+    if (w === 'ip') return 4;
     if (w.includes(':') && parseIPv6(w.split('/')[0]!) !== undefined) return 6;
     if (parseIPv4(w.split('/')[0]!) !== undefined && w.includes('.')) return 4;
   }

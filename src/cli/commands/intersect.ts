@@ -8,11 +8,15 @@ import { inferEntryFamily, parseEntry } from '../../policy/cisco.js';
 import { intersect, type Intersection } from '../../selector/algebra.js';
 import { formatSelector, selectorJson } from '../../selector/format.js';
 
-/** Parses both entries in one family: IPv6 when either one implies it. Throws PolicyError. */
+/**
+ * Parses and intersects two entries. An entry whose text implies no family (`tcp any any`) takes
+ * the other's; two different families give `empty: family`. Throws PolicyError.
+ */
 export function intersectEntries(a: string, b: string): Intersection {
-  const family = inferEntryFamily(a) === 6 || inferEntryFamily(b) === 6 ? 6 : 4;
-  const sa = parseEntry(a, { family, file: 'entry A' }).selector;
-  const sb = parseEntry(b, { family, file: 'entry B' }).selector;
+  const fa = inferEntryFamily(a);
+  const fb = inferEntryFamily(b);
+  const sa = parseEntry(a, { family: fa ?? fb ?? 4, file: 'entry A' }).selector;
+  const sb = parseEntry(b, { family: fb ?? fa ?? 4, file: 'entry B' }).selector;
   return intersect(sa, sb);
 }
 
