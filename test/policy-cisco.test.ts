@@ -285,6 +285,11 @@ describe('Cisco files', () => {
     expect(e.problems[0]).toMatchObject({ code: 'POLICY_ACL_FAMILY_CONFLICT', line: 3, token: 'X' });
   });
 
+  it('accepts exit and end lines as IOS prints them', () => {
+    const p = parseCisco('ip access-list extended X\n permit ip any any\n exit\naccess-list 101 permit tcp any any\nend\n', { acl: 'X' });
+    expect(p.entries).toHaveLength(1);
+  });
+
   it('an entry after exit is outside any list', () => {
     const e = errorOf(() => parseCisco('ip access-list extended X\n permit ip any any\n exit\n permit ip any any'));
     expect(e.problems[0]).toMatchObject({ code: 'POLICY_ENTRY_OUTSIDE_ACL', line: 4 });

@@ -378,7 +378,8 @@ export function parseCiscoAcls(text: string, file = '<input>'): CiscoAcl[] {
         if (act !== 'remark') addEntry(current, toks.slice(k), lineNo, lineText, sequence);
         continue;
       }
-      if (current && (act === 'exit' || act === 'end') && toks.length === k + 1 && !sequence) {
+      // `exit` leaves a named list; `end` closes a configuration snippet (both as IOS prints them).
+      if ((act === 'exit' || act === 'end') && toks.length === k + 1 && !sequence) {
         current = undefined;
         continue;
       }
