@@ -72,3 +72,30 @@ describe.skipIf(!canRaw)('RawTransport (root): the probe leaves with a foreign s
     expect(t.counters.rawSent).toBe(0);
   });
 });
+
+describe('recomputeL4Checksum (no privilege needed)', () => {
+  it('restores the checksum of UDP, TCP, ICMP and ICMPv6 packets whose checksum field was partial or zeroed', async () => {
+    const { recomputeL4Checksum } = await import('../src/transport/raw.js');
+    const { encodeUdpPacket, encodeIPv4, encodeIPv6, encodeL4 } = await import('../src/packet/encode.js');
+    const v4a = addr('192.0.2.10');
+    const v4b = addr('203.0.113.20');
+    const v6a = 0x20010db8000a0000000000000000010n;
+    const v6b = 0x20010db8000b0000000000000000020n;
+    const l4 = (protocol: number, family: 4 | 6, src: bigint, dst: bigint) => encodeL4({ protocol, sport: 40000, dport: 8000, payload: new Uint8Array([9, 9, 9]) }, family, src, dst);
+    const packets: [4 | 6, Uint8Array, number][] = [
+      [4, encodeUdpPacket({ family: 4, src: v4a, dst: v4b, sport: 40000, dport: 7000, payload: new Uint8Array([1, 2, 3]) }), 20 + 6],
+      [6, encodeUdpPacket({ family: 6, src: v6a, dst: v6b, sport: 1, dport: 2, payload: new Uint8Array(9).fill(7) }), 40 + 6],
+      [4, encodeIPv4({ src: v4a, dst: v4b, protocol: 6, payload: l4(6, 4, v4a, v4b) }), 20 + 16],
+      [6, encodeIPv6({ src: v6a, dst: v6b, protocol: 6, payload: l4(6, 6, v6a, v6b) }), 40 + 16],
+      [4, encodeIPv4({ src: v4a, dst: v4b, protocol: 1, payload: l4(1, 4, v4a, v4b) }), 20 + 2],
+      [6, encodeIPv6({ src: v6a, dst: v6b, protocol: 58, payload: l4(58, 6, v6a, v6b) }), 40 + 2],
+    ];
+    for (const [family, original, at] of packets) {
+      const damaged = original.slice();
+      damaged[at] = 0x12; // what a partial (offloaded) checksum looks like: anything but the sum
+      damaged[at + 1] = 0x34;
+      recomputeL4Checksum(family, damaged);
+      expect([...damaged]).toEqual([...original]);
+    }
+  });
+});

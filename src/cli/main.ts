@@ -11,6 +11,8 @@ import { registerPolicy } from './commands/policy.js';
 import { registerIntersect } from './commands/intersect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPcap } from './commands/pcap.js';
+import { registerDaemon } from './commands/daemon.js';
+import { registerStatus } from './commands/status.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerIntersect(program);
   registerDemo(program);
   registerPcap(program);
+  registerDaemon(program);
+  registerStatus(program);
   return program;
 }
 

@@ -2,7 +2,7 @@
 // and the control socket. `ted initiator|responder|daemon --config FILE` run one of these; an
 // embedding program can start one too and push frames itself (`pushFrame`).
 import type { Logger } from 'pino';
-import { TedError } from '../errors.js';
+import { ConfigError, TedError } from '../errors.js';
 import type { TedIdentity } from '../ike/ted-types.js';
 import { loadPolicy } from '../policy/index.js';
 import { formatAddress, prefixLength } from '../selector/address.js';
@@ -99,7 +99,7 @@ export class Daemon {
     const log = options.logger;
     const policy = loadPolicy(config.policy.file, { ...(config.policy.format !== 'auto' ? { format: config.policy.format } : {}), ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}) });
     if (policy.family !== config.ike.family)
-      throw new TedError('CONFIG_FAMILY', `policy.file: the ACL is IPv${policy.family} but ike.address is IPv${config.ike.family}`);
+      throw new ConfigError('CONFIG_FAMILY', 'policy.file', `the ACL is IPv${policy.family} but ike.address is IPv${config.ike.family}`);
     const initiates = config.role !== 'responder';
     const responds = config.role !== 'initiator';
     const onError = (err: Error, context: string) => log.warn({ event: 'io-error', context, err: err.message }, `${context}: ${err.message}`);

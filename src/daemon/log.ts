@@ -2,7 +2,7 @@
 // readable coloured lines when stderr is a terminal. Written synchronously so that nothing is lost
 // when the daemon stops on a signal.
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { LogLevel } from './config.js';
 
 export type { Logger } from 'pino';
@@ -29,8 +29,9 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
+  // pino-pretty only when a person reads the terminal (it costs start-up time otherwise).
   const stream = usePretty
-    ? pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     : pino.destination({ dest: fd, sync: true });
   return pino(opts, stream);
 }

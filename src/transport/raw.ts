@@ -7,7 +7,8 @@
 // Both need root or CAP_NET_RAW; opening fails with a TRANSPORT_RAW error otherwise.
 import { createRequire } from 'node:module';
 import { TedError } from '../errors.js';
-import { encodeUdpPacket } from '../packet/encode.js';
+import { decodeFrame, LinkType } from '../packet/decode.js';
+import { encodeUdpPacket, internetChecksum, pseudoHeaderSum } from '../packet/encode.js';
 import { formatAddress } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
 import type { DatagramHandler, OutboundDatagram, Transport, TransportCapabilities } from './types.js';
@@ -146,6 +147,7 @@ export class RawUdpSender {
       buf[10] = 0;
       buf[11] = 0;
     }
+    recomputeL4Checksum(family, buf);
     let dst = 0n;
     const at = family === 4 ? 16 : 24;
     for (let k = 0; k < (family === 4 ? 4 : 16); k++) dst = (dst << 8n) | BigInt(buf[at + k]!);
@@ -228,6 +230,37 @@ export class RawTransport implements Transport {
     this.raw.close();
     await this.udp.close();
   }
+}
+
+/**
+ * Recomputes the TCP/UDP/ICMP checksum of an IP packet in place. A packet read from a raw socket
+ * may carry only a partial checksum (checksum offload: the sending host's NIC or veth was to
+ * finish it), which the next hop would reject once we send the packet again as plain bytes.
+ * Fragments other than the first and truncated packets are left alone.
+ */
+export function recomputeL4Checksum(family: Family, buf: Uint8Array): void {
+  const d = decodeFrame(family === 4 ? LinkType.IPV4 : LinkType.IPV6, buf);
+  if (!d.ok || d.truncated || (d.fragment && (d.fragment.offset !== 0 || d.fragment.more))) return;
+  const l4 = d.l4Offset;
+  const len = d.payloadOffset + d.payloadLength - l4;
+  let at: number;
+  let pseudo = true;
+  if (d.protocol === 17) at = 6;
+  else if (d.protocol === 6) at = 16;
+  else if (d.protocol === 58) at = 2;
+  else if (d.protocol === 1) {
+    at = 2;
+    pseudo = false;
+  } else return;
+  if (len < at + 2) return;
+  if (d.protocol === 17 && family === 4 && buf[l4 + 6] === 0 && buf[l4 + 7] === 0) return; // IPv4 UDP without checksum
+  buf[l4 + at] = 0;
+  buf[l4 + at + 1] = 0;
+  const initial = pseudo ? pseudoHeaderSum(family, d.src, d.dst, d.protocol, len) : 0;
+  let sum = internetChecksum(buf, l4, len, initial);
+  if (d.protocol === 17 && sum === 0) sum = 0xffff;
+  buf[l4 + at] = sum >>> 8;
+  buf[l4 + at + 1] = sum & 0xff;
 }
 
 /** Convenience: `RawTransport.open(options)`. */

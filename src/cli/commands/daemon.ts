@@ -1,0 +1,83 @@
+// `ted initiator`, `ted responder` and `ted daemon` (both roles): run a TED gateway on this host's
+// real sockets until SIGINT/SIGTERM. `--print-setup` prints the Linux set-up instead.
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { loadConfig, type LogLevel, type Role } from '../../daemon/config.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { createLogger } from '../../daemon/log.js';
+import { setupFor } from '../../daemon/setup.js';
+import { loadPolicy } from '../../policy/index.js';
+
+interface DaemonFlags {
+  config?: string;
+  replay?: string;
+  printSetup?: boolean;
+  logLevel?: LogLevel;
+  control?: string;
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+async function runDaemon(role: Role, flags: DaemonFlags): Promise<void> {
+  if (flags.logLevel !== undefined && !LEVELS.includes(flags.logLevel))
+    throw new UsageError('CLI_BAD_LOG_LEVEL', `--log-level must be one of ${LEVELS.join(', ')}`);
+  if (flags.printSetup) {
+    const setupRole = role === 'responder' ? 'responder' : 'initiator';
+    if (!flags.config) {
+      process.stdout.write(setupFor(setupRole, undefined));
+      if (role === 'both') process.stdout.write('\n' + setupFor('responder', undefined));
+      return;
+    }
+    const config = loadConfig(flags.config, { overrides: { role }, skipFileChecks: true });
+    const policy = role !== 'initiator' && !config.protects ? safePolicy(config.policy.file, config.policy.acl) : undefined;
+    const roles = config.role === 'both' ? (['initiator', 'responder'] as const) : ([config.role] as const);
+    process.stdout.write(roles.map((r) => setupFor(r, config, policy)).join('\n'));
+    return;
+  }
+  if (!flags.config) throw new UsageError('CLI_NO_CONFIG', `ted ${role === 'both' ? 'daemon' : role} needs --config FILE (see examples/daemon/ and schema/daemon-config.schema.json)`);
+  const config = loadConfig(flags.config, {
+    overrides: {
+      role,
+      ...(flags.replay !== undefined ? { replay: flags.replay } : {}),
+      ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
+      ...(flags.control !== undefined ? { controlSocket: flags.control } : {}),
+    },
+  });
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: config.role } });
+  const daemon = await Daemon.start(config, { logger });
+  const onSignal = (signal: NodeJS.Signals) => void daemon.stop(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await daemon.stopped();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function safePolicy(file: string, acl?: string) {
+  try {
+    return loadPolicy(file, acl !== undefined ? { acl } : {});
+  } catch {
+    return undefined; // the set-up text then shows a placeholder
+  }
+}
+
+function register(program: Command, name: string, role: Role, what: string): void {
+  program
+    .command(name)
+    .description(what)
+    .option('-c, --config <file>', 'configuration file (YAML or JSON; schema/daemon-config.schema.json)')
+    .option('--replay <file>', 'take the packets from a pcap/pcapng file instead of the configured source')
+    .option('--print-setup', 'print the Linux set-up (policy routing) for this role and exit')
+    .option('--log-level <level>', `override log.level (${LEVELS.join(', ')})`)
+    .option('--control <path>', 'override control.socket')
+    .action((flags: DaemonFlags) => runDaemon(role, flags));
+}
+
+export function registerDaemon(program: Command): void {
+  register(program, 'initiator', 'initiator', 'run the TED initiator: probe for unknown destinations of protected traffic, record tunnels');
+  register(program, 'responder', 'responder', 'run the TED responder: answer probes for the hosts this gateway protects');
+  register(program, 'daemon', 'both', 'run a gateway that is initiator and responder at once (or as the configuration says)');
+}
