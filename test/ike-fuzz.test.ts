@@ -3,11 +3,12 @@
 // IKE_* code and a sane offset may escape; whatever decodes re-encodes to the same structure;
 // the decoder still works afterwards.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { inspect, isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { isakmpStart } from '../src/cli/commands/decode.js';
 import { DecodeError } from '../src/errors.js';
 import { decodeMessage, encodeMessage, messageEncodingLength } from '../src/ike/message.js';
-import { probeToBytes, readProbe, readResponse, responseToBytes } from '../src/ike/ted.js';
+import { probeToBytes, readProbe, readProbeGeneral, readResponse, readResponseGeneral, responseToBytes } from '../src/ike/ted.js';
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
 import { decodeFrame } from '../src/packet/decode.js';
 import { readFrames } from '../src/pcap/reader.js';
@@ -130,11 +131,33 @@ function randomMessage(): Uint8Array {
 
 const stats = { ok: 0, errors: 0, codes: new Map<string, number>() };
 
+type Outcome = { value: unknown } | { code: string; offset: number; payloadIndex?: number };
+function outcome(f: () => unknown): Outcome {
+  try {
+    return { value: f() };
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    return { code: e.code, offset: e.offset, payloadIndex: e.payloadIndex };
+  }
+}
+
+/** The one-pass readers must agree with decode + verify on every input. */
+function sameAsGeneral(buf: Uint8Array, pad: number): void {
+  const pairs = [
+    [outcome(() => readProbe(buf, pad)), outcome(() => readProbeGeneral(buf, pad))],
+    [outcome(() => readResponse(buf, pad)), outcome(() => readResponseGeneral(buf, pad))],
+  ];
+  for (const [fast, general] of pairs) {
+    if (!isDeepStrictEqual(fast, general)) throw new Error(`fast ${inspect(fast)} != general ${inspect(general)} for ${Buffer.from(buf).toString('hex')} at pad ${pad}`);
+  }
+}
+
 function check(bytes: Uint8Array): void {
   // The message at a non-zero offset too, so offsets are checked against the real buffer.
   const pad = rnd(3);
   const buf = new Uint8Array(pad + bytes.length);
   buf.set(bytes, pad);
+  sameAsGeneral(buf, pad);
   for (const run of [() => decodeMessage(buf, pad), () => readProbe(buf, pad), () => readResponse(buf, pad)]) {
     try {
       const m = run();

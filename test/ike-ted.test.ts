@@ -13,7 +13,9 @@ import {
   probeEncodingLength,
   probeToBytes,
   readProbe,
+  readProbeGeneral,
   readResponse,
+  readResponseGeneral,
   responseEncodingLength,
   responseToBytes,
   TED_VENDOR_ID,
@@ -106,6 +108,7 @@ describe('TED probe and response round trips', () => {
         expect(buf[off - 1] ?? 0xee).toBe(0xee);
         expect(buf[off + len]).toBe(0xee);
         expect(readProbe(buf, off, off + len)).toEqual(p);
+        expect(readProbeGeneral(buf, off, off + len)).toEqual(p);
         expect(hex(buf.subarray(off, off + len))).toBe(generic(genericProbe(p)));
       }),
       { numRuns: 400 },
@@ -118,6 +121,7 @@ describe('TED probe and response round trips', () => {
         const buf = new Uint8Array(off + len + 3);
         expect(encodeResponse(r, buf, off)).toBe(len);
         expect(readResponse(buf, off, off + len, { icookie: r.icookie })).toEqual(r);
+        expect(readResponseGeneral(buf, off, off + len)).toEqual(r);
         expect(hex(buf.subarray(off, off + len))).toBe(generic(genericResponse(r)));
       }),
       { numRuns: 400 },

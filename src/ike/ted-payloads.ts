@@ -55,6 +55,8 @@ export interface TedSummaryPayload {
 
 const addrBytes = (f: Family): number => (f === 4 ? 4 : 16);
 const MAX_PORT = 65535;
+const TOP4 = 0xffffffffn;
+const TOP6 = (1n << 128n) - 1n;
 
 function encodeFail(message: string): never {
   throw new TedError('IKE_ENCODE_INVALID', message);
@@ -76,11 +78,16 @@ function checkPortSet(set: PortSet, what: string): void {
   }
 }
 
+// Range only (comparisons allocate nothing); value & ~care is checked on the written bytes.
 function checkAddress(a: Address, f: Family, what: string): void {
-  const top = f === 4 ? 0xffffffffn : (1n << 128n) - 1n;
-  if (a.value < 0n || a.care < 0n || a.value > top || a.care > top || (a.value & ~a.care) !== 0n) {
-    encodeFail(`${what}: address and care-mask must fit IPv${f} and value & ~care must be 0`);
+  const top = f === 4 ? TOP4 : TOP6;
+  if (typeof a.value !== 'bigint' || typeof a.care !== 'bigint' || a.value < 0n || a.care < 0n || a.value > top || a.care > top) {
+    encodeFail(`${what}: address and care-mask must be bigints that fit IPv${f}`);
   }
+}
+
+function checkMaskedBytes(buf: Uint8Array, o: number, n: number, what: string): void {
+  for (let i = 0; i < n; i++) if ((buf[o + i]! & ~buf[o + n + i]!) !== 0) encodeFail(`${what}: value has bits set under zero (don't-care) mask bits`);
 }
 
 export function proxyBodyLength(s: Selector): number {
@@ -108,6 +115,8 @@ export function encodeProxyBody(s: Selector, buf: Uint8Array, o: number): void {
   writeAddr(buf, o + n, n, s.src.care);
   writeAddr(buf, o + 2 * n, n, s.dst.value);
   writeAddr(buf, o + 3 * n, n, s.dst.care);
+  checkMaskedBytes(buf, o, n, 'source');
+  checkMaskedBytes(buf, o + 2 * n, n, 'destination');
   o += 4 * n;
   for (const r of s.sport) {
     w16(buf, o, r.lo);
@@ -136,10 +145,9 @@ function readPorts(buf: Uint8Array, o: number, count: number, ctx?: DecodeContex
 }
 
 function readMasked(buf: Uint8Array, o: number, n: number, ctx?: DecodeContext): Address {
-  const value = readAddr(buf, o, n);
-  const care = readAddr(buf, o + n, n);
-  if ((value & ~care) !== 0n) invalid('IKE_TED_BAD_ADDRESS', 'address has bits set under zero (don\'t-care) mask bits', o, ctx);
-  return { value, care };
+  // Byte-wise: cheaper than BigInt arithmetic.
+  for (let i = 0; i < n; i++) if ((buf[o + i]! & ~buf[o + n + i]!) !== 0) invalid('IKE_TED_BAD_ADDRESS', "address has bits set under zero (don't-care) mask bits", o, ctx);
+  return { value: readAddr(buf, o, n), care: readAddr(buf, o + n, n) };
 }
 
 export function decodeProxyBody(buf: Uint8Array, start: number, end: number, ctx?: DecodeContext): Selector {
@@ -172,6 +180,10 @@ function proxyCodec(kind: TedProxyPayload['kind'], type: number): PayloadCodec<T
 export const tedProxyPayload = proxyCodec('ted-proxy', PayloadV1.TED_PROXY);
 export const tedResponsePayload = proxyCodec('ted-response', PayloadV1.TED_RESPONSE);
 
+function isPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= MAX_PORT;
+}
+
 export function summaryBodyLength(s: TedSummary): number {
   return 24 + 2 * addrBytes(s.family);
 }
@@ -180,9 +192,9 @@ export function encodeSummaryBody(s: TedSummary, hash: Uint8Array, buf: Uint8Arr
   const f = checkFamily(s.family);
   checkProtocol(s.protocol);
   if (!Number.isInteger(s.tedVersion) || s.tedVersion < 0 || s.tedVersion > 255) encodeFail(`TED version ${s.tedVersion} is not 0-255`);
-  for (const p of [s.sport, s.dport]) if (!Number.isInteger(p) || p < 0 || p > MAX_PORT) encodeFail(`port ${p} is not 0-65535`);
-  const top = f === 4 ? 0xffffffffn : (1n << 128n) - 1n;
-  if (s.src < 0n || s.src > top || s.dst < 0n || s.dst > top) encodeFail(`summary address does not fit IPv${f}`);
+  if (!isPort(s.sport) || !isPort(s.dport)) encodeFail(`ports ${s.sport}/${s.dport} are not 0-65535`);
+  const top = f === 4 ? TOP4 : TOP6;
+  if (typeof s.src !== 'bigint' || typeof s.dst !== 'bigint' || s.src < 0n || s.src > top || s.dst < 0n || s.dst > top) encodeFail(`summary address does not fit IPv${f}`);
   if (hash.length !== 16) encodeFail('summary hash must be 16 bytes');
   const n = addrBytes(f);
   buf.set(hash, o);
@@ -196,24 +208,27 @@ export function encodeSummaryBody(s: TedSummary, hash: Uint8Array, buf: Uint8Arr
   writeAddr(buf, o + 24 + n, n, s.dst);
 }
 
-export function decodeSummaryBody(buf: Uint8Array, start: number, end: number, ctx?: DecodeContext): { hash: Uint8Array; summary: TedSummary } {
+/** The summary fields of a summary body (the hash is left to the caller). */
+export function readSummary(buf: Uint8Array, start: number, end: number, ctx?: DecodeContext): TedSummary {
   need(start, 24, end, 'TED summary', ctx);
   const family = buf[start + 17]!;
   if (family !== 4 && family !== 6) invalid('IKE_TED_BAD_FAMILY', `IP version ${family} is not 4 or 6`, start + 17, ctx);
   const n = addrBytes(family);
   if (end - start !== 24 + 2 * n) invalid('IKE_TED_BAD_LENGTH', `TED summary for IPv${family} is ${24 + 2 * n} bytes, payload body has ${end - start}`, start, ctx);
   return {
-    hash: copyBytes(buf, start, start + 16),
-    summary: {
-      tedVersion: buf[start + 16]!,
-      family,
-      protocol: buf[start + 18]!,
-      sport: u16(buf, start + 20),
-      dport: u16(buf, start + 22),
-      src: readAddr(buf, start + 24, n),
-      dst: readAddr(buf, start + 24 + n, n),
-    },
+    tedVersion: buf[start + 16]!,
+    family,
+    protocol: buf[start + 18]!,
+    sport: u16(buf, start + 20),
+    dport: u16(buf, start + 22),
+    src: readAddr(buf, start + 24, n),
+    dst: readAddr(buf, start + 24 + n, n),
   };
+}
+
+export function decodeSummaryBody(buf: Uint8Array, start: number, end: number, ctx?: DecodeContext): { hash: Uint8Array; summary: TedSummary } {
+  const summary = readSummary(buf, start, end, ctx);
+  return { hash: copyBytes(buf, start, start + 16), summary };
 }
 
 export const tedSummaryPayload: PayloadCodec<TedSummaryPayload> = bodyCodec<TedSummaryPayload>({

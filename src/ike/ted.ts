@@ -6,9 +6,9 @@ import { TedError } from '../errors.js';
 import type { Selector } from '../selector/types.js';
 import { Flags, IdType, ISAKMP_HEADER_LENGTH, PayloadV1 } from './constants.js';
 import { decodeMessage, type DecodedMessage } from './message.js';
-import { encodeProxyBody, encodeSummaryBody, proxyBodyLength, summaryBodyLength, TED_PROBE_HASH } from './ted-payloads.js';
+import { decodeProxyBody, encodeProxyBody, readSummary, encodeSummaryBody, proxyBodyLength, summaryBodyLength, TED_PROBE_HASH } from './ted-payloads.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE, TED_VERSION, type TedIdentity, type TedProbe, type TedResponse } from './ted-types.js';
-import { checkEncodeSpace, invalid, u32, w16, w32, w64, writeAddr, type DecodeContext } from './wire.js';
+import { checkEncodeSpace, invalid, readAddr, u16, u32, u64, w16, w32, w64, writeAddr, type DecodeContext } from './wire.js';
 
 /** This implementation's Vendor ID: MD5("ipsec-ted"), followed on the wire by 4 bytes of capability flags. */
 export const TED_VENDOR_ID: Uint8Array = Uint8Array.from([
@@ -44,8 +44,10 @@ function checkCapabilities(c: number): void {
   if (!Number.isInteger(c) || c < 0 || c > 0xffffffff) encodeFail(`capabilities ${c} is not a 32-bit unsigned value`);
 }
 
+const TOP6 = (1n << 128n) - 1n;
+
 function checkIdentity(id: TedIdentity): void {
-  const top = id.family === 4 ? 0xffffffffn : id.family === 6 ? (1n << 128n) - 1n : -1n;
+  const top = id.family === 4 ? 0xffffffffn : id.family === 6 ? TOP6 : -1n;
   if (top < 0n || typeof id.address !== 'bigint' || id.address < 0n || id.address > top) encodeFail(`identity address does not fit IPv${id.family}`);
 }
 
@@ -270,12 +272,103 @@ export function verifyResponse(m: DecodedMessage, options: VerifyResponseOptions
   return { icookie: m.header.icookie, rcookie: m.header.rcookie, capabilities, id, proxy };
 }
 
-/** decodeProbe then verifyProbe. */
+// ---------------------------------------------------------------- one-pass fast path
+// readProbe / readResponse first try a single pass over the canonical layout (the one our
+// encoders write: Vendor ID, ID, [proxy], summary / response, nothing else). Anything else
+// (another order, extra payloads, any rule broken) returns undefined and the general path
+// decodeX + verifyX runs, so results and errors are the general path's by construction; tests
+// check both paths agree on random and mutated messages.
+
+function fastHeader(buf: Uint8Array, offset: number, end: number, exchange: number): boolean {
+  return (
+    end - offset >= ISAKMP_HEADER_LENGTH &&
+    u32(buf, offset + 24) === end - offset &&
+    buf[offset + 16] === PayloadV1.VENDOR_ID &&
+    buf[offset + 17] === 0x10 &&
+    buf[offset + 18] === exchange &&
+    buf[offset + 19] === 0 &&
+    u32(buf, offset + 20) === 0 &&
+    (u32(buf, offset) !== 0 || u32(buf, offset + 4) !== 0)
+  );
+}
+
+/** Our Vendor ID then an address ID; returns the offset after the ID or -1. */
+function fastVendorId(buf: Uint8Array, o: number, end: number): number {
+  if (o + VID_LEN + 12 > end || buf[o] !== PayloadV1.ID || u16(buf, o + 2) !== VID_LEN) return -1;
+  for (let i = 0; i < 16; i++) if (buf[o + 4 + i] !== TED_VENDOR_ID[i]) return -1;
+  const id = o + VID_LEN;
+  const t = buf[id + 4];
+  const len = u16(buf, id + 2);
+  if (!((t === IdType.IPV4_ADDR && len === 12) || (t === IdType.IPV6_ADDR && len === 24)) || id + len > end) return -1;
+  return id + len;
+}
+
+function fastIdentity(buf: Uint8Array, idAt: number): TedIdentity {
+  return buf[idAt + 4] === IdType.IPV4_ADDR ? { family: 4, address: readAddr(buf, idAt + 8, 4) } : { family: 6, address: readAddr(buf, idAt + 8, 16) };
+}
+
+function fastProbe(buf: Uint8Array, offset: number, end: number): TedProbe | undefined {
+  if (!fastHeader(buf, offset, end, TED_EXCHANGE_PROBE) || u32(buf, offset + 8) !== 0 || u32(buf, offset + 12) !== 0) return undefined;
+  const vid = offset + ISAKMP_HEADER_LENGTH;
+  let o = fastVendorId(buf, vid, end);
+  if (o < 0) return undefined;
+  const idAt = vid + VID_LEN;
+  let proxy: Selector | undefined;
+  try {
+    let next = buf[idAt]!;
+    if (next === PayloadV1.TED_PROXY) {
+      if (o + 4 > end) return undefined;
+      const len = u16(buf, o + 2);
+      if (len < 4 || o + len > end) return undefined;
+      next = buf[o]!;
+      proxy = decodeProxyBody(buf, o + 4, o + len);
+      o += len;
+    }
+    if (next !== PayloadV1.TED_SUMMARY || o + 4 > end || buf[o] !== 0 || o + u16(buf, o + 2) !== end) return undefined;
+    for (let i = 0; i < 16; i++) if (buf[o + 4 + i] !== TED_PROBE_HASH[i]) return undefined;
+    const summary = readSummary(buf, o + 4, end);
+    if (summary.tedVersion !== TED_VERSION || (proxy && proxy.family !== summary.family)) return undefined;
+    const capabilities = u32(buf, vid + 20);
+    const id = fastIdentity(buf, idAt);
+    const icookie = u64(buf, offset);
+    return proxy ? { icookie, capabilities, id, proxy, summary } : { icookie, capabilities, id, summary };
+  } catch {
+    return undefined;
+  }
+}
+
+function fastResponse(buf: Uint8Array, offset: number, end: number): TedResponse | undefined {
+  if (!fastHeader(buf, offset, end, TED_EXCHANGE_RESPONSE) || (u32(buf, offset + 8) === 0 && u32(buf, offset + 12) === 0)) return undefined;
+  const vid = offset + ISAKMP_HEADER_LENGTH;
+  const o = fastVendorId(buf, vid, end);
+  const idAt = vid + VID_LEN;
+  if (o < 0 || buf[idAt] !== PayloadV1.TED_RESPONSE || o + 4 > end || buf[o] !== 0 || o + u16(buf, o + 2) !== end || u16(buf, o + 2) < 4) return undefined;
+  try {
+    const proxy = decodeProxyBody(buf, o + 4, end);
+    return { icookie: u64(buf, offset), rcookie: u64(buf, offset + 8), capabilities: u32(buf, vid + 20), id: fastIdentity(buf, idAt), proxy };
+  } catch {
+    return undefined;
+  }
+}
+
+/** decodeProbe then verifyProbe (in one pass when the layout is the canonical one). */
 export function readProbe(buf: Uint8Array, offset = 0, end = buf.length): TedProbe {
+  return fastProbe(buf, offset, Math.min(end, buf.length)) ?? verifyProbe(decodeProbe(buf, offset, end));
+}
+
+/** decodeResponse then verifyResponse (in one pass when the layout is the canonical one). */
+export function readResponse(buf: Uint8Array, offset = 0, end = buf.length, options?: VerifyResponseOptions): TedResponse {
+  const r = fastResponse(buf, offset, Math.min(end, buf.length));
+  if (r && (options?.icookie === undefined || options.icookie === r.icookie)) return r;
+  return verifyResponse(decodeResponse(buf, offset, end), options);
+}
+
+/** The general path only (for tests that compare it with the fast path). */
+export function readProbeGeneral(buf: Uint8Array, offset = 0, end = buf.length): TedProbe {
   return verifyProbe(decodeProbe(buf, offset, end));
 }
 
-/** decodeResponse then verifyResponse. */
-export function readResponse(buf: Uint8Array, offset = 0, end = buf.length, options?: VerifyResponseOptions): TedResponse {
+/** The general path only (for tests that compare it with the fast path). */
+export function readResponseGeneral(buf: Uint8Array, offset = 0, end = buf.length, options?: VerifyResponseOptions): TedResponse {
   return verifyResponse(decodeResponse(buf, offset, end), options);
 }

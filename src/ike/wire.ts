@@ -52,36 +52,67 @@ export function w32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
-/** 64-bit big-endian as bigint (cookies / SPIs). */
-export function u64(b: Uint8Array, o: number): bigint {
-  const hi = u32(b, o);
-  const lo = u32(b, o + 4);
-  if (hi === 0 && lo === 0) return 0n;
-  return (BigInt(hi) << 32n) | BigInt(lo);
+// BigInt arithmetic allocates, so 64-bit halves go through DataView's native BigInt accessors.
+// One DataView is kept for the most recently used ArrayBuffer (encoders usually reuse theirs);
+// a new ArrayBuffer object (including wasm memory after growth) gets a new view.
+let dvBuffer: ArrayBufferLike | undefined;
+let dvView: DataView | undefined;
+export function dataView(b: Uint8Array): DataView {
+  if (b.buffer !== dvBuffer || !dvView) {
+    dvBuffer = b.buffer;
+    dvView = new DataView(b.buffer);
+  }
+  return dvView;
 }
 
+/** 64-bit big-endian as bigint (cookies / SPIs). */
+export function u64(b: Uint8Array, o: number): bigint {
+  if (u32(b, o) === 0 && u32(b, o + 4) === 0) return 0n;
+  return dataView(b).getBigUint64(b.byteOffset + o);
+}
+
+/** Writes the low 64 bits of `v`. */
 export function w64(b: Uint8Array, o: number, v: bigint): void {
-  w32(b, o, Number((v >> 32n) & 0xffffffffn));
-  w32(b, o + 4, Number(v & 0xffffffffn));
+  dataView(b).setBigUint64(b.byteOffset + o, v);
+}
+
+// IPv6 care-masks are nearly always prefixes (and many values are ::): those come from a table
+// instead of four BigInt operations each.
+const PREFIX128: bigint[] = [];
+for (let len = 0; len <= 128; len++) PREFIX128.push(len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(128 - len));
+const PARTIAL_BYTE: Record<number, number> = { 0: 0, 0x80: 1, 0xc0: 2, 0xe0: 3, 0xf0: 4, 0xf8: 5, 0xfc: 6, 0xfe: 7 };
+
+/** Prefix length when the 16 bytes at `o` are a prefix mask (:: is 0), else -1. */
+function prefixLength16(b: Uint8Array, o: number): number {
+  let i = 0;
+  while (i < 16 && b[o + i] === 0xff) i++;
+  if (i === 16) return 128;
+  const part = PARTIAL_BYTE[b[o + i]!];
+  if (part === undefined) return -1;
+  for (let k = i + 1; k < 16; k++) if (b[o + k] !== 0) return -1;
+  return i * 8 + part;
 }
 
 /** An address of `n` bytes (4 or 16) as an unsigned bigint. */
 export function readAddr(b: Uint8Array, o: number, n: number): bigint {
   if (n === 4) return BigInt(u32(b, o));
-  let v = 0n;
-  for (let i = 0; i < n; i += 4) v = (v << 32n) | BigInt(u32(b, o + i));
-  return v;
+  const pl = prefixLength16(b, o);
+  if (pl >= 0) return PREFIX128[pl]!;
+  const d = dataView(b);
+  const hi = d.getBigUint64(b.byteOffset + o);
+  const lo = d.getBigUint64(b.byteOffset + o + 8);
+  return hi === 0n ? lo : (hi << 64n) | lo;
 }
 
+/** Writes the low 32 or 128 bits of `v` (callers check the range). */
 export function writeAddr(b: Uint8Array, o: number, n: number, v: bigint): void {
   if (n === 4) {
-    w32(b, o, Number(v & 0xffffffffn));
+    w32(b, o, Number(BigInt.asUintN(32, v)));
     return;
   }
-  for (let i = n - 4; i >= 0; i -= 4) {
-    w32(b, o + i, Number(v & 0xffffffffn));
-    v >>= 32n;
-  }
+  const d = dataView(b);
+  d.setBigUint64(b.byteOffset + o, v >> 64n);
+  d.setBigUint64(b.byteOffset + o + 8, v);
 }
 
 /** A copy (not a view) so decoded messages never alias the caller's buffer. */
