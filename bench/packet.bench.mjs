@@ -16,6 +16,7 @@ const dist = (p) => join(root, 'dist', p);
 const { encodeEthernet, encodeIPv4, encodeL4 } = await import(dist('packet/encode.js'));
 const { PcapFileWriter } = await import(dist('pcap/writer.js'));
 const { classifyCapture } = await import(dist('pcap/classify.js'));
+const { writePcapng } = await import(dist('pcap/pcapng-writer.js'));
 
 const FRAMES = Number(process.env.PACKET_BENCH_FRAMES ?? 1_000_000);
 const shared = join(root, '..', 'shared', 'data', 'classbench');
@@ -51,6 +52,8 @@ const w = new PcapFileWriter(file, { linkType: 1 });
 for (let i = 0; i < FRAMES; i++) w.write({ data: frames[i % frames.length], tsSec: 1700000000 + Math.floor(i / 1000), tsNsec: (i % 1000) * 1000 });
 w.close();
 const bytes = new Uint8Array(readFileSync(file));
+// The same frames as pcapng (framed by the TypeScript parser, walked in one call per batch).
+const ngBytes = writePcapng([{ interfaces: [{ linkType: 1 }], blocks: Array.from({ length: FRAMES }, (_, i) => ({ data: frames[i % frames.length], ticks: BigInt(i) })) }]);
 
 // The 1K-entry classifier, when the classifier engine is built (src/classify/index.ts compile).
 let compile;
@@ -75,10 +78,10 @@ if (compile && policy) {
   }
 } else console.warn('packet bench: no classifier (src/classify/index.ts compile or acl1_1K missing): decode-only figures');
 
-async function pass(opts) {
+async function pass(opts, input = bytes) {
   let n = 0;
   let matched = 0;
-  for await (const b of classifyCapture(bytes, { batchSize: 4096, ...opts })) {
+  for await (const b of classifyCapture(input, { batchSize: 4096, ...opts })) {
     n += b.count;
     if (b.results) for (let i = 0; i < b.count; i++) if (b.results[i] !== 0) matched++;
   }
@@ -96,6 +99,8 @@ for (const [engine, cls] of Object.entries(classifiers)) {
   if (engine === 'ts') tasks.push([`decode ts + classify ts (acl1_1K)`, { engine: 'ts', classifier: cls }]);
 }
 for (const [name, opts] of tasks) bench.add(name, () => pass(opts));
+bench.add('pcapng: decode wasm', () => pass({ engine: 'wasm' }, ngBytes));
+bench.add('pcapng: decode ts', () => pass({ engine: 'ts' }, ngBytes));
 await bench.run();
 
 // tcpdump reading and writing the same file (its own parse loop, no classification).

@@ -48,7 +48,7 @@ export interface CaptureInterface {
 export interface ReadOptions {
   /** Receives recoverable errors; reading goes on with the next record. Without it they are thrown. */
   onError?: (err: DecodeError) => void;
-  /** Largest accepted record body (default 256 MiB for pcapng blocks, max(snaplen, 262144) for pcap records). */
+  /** Largest accepted record body (default 256 MiB for pcapng blocks; for pcap records the snaplen, at least 256 KiB and at most 64 MiB). */
   maxRecord?: number;
 }
 
@@ -63,6 +63,7 @@ const BLOCK_SPB = 3;
 const BLOCK_EPB = 6;
 const MAX_BLOCK = 256 * 1024 * 1024;
 const DEFAULT_MAX_PCAP_RECORD = 262144;
+const MAX_PCAP_SNAPLEN = 64 * 1024 * 1024;
 
 /** Which capture format `bytes` starts with, if any. */
 export function detectCaptureFormat(bytes: Uint8Array): CaptureFormat | undefined {
@@ -123,7 +124,8 @@ export class CaptureParser {
 
   /** Classic pcap: the largest record body accepted before the framing is declared lost. */
   get maxCaplen(): number {
-    return this.opts.maxRecord ?? Math.max(this.snaplen, DEFAULT_MAX_PCAP_RECORD);
+    // A lying snaplen must not make a lying record length look plausible: cap what it allows.
+    return this.opts.maxRecord ?? Math.max(DEFAULT_MAX_PCAP_RECORD, Math.min(this.snaplen, MAX_PCAP_SNAPLEN));
   }
 
   get frameCount(): number {
