@@ -1,0 +1,148 @@
+// Property tests: every engine (wasm SIMD build, wasm scalar build, ts, linear) gives exactly the
+// reference algebra's first match (src/selector/algebra.ts firstMatch) on random policies and
+// tuples: non-contiguous masks, IPv6, port edges, neq and multi-range port sets, protocol any,
+// tuples without ports, duplicate and shadowed entries, empty and one-entry policies, mixed
+// families, undecodable frames, random batch sizes and many calls on one classifier.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compile, engineName } from '../src/classify/index.js';
+import { TupleBatch } from '../src/classify/batch.js';
+import type { Classifier } from '../src/classify/types.js';
+import { firstMatch } from '../src/selector/algebra.js';
+import type { Entry, Tuple } from '../src/selector/types.js';
+import { FULL_PORTS } from '../src/selector/types.js';
+import { entryArb, insideEntry, loadNoSimd, numbered, tupleArb, worldArb } from './classify-helpers.js';
+
+function allEngines(entries: readonly Entry[], leafSize?: number, maxExpand?: number): Classifier[] {
+  return [
+    compile(entries, { engine: 'wasm', leafSize, maxExpand }),
+    compile(entries, { engine: 'wasm', wasm: loadNoSimd(), leafSize, maxExpand }),
+    compile(entries, { engine: 'ts', leafSize, maxExpand }),
+    compile(entries, { engine: 'linear', maxExpand }),
+  ];
+}
+
+/** How many checked tuples matched something (the generators must produce hits, not only misses). */
+export const hits = { tuples: 0, matched: 0 };
+
+function check(entries: readonly Entry[], tuples: readonly (Tuple | undefined)[], leafSize?: number, maxExpand?: number): void {
+  const expected = tuples.map((t) => (t ? firstMatch(entries, t) : 0));
+  hits.tuples += tuples.length;
+  hits.matched += expected.filter((x) => x > 0).length;
+  for (const c of allEngines(entries, leafSize, maxExpand)) {
+    const b = c.createBatch(Math.max(1, tuples.length));
+    tuples.forEach((t, i) => (t ? b.set(i, t) : b.setNone(i)));
+    b.count = tuples.length;
+    const out = new Int32Array(tuples.length);
+    c.classify(b, out);
+    expect(Array.from(out), c.engine).toEqual(expected);
+    // The same tuples through a plain (non-WebAssembly) batch and through classifyOne.
+    const plain = new TupleBatch(Math.max(1, tuples.length));
+    tuples.forEach((t, i) => (t ? plain.set(i, t) : plain.setNone(i)));
+    plain.count = tuples.length;
+    c.classify(plain, plain.results);
+    expect(Array.from(plain.results.subarray(0, tuples.length)), `${c.engine} plain batch`).toEqual(expected);
+    tuples.forEach((t, i) => {
+      if (t) expect(c.classifyOne(t), `${c.engine} classifyOne`).toBe(expected[i]);
+    });
+    c.dispose?.();
+  }
+}
+
+describe('classify engines agree with the reference algebra', () => {
+  it('random policies and tuples (IPv4 and IPv6, wildcard masks, port sets)', () => {
+    fc.assert(
+      fc.property(
+        worldArb.chain((w) =>
+          fc.tuple(
+            fc.array(entryArb(w), { minLength: 0, maxLength: 60 }),
+            fc.array(fc.option(tupleArb(w), { freq: 12 }), { minLength: 1, maxLength: 80 }),
+            fc.integer({ min: 0, max: 5 }),
+            fc.constantFrom(1, 2, 8),
+            // 1: every multi-range port set takes the exact port-list path; 16: the default.
+            fc.constantFrom(1, 16),
+          ),
+        ),
+        ([raw, tuples, dup, leafSize, maxExpand]) => {
+          const entries = numbered(raw, dup);
+          // Half of the tuples are moved inside a random entry, so that most of them match something.
+          const near = tuples.map((t, i) => (t && entries.length > 0 && i % 2 === 0 ? insideEntry(t, entries[t.sport % entries.length]!) : (t ?? undefined)));
+          check(entries, near, leafSize, maxExpand);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // A generator that only produced misses would prove nothing.
+    console.log(`classify-property: ${hits.matched} of ${hits.tuples} random tuples matched an entry`);
+    expect(hits.matched / hits.tuples).toBeGreaterThan(0.25);
+  });
+
+  it('mixed IPv4 and IPv6 entries in one policy', () => {
+    fc.assert(
+      fc.property(
+        fc.tuple(worldArb.filter((w) => w.family === 4), worldArb.filter((w) => w.family === 6)).chain(([w4, w6]) =>
+          fc.tuple(
+            fc.array(fc.oneof(entryArb(w4), entryArb(w6)), { maxLength: 40 }),
+            fc.array(fc.oneof(tupleArb(w4), tupleArb(w6)), { minLength: 1, maxLength: 40 }),
+          ),
+        ),
+        ([raw, tuples]) => check(numbered(raw), tuples, 2),
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('empty policy: nothing matches; one any-entry: everything but undecodable frames matches', () => {
+    const any: Entry = { family: 4, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: FULL_PORTS, dport: FULL_PORTS, ordinal: 1, action: 'permit' };
+    const t: Tuple = { family: 4, protocol: 47, src: 1n, dst: 2n, sport: 0, dport: 0, hasPorts: false };
+    const t6: Tuple = { ...t, family: 6 };
+    check([], [t, t6, undefined]);
+    check([any], [t, t6, undefined, { ...t, hasPorts: true, sport: 65535, dport: 65535 }]);
+  });
+
+  it('a tuple without ports never matches an entry with a port condition (neq included)', () => {
+    const e: Entry = { family: 4, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: FULL_PORTS, dport: [{ lo: 0, hi: 22 }, { lo: 24, hi: 65535 }], ordinal: 1, action: 'permit' };
+    const t: Tuple = { family: 4, protocol: 6, src: 1n, dst: 2n, sport: 5, dport: 80, hasPorts: false };
+    check([e], [t, { ...t, hasPorts: true }, { ...t, hasPorts: true, dport: 23 }]);
+  });
+
+  it('20K random entries, with random batch sizes 1..8192 and many calls on one classifier', () => {
+    const w = fc.sample(worldArb.filter((x) => x.family === 4), { numRuns: 1, seed: 7 })[0]!;
+    const entries = numbered(fc.sample(entryArb(w), { numRuns: 20_000, seed: 11 }));
+    const tuples = fc.sample(tupleArb(w), { numRuns: 3000, seed: 13 });
+    const expected = tuples.map((t) => firstMatch(entries, t));
+    const sizes = fc.sample(fc.integer({ min: 1, max: 8192 }), { numRuns: 40, seed: 17 });
+    for (const engine of ['wasm', 'ts'] as const) {
+      const c = compile(entries, { engine });
+      expect(c.rules).toBe(20_000);
+      const b = c.createBatch(8192);
+      let at = 0;
+      for (const size of sizes) {
+        const n = Math.min(size, tuples.length - at > 0 ? size : size);
+        for (let i = 0; i < n; i++) b.set(i, tuples[(at + i) % tuples.length]!);
+        b.count = n;
+        c.classify(b, b.results);
+        for (let i = 0; i < n; i++) if (b.results[i] !== expected[(at + i) % tuples.length]) expect([engine, at + i, b.results[i]]).toEqual([engine, at + i, expected[(at + i) % tuples.length]]);
+        at = (at + n) % tuples.length;
+      }
+      c.dispose?.();
+    }
+  }, 60_000);
+
+  it('engine selection: option, then TED_ENGINE, then wasm; unknown names are a usage error', () => {
+    const saved = process.env.TED_ENGINE;
+    try {
+      delete process.env.TED_ENGINE;
+      expect(engineName()).toBe('wasm');
+      process.env.TED_ENGINE = 'ts';
+      expect(engineName()).toBe('ts');
+      expect(compile([]).engine).toBe('ts');
+      expect(engineName('linear')).toBe('linear');
+      process.env.TED_ENGINE = 'fast';
+      expect(() => engineName()).toThrow(expect.objectContaining({ code: 'CLASSIFY_BAD_ENGINE' }));
+    } finally {
+      if (saved === undefined) delete process.env.TED_ENGINE;
+      else process.env.TED_ENGINE = saved;
+    }
+  });
+});
