@@ -5,7 +5,30 @@ import { formatAddress, formatIPv4, prefixLength } from './address.js';
 import { isAnyPort } from './algebra.js';
 import type { Action, Address, Entry, Family, PortRange, PortSet, Selector } from './types.js';
 import { allOnes } from './types.js';
-import { protocolName } from '../policy/services.js';
+
+/** Protocol keywords of IPv4 lists (`ip` = any). `icmp` is 1 here, 58 in IPv6 lists. */
+export const PROTOCOLS_V4: Readonly<Record<string, number>> = Object.freeze({
+  ip: 0, tcp: 6, udp: 17, icmp: 1, igmp: 2, ipinip: 4, gre: 47, esp: 50, ahp: 51, eigrp: 88,
+  ospf: 89, nos: 94, pim: 103, pcp: 108, sctp: 132,
+});
+
+/** Protocol keywords of IPv6 lists (`ipv6` = any). */
+export const PROTOCOLS_V6: Readonly<Record<string, number>> = Object.freeze({
+  ipv6: 0, tcp: 6, udp: 17, icmp: 58, gre: 47, esp: 50, ahp: 51, pcp: 108, sctp: 132,
+});
+
+/** The keyword for a protocol number, for canonical output (numbers when IOS has no keyword). */
+export function protocolName(family: 4 | 6, protocol: number): string {
+  return (family === 4 ? NAMES_V4 : NAMES_V6)[protocol] ?? String(protocol);
+}
+
+const reverse = (table: Readonly<Record<string, number>>): string[] => {
+  const out: string[] = [];
+  for (const [name, n] of Object.entries(table)) out[n] ??= name;
+  return out;
+};
+const NAMES_V4 = reverse(PROTOCOLS_V4);
+const NAMES_V6 = reverse(PROTOCOLS_V6);
 
 /** `any`, `host A`, `A W` (IPv4, any wildcard incl. non-contiguous), `X/len` (IPv6). */
 export function formatAddressField(family: Family, a: Address): string {
