@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
+import { classifyPcapFile } from '../src/cli/commands/pcap.js';
+import { compile } from '../src/classify/index.js';
+import { parsePolicy } from '../src/policy/index.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
 import { writePcap } from '../src/pcap/writer.js';
@@ -89,5 +92,29 @@ describe('ted pcap info', () => {
   it.skipIf(!existsSync(shared))('a real raw-IP capture', async () => {
     const r = await run(['pcap', 'info', shared, '--json']);
     expect(JSON.parse(r.out)).toMatchObject({ format: 'pcap', frames: 1, linkTypes: { 'raw (101)': 1 }, protocols: { 'ipv4/udp': 1 } });
+  });
+});
+
+describe('classifyPcapFile (the engine of ted classify --pcap)', () => {
+  it('gives every frame its ordinal in capture order (0 for none and for undecodable frames) and tallies outcomes', async () => {
+    const policy = parsePolicy('access-list 101 deny udp any any eq 4500\naccess-list 101 permit udp host 10.0.0.1 any eq 500\n', { format: 'cisco' });
+    const path = join(dir, 'cls.pcapng');
+    const n4500 = encodeUdpPacket({ family: 4, src: 0x0a000001n, dst: 0x0a000002n, sport: 1, dport: 4500, payload: new Uint8Array(1) });
+    const blocks = [
+      { interfaceId: 0, data: encodeEthernet({}, udp(1)) }, // 2
+      { interfaceId: 0, data: encodeEthernet({ etherType: 0x0806 }, new Uint8Array(28)) }, // not ip -> 0
+      { interfaceId: 1, data: n4500 }, // 1
+      { interfaceId: 1, data: udp6 }, // other family -> 0
+      { interfaceId: 0, data: encodeEthernet({}, udp(2)).subarray(0, 36) }, // UDP header cut -> 0
+    ];
+    writeFileSync(path, writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks }]));
+    for (const engine of ['wasm', 'ts'] as const) {
+      const cls = compile(policy, { engine });
+      const lines: number[] = [];
+      const run = await classifyPcapFile(path, cls, { engine, progress: false, onBatch: (b) => lines.push(...b.results!.subarray(0, b.count)) });
+      expect(lines).toEqual([2, 0, 1, 0, 0]);
+      expect(run).toMatchObject({ frames: 5, decoded: 3, matched: 2, byLinkType: { 'ethernet (1)': 3, 'raw (101)': 2 }, byOutcome: { ok: 3, 'not-ip': 1, 'l4-truncated': 1 } });
+      expect(Array.from(run.hits)).toEqual([3, 1, 1]);
+    }
   });
 });
