@@ -84,6 +84,10 @@ describe('Cisco entries', () => {
     expect(parseEntry('permit ipv6 any any').selector.family).toBe(6);
     expect(parseEntry('permit tcp any any', { family: 6 }).selector.family).toBe(6);
     expect(errorOf(() => parseEntry('')).code).toBe('POLICY_SYNTAX');
+    // Lines pasted from a configuration.
+    expect(parseEntry('access-list 101 deny tcp any any eq 22')).toMatchObject({ action: 'deny', selector: { protocol: 6 } });
+    expect(parseEntry(' 10 permit udp any any')).toMatchObject({ action: 'permit', selector: { protocol: 17 } });
+    expect(parseEntry('10 any any').selector.protocol).toBe(10);
     expect(errorOf(() => parseEntry('permit tcp any any sequence 5', { family: 6 })).code).toBe('POLICY_SYNTAX');
   });
 });

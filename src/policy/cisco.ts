@@ -215,13 +215,16 @@ export interface ParsedEntryLine {
 
 /**
  * One entry in Cisco syntax, action optional (`permit tcp any host 10.0.0.1 eq 22`,
- * `ip 10.0.0.0 0.0.0.255 any`). Family from `family`, else inferred (IPv6 when an IPv6 address or
+ * `ip 10.0.0.0 0.0.0.255 any`); a leading `access-list N` or sequence number is ignored. Family from `family`, else inferred (IPv6 when an IPv6 address or
  * `ipv6` appears, else IPv4). Throws PolicyError.
  */
 export function parseEntry(text: string, opts: { family?: Family; file?: string } = {}): ParsedEntryLine {
   const problems = new Problems(opts.file ?? '<entry>');
   const family = opts.family ?? inferEntryFamily(text) ?? 4;
   const toks = tokenize(text);
+  // A line pasted from a configuration: drop `access-list N` or a leading sequence number.
+  if (kw(toks[0]) === 'access-list' && toks.length > 2 && /^\d+$/.test(toks[1]!.text)) toks.splice(0, 2);
+  if (toks.length > 1 && /^\d+$/.test(toks[0]!.text) && ['permit', 'deny'].includes(kw(toks[1])!)) toks.shift();
   let action: Action = 'permit';
   let hasAction = false;
   const first = kw(toks[0]);

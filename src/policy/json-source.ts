@@ -23,6 +23,9 @@ export class JsonSyntaxError extends Error {
 }
 
 const MAX_DEPTH = 64;
+// Sticky: they match at lastIndex only, so reading never copies the rest of the text.
+const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const LITERAL = /(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/y;
 
 export function parseJsonWithPositions(src: string): JsonNode {
   let pos = 0;
@@ -45,7 +48,8 @@ export function parseJsonWithPositions(src: string): JsonNode {
     }
   };
   const str = (): string => {
-    const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(src.slice(pos, pos + 1_000_000));
+    STRING.lastIndex = pos;
+    const m = STRING.exec(src);
     if (!m) fail('bad string', 'a JSON string');
     pos += m![0].length;
     return JSON.parse(m![0]) as string;
@@ -113,7 +117,8 @@ export function parseJsonWithPositions(src: string): JsonNode {
       const v = str();
       return { kind: 'string', line: l, column: c, text: src.slice(start, pos), value: v };
     }
-    const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(src.slice(pos, pos + 400));
+    LITERAL.lastIndex = pos;
+    const m = LITERAL.exec(src);
     if (!m) return fail('unexpected token', 'a JSON value');
     pos += m[0].length;
     const t = m[0];
