@@ -53,27 +53,28 @@ export function w32(b: Uint8Array, o: number, v: number): void {
 }
 
 // BigInt arithmetic allocates, so 64-bit halves go through DataView's native BigInt accessors.
-// One DataView is kept for the most recently used ArrayBuffer (encoders usually reuse theirs);
-// a new ArrayBuffer object (including wasm memory after growth) gets a new view.
-let dvBuffer: ArrayBufferLike | undefined;
+// One DataView is kept for the most recently used Uint8Array (encoders usually reuse theirs);
+// identity of the array is checked, not `.buffer` (that getter costs as much as the write).
+// A detached array has length 0, so bounds checks stop every access before the view is used.
+let dvArray: Uint8Array | undefined;
 let dvView: DataView | undefined;
-export function dataView(b: Uint8Array): DataView {
-  if (b.buffer !== dvBuffer || !dvView) {
-    dvBuffer = b.buffer;
-    dvView = new DataView(b.buffer);
+function view(b: Uint8Array): DataView {
+  if (b !== dvArray) {
+    dvArray = b;
+    dvView = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
-  return dvView;
+  return dvView!;
 }
 
 /** 64-bit big-endian as bigint (cookies / SPIs). */
 export function u64(b: Uint8Array, o: number): bigint {
   if (u32(b, o) === 0 && u32(b, o + 4) === 0) return 0n;
-  return dataView(b).getBigUint64(b.byteOffset + o);
+  return view(b).getBigUint64(o);
 }
 
 /** Writes the low 64 bits of `v`. */
 export function w64(b: Uint8Array, o: number, v: bigint): void {
-  dataView(b).setBigUint64(b.byteOffset + o, v);
+  view(b).setBigUint64(o, v);
 }
 
 // IPv6 care-masks are nearly always prefixes (and many values are ::): those come from a table
@@ -98,9 +99,9 @@ export function readAddr(b: Uint8Array, o: number, n: number): bigint {
   if (n === 4) return BigInt(u32(b, o));
   const pl = prefixLength16(b, o);
   if (pl >= 0) return PREFIX128[pl]!;
-  const d = dataView(b);
-  const hi = d.getBigUint64(b.byteOffset + o);
-  const lo = d.getBigUint64(b.byteOffset + o + 8);
+  const d = view(b);
+  const hi = d.getBigUint64(o);
+  const lo = d.getBigUint64(o + 8);
   return hi === 0n ? lo : (hi << 64n) | lo;
 }
 
@@ -110,9 +111,9 @@ export function writeAddr(b: Uint8Array, o: number, n: number, v: bigint): void 
     w32(b, o, Number(BigInt.asUintN(32, v)));
     return;
   }
-  const d = dataView(b);
-  d.setBigUint64(b.byteOffset + o, v >> 64n);
-  d.setBigUint64(b.byteOffset + o + 8, v);
+  const d = view(b);
+  d.setBigUint64(o, v >> 64n);
+  d.setBigUint64(o + 8, v);
 }
 
 /** A copy (not a view) so decoded messages never alias the caller's buffer. */
