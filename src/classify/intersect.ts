@@ -1,0 +1,263 @@
+// Batch proxy intersection: one proxy against many entries (a TED responder or initiator
+// intersecting a proxy with every ACL entry), or many pairs. Exactly the semantics of
+// src/selector/algebra.ts `intersect`, including which field is reported empty first.
+//
+// Selectors are encoded as u32 words so that WebAssembly (assembly/intersect.ts) and the TS twin
+// below run the same kernel over the same data:
+//   selector  [family, protocol, src value w0..w3, src care w0..w3, dst value w0..w3,
+//              dst care w0..w3, sportOff, sportCount, dportOff, dportCount]     (SEL_WORDS)
+//             addresses as 4 words, most significant first (IPv4 in w3); port ranges are
+//             (lo, hi) pairs at offsets in the pool
+//   result    [status, then a selector as above]                                 (OUT_WORDS)
+//             status 0 = not empty, else STATUS_FIELDS[status] is the first empty field
+import { intersect, type Field, type Intersection } from '../selector/algebra.js';
+import type { PortRange, PortSet, Selector } from '../selector/types.js';
+import { FULL_PORTS } from '../selector/types.js';
+import { loadWasm, type TedWasm } from '../wasm/load.js';
+import { UsageError } from '../errors.js';
+
+export const SEL_WORDS = 22;
+export const OUT_WORDS = 24;
+export const STATUS_FIELDS: readonly (Field | undefined)[] = [undefined, 'family', 'protocol', 'source', 'destination', 'sport', 'dport'];
+
+export interface IntersectOptions {
+  /** `wasm` (default, or TED_ENGINE) or `ts`; `linear` means the reference algebra itself. */
+  engine?: 'wasm' | 'ts' | 'linear';
+  /** A specific WebAssembly instance (tests load the non-SIMD build). */
+  wasm?: TedWasm;
+}
+
+/** Encoded input of one batch. */
+interface Encoded {
+  sels: Uint32Array;
+  pool: Uint32Array;
+  pairs: Uint32Array;
+  count: number;
+  /** Upper bound of result port-range words. */
+  outPoolWords: number;
+}
+
+function encode(selectors: readonly Selector[], pairs: Uint32Array, count: number): Encoded {
+  let ranges = 0;
+  for (const s of selectors) ranges += s.sport.length + s.dport.length;
+  const sels = new Uint32Array(selectors.length * SEL_WORDS);
+  const pool = new Uint32Array(Math.max(2, ranges * 2));
+  let p = 0;
+  selectors.forEach((s, i) => {
+    const o = i * SEL_WORDS;
+    sels[o] = s.family;
+    sels[o + 1] = s.protocol;
+    putAddress(sels, o + 2, s.src.value & s.src.care);
+    putAddress(sels, o + 6, s.src.care);
+    putAddress(sels, o + 10, s.dst.value & s.dst.care);
+    putAddress(sels, o + 14, s.dst.care);
+    sels[o + 18] = p;
+    sels[o + 19] = s.sport.length;
+    for (const r of s.sport) (pool[p++] = r.lo), (pool[p++] = r.hi);
+    sels[o + 20] = p;
+    sels[o + 21] = s.dport.length;
+    for (const r of s.dport) (pool[p++] = r.lo), (pool[p++] = r.hi);
+  });
+  let outPoolWords = 2;
+  for (let i = 0; i < count; i++) {
+    const a = selectors[pairs[2 * i]!]!;
+    const b = selectors[pairs[2 * i + 1]!]!;
+    outPoolWords += 2 * (a.sport.length + b.sport.length + a.dport.length + b.dport.length);
+  }
+  return { sels, pool, pairs, count, outPoolWords };
+}
+
+function putAddress(w: Uint32Array, at: number, v: bigint): void {
+  w[at] = Number((v >> 96n) & 0xffffffffn);
+  w[at + 1] = Number((v >> 64n) & 0xffffffffn);
+  w[at + 2] = Number((v >> 32n) & 0xffffffffn);
+  w[at + 3] = Number(v & 0xffffffffn);
+}
+
+function getAddress(w: Uint32Array, at: number): bigint {
+  return (BigInt(w[at]!) << 96n) | (BigInt(w[at + 1]!) << 64n) | (BigInt(w[at + 2]!) << 32n) | BigInt(w[at + 3]!);
+}
+
+/** Intersects two sorted, disjoint, non-adjacent range lists into `outPool` at `o`; returns the pair count. */
+function intersectRanges(pool: Uint32Array, a: number, na: number, b: number, nb: number, outPool: Uint32Array, o: number): number {
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < na && j < nb) {
+    const alo = pool[a + 2 * i]!;
+    const ahi = pool[a + 2 * i + 1]!;
+    const blo = pool[b + 2 * j]!;
+    const bhi = pool[b + 2 * j + 1]!;
+    const lo = alo > blo ? alo : blo;
+    const hi = ahi < bhi ? ahi : bhi;
+    if (lo <= hi) {
+      // Merge with the previous piece when adjacent, as algebra.portSet does.
+      if (n > 0 && lo <= outPool[o + 2 * n - 1]! + 1) {
+        if (hi > outPool[o + 2 * n - 1]!) outPool[o + 2 * n - 1] = hi;
+      } else {
+        outPool[o + 2 * n] = lo;
+        outPool[o + 2 * n + 1] = hi;
+        n++;
+      }
+    }
+    if (ahi < bhi) i++;
+    else j++;
+  }
+  return n;
+}
+
+/**
+ * The kernel (TS twin of assembly/intersect.ts intersectPairs): for each pair i of selector
+ * indices (pairs[2i], pairs[2i+1]) writes a result record at out[i * OUT_WORDS] and its port
+ * ranges to outPool. Returns the outPool words used.
+ */
+export function intersectKernel(sels: Uint32Array, pool: Uint32Array, pairs: Uint32Array, count: number, out: Uint32Array, outPool: Uint32Array): number {
+  let op = 0;
+  for (let i = 0; i < count; i++) {
+    const a = pairs[2 * i]! * SEL_WORDS;
+    const b = pairs[2 * i + 1]! * SEL_WORDS;
+    const r = i * OUT_WORDS;
+    out[r] = 0;
+    if (sels[a] !== sels[b]) {
+      out[r] = 1;
+      continue;
+    }
+    out[r + 1] = sels[a]!;
+    const pa = sels[a + 1]!;
+    const pb = sels[b + 1]!;
+    if (pa !== 0 && pb !== 0 && pa !== pb) {
+      out[r] = 2;
+      continue;
+    }
+    out[r + 2] = pa === 0 ? pb : pa;
+    let status = 0;
+    for (let f = 0; f < 2 && status === 0; f++) {
+      const va = a + 2 + 8 * f;
+      const vb = b + 2 + 8 * f;
+      for (let k = 0; k < 4; k++) {
+        const ca = sels[va + 4 + k]!;
+        const cb = sels[vb + 4 + k]!;
+        const xa = sels[va + k]!;
+        const xb = sels[vb + k]!;
+        if (((xa ^ xb) & ca & cb) !== 0) {
+          status = 3 + f;
+          break;
+        }
+        out[r + 3 + 8 * f + k] = (xa | xb) >>> 0;
+        out[r + 7 + 8 * f + k] = (ca | cb) >>> 0;
+      }
+    }
+    if (status !== 0) {
+      out[r] = status;
+      continue;
+    }
+    const ns = intersectRanges(pool, sels[a + 18]!, sels[a + 19]!, sels[b + 18]!, sels[b + 19]!, outPool, op);
+    if (ns === 0) {
+      out[r] = 5;
+      continue;
+    }
+    out[r + 19] = op;
+    out[r + 20] = ns;
+    const nd = intersectRanges(pool, sels[a + 20]!, sels[a + 21]!, sels[b + 20]!, sels[b + 21]!, outPool, op + 2 * ns);
+    if (nd === 0) {
+      out[r] = 6;
+      continue;
+    }
+    out[r + 21] = op + 2 * ns;
+    out[r + 22] = nd;
+    op += 2 * (ns + nd);
+  }
+  return op;
+}
+
+function ranges(outPool: Uint32Array, at: number, n: number): PortSet {
+  if (n === 1 && outPool[at] === 0 && outPool[at + 1] === 65535) return FULL_PORTS;
+  const out: PortRange[] = [];
+  for (let i = 0; i < n; i++) out.push({ lo: outPool[at + 2 * i]!, hi: outPool[at + 2 * i + 1]! });
+  return out;
+}
+
+function decode(out: Uint32Array, outPool: Uint32Array, count: number): Intersection[] {
+  const res: Intersection[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = i * OUT_WORDS;
+    const status = out[r]!;
+    if (status !== 0) {
+      res.push({ empty: true, field: STATUS_FIELDS[status]! });
+      continue;
+    }
+    const family = out[r + 1] as 4 | 6;
+    res.push({
+      empty: false,
+      selector: {
+        family,
+        protocol: out[r + 2]!,
+        src: { value: getAddress(out, r + 3), care: getAddress(out, r + 7) },
+        dst: { value: getAddress(out, r + 11), care: getAddress(out, r + 15) },
+        sport: ranges(outPool, out[r + 19]!, out[r + 20]!),
+        dport: ranges(outPool, out[r + 21]!, out[r + 22]!),
+      },
+    });
+  }
+  return res;
+}
+
+type PairsExport = (sels: number, pool: number, pairs: number, count: number, out: number, outPool: number) => number;
+
+/** The WebAssembly scratch region per instance, grown when a batch needs more. */
+const scratch = new WeakMap<TedWasm, { ptr: number; bytes: number }>();
+
+function runWasm(wasm: TedWasm, e: Encoded): { out: Uint32Array; outPool: Uint32Array } {
+  const fn = wasm.exports.intersectPairs as PairsExport;
+  if (typeof fn !== 'function') throw new TypeError('this WebAssembly build has no intersectPairs export: rebuild with `npm run build:wasm`');
+  const a16 = (n: number) => (n + 15) & ~15;
+  const sizes = [e.sels.byteLength, e.pool.byteLength, e.count * 8, e.count * OUT_WORDS * 4, e.outPoolWords * 4].map(a16);
+  const need = sizes.reduce((x, y) => x + y, 0);
+  let s = scratch.get(wasm);
+  if (!s || s.bytes < need) {
+    if (s) wasm.exports.free(s.ptr);
+    const bytes = Math.max(need, 64 * 1024);
+    s = { ptr: wasm.exports.alloc(bytes), bytes };
+    scratch.set(wasm, s);
+  }
+  const at: number[] = [];
+  let p = s.ptr;
+  for (const z of sizes) at.push(p), (p += z);
+  const buf = wasm.exports.memory.buffer;
+  new Uint32Array(buf, at[0], e.sels.length).set(e.sels);
+  new Uint32Array(buf, at[1], e.pool.length).set(e.pool);
+  new Uint32Array(buf, at[2], e.count * 2).set(e.pairs.subarray(0, e.count * 2));
+  const used = fn(at[0]!, at[1]!, at[2]!, e.count, at[3]!, at[4]!);
+  const mem = wasm.exports.memory.buffer;
+  return { out: new Uint32Array(mem, at[3], e.count * OUT_WORDS), outPool: new Uint32Array(mem, at[4], Math.max(used, 0)) };
+}
+
+/**
+ * Intersects `a` with every selector of `b` (a single selector), or a[i] with b[i] (arrays of
+ * equal length). Each result equals algebra.intersect's: the largest selector inside both, or the
+ * first empty field.
+ */
+export function intersectBatch(a: Selector | readonly Selector[], b: readonly Selector[], options: IntersectOptions = {}): Intersection[] {
+  const engine = options.engine ?? (process.env.TED_ENGINE as IntersectOptions['engine']) ?? 'wasm';
+  if (engine !== 'wasm' && engine !== 'ts' && engine !== 'linear') throw new UsageError('CLASSIFY_BAD_ENGINE', `unknown engine "${engine as string}" (expected wasm, ts, linear)`);
+  const many = Array.isArray(a);
+  if (many && (a as readonly Selector[]).length !== b.length) throw new RangeError(`intersectBatch: ${(a as readonly Selector[]).length} left selectors but ${b.length} right ones`);
+  const count = b.length;
+  const selectors: Selector[] = many ? [...(a as readonly Selector[]), ...b] : [a as Selector, ...b];
+  const pairs = new Uint32Array(2 * count);
+  for (let i = 0; i < count; i++) {
+    pairs[2 * i] = many ? i : 0;
+    pairs[2 * i + 1] = many ? count + i : 1 + i;
+  }
+  if (count === 0) return [];
+  if (engine === 'linear') return pairs.length === 0 ? [] : Array.from({ length: count }, (_, i) => intersect(selectors[pairs[2 * i]!]!, selectors[pairs[2 * i + 1]!]!));
+  const e = encode(selectors, pairs, count);
+  if (engine === 'wasm') {
+    const { out, outPool } = runWasm(options.wasm ?? loadWasm(), e);
+    return decode(out, outPool, count);
+  }
+  const out = new Uint32Array(count * OUT_WORDS);
+  const outPool = new Uint32Array(e.outPoolWords);
+  intersectKernel(e.sels, e.pool, e.pairs, count, out, outPool);
+  return decode(out, outPool, count);
+}
