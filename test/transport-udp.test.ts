@@ -137,3 +137,21 @@ describe('UdpTransport on loopback', () => {
     expect(await got).toMatchObject({ family: 6, src: 1n, dst: 1n, dstKnown: true, bytes: [6, 6] });
   });
 });
+
+describe('UdpTransport port ownership', () => {
+  it('refuses a port another transport holds, also when it would bind a wildcard and a specific socket', async () => {
+    const probe = await UdpTransport.open({ bind: [{ address: '127.0.0.1', port: 0 }] });
+    const port = probe.endpoints()[0]!.port;
+    await probe.close();
+    const first = await UdpTransport.open({ bind: [{ address: '0.0.0.0', port }, { address: '127.0.0.1', port }] });
+    try {
+      const single = await UdpTransport.open({ bind: [{ address: '127.0.0.1', port }] }).catch((e) => e);
+      expect(single.code).toBe('TRANSPORT_BIND');
+      const both = await UdpTransport.open({ bind: [{ address: '0.0.0.0', port }, { address: '127.0.0.1', port }] }).catch((e) => e);
+      expect(both.code).toBe('TRANSPORT_BIND');
+      expect(both.message).toContain('EADDRINUSE');
+    } finally {
+      await first.close();
+    }
+  });
+});

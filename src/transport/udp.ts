@@ -81,7 +81,16 @@ export class UdpTransport implements Transport {
       // Specific addresses first, then wildcards: with SO_REUSEADDR on both, Linux delivers to the
       // most specific socket, so datagrams for our IKE address reach the socket we answer from.
       const ordered = [...options.bind].sort((a, b) => Number(isWildcard(a.address)) - Number(isWildcard(b.address)));
-      for (const ep of ordered) opened.push(await transport.bindOne(ep));
+      // SO_REUSEADDR (needed for a wildcard and a specific socket on one port) would also let a
+      // second daemon bind the same port silently and steal datagrams: check first that each
+      // endpoint is free on its own, without the option.
+      if (ordered.length > 1)
+        for (const ep of ordered) {
+          if ((ep.port ?? IKE_PORT) === 0) continue;
+          const trial = await transport.bindOne(ep, false);
+          await new Promise<void>((resolve) => trial.socket.close(() => resolve()));
+        }
+      for (const ep of ordered) opened.push(await transport.bindOne(ep, ordered.length > 1));
     } catch (err) {
       await transport.close();
       throw err;
@@ -89,11 +98,11 @@ export class UdpTransport implements Transport {
     return transport;
   }
 
-  private async bindOne(ep: UdpEndpoint): Promise<BoundSocket> {
+  private async bindOne(ep: UdpEndpoint, reuseAddr: boolean): Promise<BoundSocket> {
     const parsed = parseAnyAddress(ep.address);
     if (!parsed) throw new TedError('TRANSPORT_BAD_ADDRESS', `not an IPv4 or IPv6 address: '${ep.address}'`);
     const port = ep.port ?? IKE_PORT;
-    const socket = dgram.createSocket({ type: parsed.family === 4 ? 'udp4' : 'udp6', reuseAddr: true, ipv6Only: parsed.family === 6 });
+    const socket = dgram.createSocket({ type: parsed.family === 4 ? 'udp4' : 'udp6', reuseAddr, ipv6Only: parsed.family === 6 });
     const wildcard = parsed.value === 0n;
     const bound: BoundSocket = { socket, family: parsed.family, value: parsed.value, wildcard, address: ep.address, port };
     await new Promise<void>((resolve, reject) => {

@@ -158,7 +158,7 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     expect(answer, 'the response to that probe').toMatchObject({ 'ip.src': ADDR.gwBWan.v4, 'ip.dst': ADDR.gwAWan.v4, 'udp.srcport': '500', 'udp.dstport': '500' });
     // The first datagram never crossed the link, the second one did; a TCP SYN crossed after the tunnel.
     expect(rows.filter((r) => r['udp.dstport'] === '7000').length).toBe(1);
-    expect(rows.some((r) => r['tcp.dstport'] === '8000' && r['tcp.flags.syn'] === 'True' || r['tcp.flags.syn'] === '1')).toBe(true);
+    expect(rows.some((r) => r['tcp.dstport'] === '8000' && (r['tcp.flags.syn'] === 'True' || r['tcp.flags.syn'] === '1'))).toBe(true);
 
     // Graceful stop on SIGTERM.
     expect(await a.stop()).toBe(0);
