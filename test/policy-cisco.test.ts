@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { PolicyError } from '../src/errors.js';
 import { parseCisco, parseCiscoAcls, parseEntry } from '../src/policy/cisco.js';
 import { detectFormat, loadPolicy, parsePolicy } from '../src/policy/index.js';
-import { equalSelectors, firstMatch } from '../src/selector/algebra.js';
-import { formatEntry } from '../src/selector/format.js';
+import { contains, equalSelectors, firstMatch, intersect, mirror, mirrorTuple } from '../src/selector/algebra.js';
+import { formatEntry, formatSelector } from '../src/selector/format.js';
 import type { Tuple } from '../src/selector/types.js';
 
 function errorOf(fn: () => unknown): PolicyError {
@@ -336,6 +336,28 @@ describe('parsePolicy / loadPolicy', () => {
     expect(firstMatch(ini.entries, t(6, '10.11.5.5', '10.22.3.3', 40000, 80))).toBe(3);
     expect(firstMatch(ini.entries, t(17, '10.11.5.5', '10.22.3.3', 40000, 53))).toBe(4);
     expect(firstMatch(ini.entries, t(17, '10.11.5.5', '10.33.3.3', 40000, 53))).toBe(0);
+  });
+
+  it('the initiator and responder examples negotiate non-trivial proxies (design FIG. 2, 3A-3C)', () => {
+    const ini = loadPolicy(ex('initiator.acl'));
+    const rsp = loadPolicy(ex('responder.acl'));
+    const ip = (s: string) => s.split('.').reduce((v, o) => (v << 8n) | BigInt(o), 0n);
+    // The TED exchange on the selectors alone: the initiator's matching entry, the responder's
+    // entry for the mirrored packet, and their intersection (responder proxy mirrored back).
+    const negotiate = (proto: number, src: string, dst: string, sport: number, dport: number) => {
+      const p: Tuple = { family: 4, protocol: proto, src: ip(src), dst: ip(dst), sport, dport, hasPorts: proto === 6 || proto === 17 };
+      const i = firstMatch(ini.entries, p);
+      const r = firstMatch(rsp.entries, mirrorTuple(p));
+      const x = intersect(ini.entries[i - 1]!, mirror(rsp.entries[r - 1]!));
+      expect(x.empty).toBe(false);
+      if (x.empty) throw new Error('empty');
+      expect(contains(x.selector, p)).toBe(true);
+      return { i, r, proxy: formatSelector(x.selector) };
+    };
+    expect(negotiate(6, '10.11.5.5', '10.22.3.3', 40000, 80)).toEqual({ i: 3, r: 3, proxy: 'permit tcp 10.11.0.0 0.0.255.255 10.22.0.0 0.0.255.255 eq 80' });
+    expect(negotiate(6, '10.11.5.5', '10.22.1.7', 40000, 8080)).toEqual({ i: 3, r: 4, proxy: 'permit tcp 10.11.0.0 0.0.255.255 10.22.1.0 0.0.0.255 range 8000 8999' });
+    expect(negotiate(1, '10.11.5.5', '10.22.9.1', 0, 0)).toEqual({ i: 5, r: 6, proxy: 'permit icmp 10.11.0.0 0.0.255.255 10.22.0.1 0.0.255.0' });
+    expect(negotiate(17, '10.11.5.5', '10.22.9.9', 3333, 53)).toEqual({ i: 4, r: 5, proxy: 'permit udp 10.11.0.0 0.0.255.255 10.22.0.0 0.0.255.255 eq 53' });
   });
 
   it('passes acl to every format and rejects an unknown format', () => {
