@@ -11,6 +11,8 @@ import { registerPolicy } from './commands/policy.js';
 import { registerIntersect } from './commands/intersect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPcap } from './commands/pcap.js';
+import { registerClassify } from './commands/classify.js';
+import { registerBench } from './commands/bench.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerStatus } from './commands/status.js';
 
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerIntersect(program);
   registerDemo(program);
   registerPcap(program);
+  registerClassify(program);
+  registerBench(program);
   registerDaemon(program);
   registerStatus(program);
   return program;
