@@ -281,7 +281,7 @@ export class Daemon {
       await this.source?.close();
       this.pump.close();
       await this.control?.close();
-      const counters = { ...this.gateway.counters };
+      const counters = Object.fromEntries(Object.entries(this.gateway.counters).filter(([, v]) => v !== 0));
       await this.gateway.close();
       this.forwarder?.close();
       await this.transport.close();
