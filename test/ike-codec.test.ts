@@ -6,8 +6,8 @@ import { DecodeError } from '../src/errors.js';
 import { isakmpHeader, type IsakmpHeader } from '../src/ike/index.js';
 import { decodeMessage, encodeMessage, messageEncodingLength, type IkeMessage, type Payload } from '../src/ike/message.js';
 import type { PayloadCodec } from '../src/ike/payload.js';
-import { certV1, crV1, deleteV1, hashV1, idV1, keV1, natDV1, natOaV1, nonceV1, notifyV1, rawPayload, saV1, sigV1, vendorIdV1 } from '../src/ike/payloads-v1.js';
-import { keV2, nonceV2, notifyV2, saV2, tsV2, vendorIdV2 } from '../src/ike/payloads-v2.js';
+import { certV1, crV1, deleteV1, hashV1, idV1, keV1, natDV1, natOaV1, nonceV1, notifyV1, rawPayload, saV1, sigV1, vendorIdV1, type DataPayloadV1, type Identification } from '../src/ike/payloads-v1.js';
+import { keV2, nonceV2, notifyV2, saV2, tsV2, vendorIdV2, type TrafficSelector, type TsPayloadV2 } from '../src/ike/payloads-v2.js';
 import { tedProxyPayload, tedResponsePayload, tedSummaryPayload, TED_PROBE_HASH } from '../src/ike/ted-payloads.js';
 import { fromHex, hex } from '../src/ike/wire.js';
 
@@ -126,7 +126,7 @@ describe('IKEv1 payloads', () => {
     roundTrip(saV1, { kind: 'sa', type: 1, doi: 1, proposals: [], rest: b('00000006aabb') });
   });
   it('opaque-data payloads', () => {
-    for (const c of [keV1, hashV1, sigV1, nonceV1, vendorIdV1, natDV1]) {
+    for (const c of [keV1, hashV1, sigV1, nonceV1, vendorIdV1, natDV1] as PayloadCodec<DataPayloadV1>[]) {
       const p = c.decode(b('0000000801020304'), 0, 8);
       roundTrip(c, p);
       roundTrip(c, { ...p, data: new Uint8Array(0) });
@@ -134,7 +134,7 @@ describe('IKEv1 payloads', () => {
     expect(hex(roundTrip(vendorIdV1, { kind: 'vendor', type: 13, data: b('4a131c81070358455c5728f20e95452f') }, 5))).toBe('05000014' + '4a131c81070358455c5728f20e95452f');
   });
   it('ID payload, every RFC 2407 4.6.2 type', () => {
-    const ids = [
+    const ids: Identification[] = [
       { idType: 1, address: 0xc0000201n },
       { idType: 5, address: 0x20010db8000000000000000000000001n },
       { idType: 4, address: 0x0a000000n, mask: 0xff000000n },
@@ -192,15 +192,12 @@ describe('IKEv2 payloads', () => {
     roundTrip(vendorIdV2, { kind: 'vendor2', type: 43, critical: true, data: b('0102') });
     roundTrip(notifyV2, { kind: 'notify2', type: 41, protocol: 0, notifyType: 16388, spi: new Uint8Array(0), data: b('00'.repeat(20)) });
     roundTrip(notifyV2, { kind: 'notify2', type: 41, protocol: 3, notifyType: 24, spi: b('01020304'), data: new Uint8Array(0) });
-    const ts = {
-      kind: 'ts' as const,
-      type: 44,
-      selectors: [
-        { tsType: 7, protocol: 6, startPort: 0, endPort: 65535, start: 0x0a000000n, end: 0x0affffffn },
+    const selectors: TrafficSelector[] = [
+      { tsType: 7, protocol: 6, startPort: 0, endPort: 65535, start: 0x0a000000n, end: 0x0affffffn },
         { tsType: 8, protocol: 0, startPort: 80, endPort: 80, start: 0x20010db8n << 96n, end: (0x20010db8n << 96n) | ((1n << 96n) - 1n) },
         { tsType: 9, protocol: 0, data: b('00000000ffffffff') },
-      ],
-    };
+    ];
+    const ts: TsPayloadV2 = { kind: 'ts', type: 44, selectors };
     expect(hex(roundTrip(tsV2, { kind: 'ts', type: 44, selectors: [ts.selectors[0]!] }))).toBe('00000018' + '01000000' + '07060010' + '0000ffff' + '0a000000' + '0affffff');
     roundTrip(tsV2, ts);
     roundTrip(tsV2, { ...ts, type: 45 });
