@@ -110,6 +110,22 @@ describe('daemons on loopback without root (library API source)', () => {
     expect(B.lines.find((l) => l.event === 'response-sent')).toMatchObject({ to: '127.0.0.2' });
   });
 
+  it('role both: two gateways discover each other, one process per gateway doing both jobs', async () => {
+    const pa = portBase++;
+    const pb = portBase++;
+    const cfg = (addr: string, port: number, peer: number, acl: string) =>
+      validateConfig({ role: 'both', ike: { address: addr, port, peerPort: peer }, policy: { file: acl }, probe: { source: 'gateway' }, control: { socket: '' } }, { baseDir: dir });
+    const A = await start(cfg('127.0.0.2', pa, pb, 'a.acl'));
+    const B = await start(cfg('127.0.0.3', pb, pa, 'b.acl'));
+    A.d.pushFrame(LinkType.IPV4, packet(40020));
+    B.d.pushFrame(LinkType.IPV4, encodeUdpPacket({ family: 4, src: v4('127.0.3.20'), dst: v4('127.0.2.10'), sport: 7000, dport: 40020, payload: new Uint8Array(1) }));
+    await until('tunnels both ways', () => A.d.status().tunnels.length === 1 && B.d.status().tunnels.length === 1);
+    expect(A.d.status().tunnels[0]).toMatchObject({ peer: '127.0.0.3', proxy: { src: '127.0.2.0/25', dst: '127.0.3.0/24' } });
+    expect(B.d.status().tunnels[0]).toMatchObject({ peer: '127.0.0.2', proxy: { protocol: 'udp', src: '127.0.3.0/24', dst: '127.0.2.0/25' } });
+    expect(A.d.status().counters.responsesSent).toBe(1);
+    expect(B.d.status().counters.responsesSent).toBe(1);
+  });
+
   it('ted status reads the tunnel table through the control socket (text and --json)', async () => {
     const { a, b } = pair();
     await start(b);

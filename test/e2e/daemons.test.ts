@@ -111,6 +111,10 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
       const s = await a.status();
       return tunnelWith(s, 'udp') ? s : undefined;
     });
+    // Discovery time as the daemon logged it: first DROP to tunnel established (informational).
+    const t0 = Date.parse(String(a.events('drop')[0]!.time));
+    const t1 = Date.parse(String(a.events('tunnel').find((e) => e.state === 'established')!.time));
+    console.log(`e2e IPv4: discovery took ${t1 - t0} ms (DROP -> probe -> response -> tunnel established)`);
     // The same through the real `ted status --json` command inside gateway A.
     expect(tunnelWith(await a.statusCli(), 'udp')).toMatchObject({ peer: ADDR.gwBWan.v4 });
     const udpTunnel = tunnelWith(s1, 'udp')!;
