@@ -74,6 +74,8 @@ add('decode+verify response IPv4', () => (sink += ted.readResponse(bytes.respons
 add('decode+verify probe IPv6', () => (sink += ted.readProbe(bytes.probe6).capabilities));
 add('decode+verify response IPv6', () => (sink += ted.readResponse(bytes.response6).capabilities));
 add('decode only (generic) probe IPv4', () => (sink += msg.decodeMessage(bytes.probe4).payloads.length));
+add('decodeProbe+verifyProbe (general path) IPv4', () => (sink += ted.verifyProbe(ted.decodeProbe(bytes.probe4)).capabilities));
+add('decodeResponse+verifyResponse (general path) IPv4', () => (sink += ted.verifyResponse(ted.decodeResponse(bytes.response4)).capabilities));
 await bench.run();
 
 // Wall-clock figures suffer when other processes share the cores; CPU time of this process per
