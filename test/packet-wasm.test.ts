@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TupleBatch } from '../src/classify/batch.js';
 import { BatchDecoder, decodePcapTS } from '../src/packet/batch-decode.js';
+import { DecodeError } from '../src/errors.js';
 import { decodeFrame } from '../src/packet/decode.js';
 import { classifyCapture } from '../src/pcap/classify.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
@@ -127,6 +128,108 @@ describe.skipIf(!wasmOk)('wasm header walk = TypeScript twin', () => {
     wasm.dispose();
   });
 });
+
+/** A random one-section pcapng body (after SHB and IDBs) with packet blocks of every kind, unknown and damaged blocks. */
+const pcapngArb = fc
+  .tuple(
+    fc.array(fc.record({ linkType: fc.constantFrom(1, 101, 113, 0), snaplen: fc.constantFrom(0, 40, 262144) }), { minLength: 0, maxLength: 3 }),
+    fc.array(fc.tuple(frameArb, fc.constantFrom('epb', 'epb', 'epb', 'spb', 'opb', 'unknown', 'badif'), fc.nat(5)), { minLength: 1, maxLength: 40 }),
+    fc.boolean(),
+  )
+  .map(([ifaces, items, bigEndian]) => {
+    const blocks = items.map(([f, kind, k]) => {
+      if (kind === 'unknown') return { type: 0x0bad + k, body: f.data.subarray(0, 9) };
+      if (kind === 'badif') return { interfaceId: ifaces.length + k, data: f.data };
+      return { kind: kind as 'epb' | 'spb' | 'opb', interfaceId: ifaces.length > 0 ? k % ifaces.length : 0, data: f.data };
+    });
+    return { bytes: writePcapng([{ interfaces: ifaces, blocks }], { bigEndian }), ifaces, bigEndian };
+  });
+
+describe.skipIf(!wasmOk)('wasm pcapng fast path = TypeScript twin', () => {
+  it('decode_pcapng: identical rows, reasons, caplens, link types, consumed bytes and status for any batch size', () => {
+    fc.assert(
+      fc.property(pcapngArb, fc.integer({ min: 1, max: 30 }), fc.nat(), (cap, capacity, cutSeed) => {
+        // Skip the SHB and IDBs: the fast path starts at the first other block.
+        const first = [...readFrames(cap.bytes, { onError: () => {} })][0]?.fileOffset ?? cap.bytes.length;
+        const hdrEnd = 28 + cap.ifaces.reduce((n, i) => n + 20, 0);
+        const start = Math.min(first, hdrEnd);
+        const end = cutSeed % 3 === 0 ? start + (cutSeed % (cap.bytes.length - start + 1)) : cap.bytes.length;
+        const ifaces = cap.ifaces.map((i) => ({ linkType: i.linkType, snaplen: i.snaplen }));
+        const ts = new BatchDecoder('ts', capacity);
+        const wasm = new BatchDecoder('wasm', capacity);
+        const stage = wasm.staging(cap.bytes.length);
+        stage.bytes.set(cap.bytes);
+        let at = start;
+        for (let guard = 0; guard < 100; guard++) {
+          const a = ts.decodePcapng(cap.bytes, undefined, at, end, !cap.bigEndian, ifaces, 1 << 28);
+          const b = wasm.decodePcapng(stage.bytes, stage, at, end, !cap.bigEndian, ifaces, 1 << 28);
+          expect(b).toEqual(a);
+          const n = a[0];
+          expect(Array.from(wasm.reasons.subarray(0, n))).toEqual(Array.from(ts.reasons.subarray(0, n)));
+          expect(Array.from(wasm.caplens.subarray(0, n))).toEqual(Array.from(ts.caplens.subarray(0, n)));
+          expect(Array.from(wasm.rowLinkTypes.subarray(0, n))).toEqual(Array.from(ts.rowLinkTypes.subarray(0, n)));
+          for (let i = 0; i < n; i++) expect(row(wasm.batch, i)).toEqual(row(ts.batch, i));
+          at += a[1];
+          if (n < capacity) {
+            if (a[2] !== 2) break;
+            // Skip the refused block as the parser would, and go on.
+            const len = new DataView(cap.bytes.buffer, cap.bytes.byteOffset).getUint32(at + 4, !cap.bigEndian);
+            if (at + len > end) break;
+            at += len;
+          }
+        }
+        wasm.dispose();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('classifyCapture over damaged pcapng: with onError the same frames as the reader, then decodeFrame; without, the same typed error', async () => {
+    const samples = fc.sample(fc.tuple(pcapngArb, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 64, max: 500 })), { numRuns: 60, seed: 9 });
+    for (const [cap, batchSize, chunkSize] of samples) {
+      const refFrames = [...readFrames(cap.bytes, { onError: () => {} })];
+      const ref = refFrames.length > 0 ? reference(refFrames.map((f) => ({ linkType: f.linkType, data: f.data }))) : { reasons: [], rows: [] };
+      let strictErr: unknown;
+      try {
+        for (const _ of readFrames(cap.bytes)) void _;
+      } catch (e) {
+        strictErr = e;
+      }
+      for (const engine of ['wasm', 'ts'] as const) {
+        const errors: string[] = [];
+        const got = await collectOpts(cap.bytes, { engine, batchSize, chunkSize, onError: (e: DecodeError) => errors.push(e.code) });
+        expect(got.reasons).toEqual(ref.reasons);
+        expect(got.rows).toEqual(ref.rows);
+        expect(got.lts).toEqual(refFrames.map((f) => f.linkType));
+        expect(got.caplens).toEqual(refFrames.map((f) => f.caplen));
+        let err: unknown;
+        try {
+          await collectOpts(cap.bytes, { engine, batchSize, chunkSize });
+        } catch (e) {
+          err = e;
+        }
+        expect((err as DecodeError | undefined)?.code).toBe((strictErr as DecodeError | undefined)?.code);
+        expect((err as DecodeError | undefined)?.offset).toBe((strictErr as DecodeError | undefined)?.offset);
+      }
+    }
+  });
+});
+
+async function collectOpts(source: Uint8Array | string, opts: Parameters<typeof classifyCapture>[1]) {
+  const reasons: number[] = [];
+  const rows: number[][] = [];
+  const lts: number[] = [];
+  const caplens: number[] = [];
+  for await (const b of classifyCapture(source, opts)) {
+    for (let i = 0; i < b.count; i++) {
+      reasons.push(b.reasons[i]!);
+      rows.push(row(b.batch, i));
+      lts.push(b.linkTypes[i]!);
+      caplens.push(b.caplens[i]!);
+    }
+  }
+  return { reasons, rows, lts, caplens };
+}
 
 describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch sizes and chunkings)', () => {
   async function collect(source: Uint8Array | string, engine: 'wasm' | 'ts', batchSize: number, chunkSize: number) {

@@ -67,7 +67,96 @@ export function decodePcapTS(
   return n;
 }
 
+/**
+ * The pcapng fast path (twin of assembly decode_pcapng): walks enhanced, simple and obsolete
+ * packet blocks of one section in buf[start, end) and decodes up to batch.capacity frames. Stops
+ * with status 2 at any other block or one it would reject (the TypeScript parser takes it), with
+ * status 0 before a block not wholly present. `lts`/`snaps`: link type and snaplen per interface
+ * (0xffffffff marks an unusable interface). out[0] = bytes consumed, out[1] = status.
+ */
+export function decodePcapngTS(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  littleEndian: boolean,
+  lts: Uint32Array,
+  snaps: Uint32Array,
+  nIf: number,
+  maxBlock: number,
+  batch: TupleBatch,
+  reasons: Uint8Array,
+  caplens: Uint32Array,
+  rowLts: Uint32Array,
+  out: Uint32Array,
+): number {
+  const le = littleEndian;
+  const r32 = (o: number) =>
+    le ? (buf[o]! | (buf[o + 1]! << 8) | (buf[o + 2]! << 16) | (buf[o + 3]! << 24)) >>> 0 : ((buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!) >>> 0;
+  let off = start;
+  let n = 0;
+  let status = 0;
+  const cap = batch.capacity;
+  while (n < cap) {
+    if (end - off < 12) break;
+    const type = r32(off);
+    const blen = r32(off + 4);
+    if ((type !== 6 && type !== 3 && type !== 2) || blen < 12 || blen % 4 !== 0 || blen > maxBlock) {
+      status = 2;
+      break;
+    }
+    if (end - off < blen) break;
+    if (r32(off + blen - 4) !== blen) {
+      status = 2;
+      break;
+    }
+    let data: number;
+    let caplen: number;
+    let lt: number;
+    if (type === 3) {
+      if (blen < 16 || nIf === 0) {
+        status = 2;
+        break;
+      }
+      lt = lts[0]!;
+      caplen = Math.min(r32(off + 8), blen - 16);
+      const snap = snaps[0]!;
+      if (snap > 0 && caplen > snap) caplen = snap;
+      data = off + 12;
+    } else {
+      if (blen < 32) {
+        status = 2;
+        break;
+      }
+      const ifId = type === 6 ? r32(off + 8) : le ? buf[off + 8]! | (buf[off + 9]! << 8) : (buf[off + 8]! << 8) | buf[off + 9]!;
+      caplen = r32(off + 20);
+      if (ifId >= nIf || caplen > blen - 32) {
+        status = 2;
+        break;
+      }
+      lt = lts[ifId]!;
+      data = off + 28;
+    }
+    if (lt === 0xffffffff) {
+      status = 2;
+      break;
+    }
+    walkFrame(lt, buf, data, data + caplen, state);
+    reasons[n] = writeWalk(buf, state, batch, n);
+    caplens[n] = caplen;
+    rowLts[n] = lt;
+    off += blen;
+    n++;
+  }
+  out[0] = off - start;
+  out[1] = status;
+  return n;
+}
+
 interface DecodeExports extends TedWasmExports {
+  decode_pcapng(
+    buf: number, len: number, le: number, lts: number, snaps: number, nIf: number, maxBlock: number,
+    batch: number, capacity: number, reasons: number, caplens: number, rowLts: number, out: number,
+  ): number;
   decode_frames(buf: number, descs: number, count: number, batch: number, capacity: number, reasons: number): void;
   decode_pcap(buf: number, len: number, le: number, recHdr: number, lt: number, maxCaplen: number, batch: number, capacity: number, reasons: number, caplens: number, out: number): number;
 }
@@ -131,13 +220,19 @@ export class BatchDecoder {
       this.reasonsRegion = rr;
       this.caplensRegion = this.region(4 * capacity);
       this.caplensView = new Uint32Array(ex.memory.buffer, this.caplensRegion.ptr, capacity);
+      this.rowLtsRegion = this.region(4 * capacity);
+      this.rowLtsView = new Uint32Array(ex.memory.buffer, this.rowLtsRegion.ptr, capacity);
       this.outRegion = this.region(16);
     } else {
       this.batch = batch && batch.capacity >= capacity ? batch : new TupleBatch(capacity);
       this.reasonsView = new Uint8Array(capacity);
       this.caplensView = new Uint32Array(capacity);
+      this.rowLtsView = new Uint32Array(capacity);
     }
   }
+  private rowLtsRegion?: WasmRegion;
+  private rowLtsView: Uint32Array;
+  private ifRegion?: WasmRegion;
   private reasonsRegion?: WasmRegion;
   private caplensRegion?: WasmRegion;
   private caplensView: Uint32Array;
@@ -155,6 +250,57 @@ export class BatchDecoder {
     if (this.batch.buffer !== buf) this.batch.refresh(buf);
     this.reasonsView = this.reasonsRegion!.bytes;
     if (this.caplensView.buffer !== buf) this.caplensView = new Uint32Array(buf, this.caplensRegion!.ptr, this.capacity);
+    if (this.rowLtsView.buffer !== buf) this.rowLtsView = new Uint32Array(buf, this.rowLtsRegion!.ptr, this.capacity);
+  }
+
+  /** Link type per row, written by decodePcapng. */
+  get rowLinkTypes(): Uint32Array {
+    this.sync();
+    return this.rowLtsView;
+  }
+
+  /**
+   * The pcapng fast path over packet blocks (see decodePcapngTS). `ifaces`: the current
+   * section's interfaces (linkType < 0 = unusable). Returns [frames, consumed, status].
+   */
+  decodePcapng(
+    buf: Uint8Array,
+    region: WasmRegion | undefined,
+    start: number,
+    end: number,
+    le: boolean,
+    ifaces: readonly { linkType: number; snaplen: number }[],
+    maxBlock: number,
+  ): [number, number, number] {
+    const nIf = ifaces.length;
+    if (this.ex) {
+      const ex = this.ex;
+      if (!this.ifRegion || this.ifRegion.size < 8 * nIf) {
+        this.ifRegion?.free();
+        this.ifRegion = new WasmRegion(ex, Math.max(64, 8 * nIf * 2));
+        this.sync();
+      }
+      const ifs = new Uint32Array(ex.memory.buffer, this.ifRegion.ptr, 2 * Math.max(1, nIf));
+      ifaces.forEach((i, k) => {
+        ifs[k] = i.linkType < 0 ? 0xffffffff : i.linkType;
+        ifs[nIf + k] = i.snaplen;
+      });
+      const n = ex.decode_pcapng(
+        region!.ptr + start, end - start, le ? 1 : 0, this.ifRegion.ptr, this.ifRegion.ptr + 4 * nIf, nIf, Math.min(maxBlock, 0xffffffff),
+        this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr, this.caplensRegion!.ptr, this.rowLtsRegion!.ptr, this.outRegion!.ptr,
+      );
+      const out = new Uint32Array(ex.memory.buffer, this.outRegion!.ptr, 2);
+      this.sync();
+      return [n, out[0]!, out[1]!];
+    }
+    const lts = new Uint32Array(Math.max(1, nIf));
+    const snaps = new Uint32Array(Math.max(1, nIf));
+    ifaces.forEach((i, k) => {
+      lts[k] = i.linkType < 0 ? 0xffffffff : i.linkType;
+      snaps[k] = i.snaplen;
+    });
+    const n = decodePcapngTS(buf, start, end, le, lts, snaps, nIf, maxBlock, this.batch, this.reasonsView, this.caplensView, this.rowLtsView, this.tsOut);
+    return [n, this.tsOut[0]!, this.tsOut[1]!];
   }
 
   /** Captured length per row, written by decodePcap (decodeFrames leaves it alone). */
@@ -231,6 +377,7 @@ export class BatchDecoder {
   dispose(): void {
     for (const r of this.regions) r.free();
     this.descRegion?.free();
+    this.ifRegion?.free();
     this.regions.length = 0;
   }
 }

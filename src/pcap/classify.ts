@@ -7,7 +7,7 @@ import { DecodeError } from '../errors.js';
 import type { TupleBatch } from '../classify/batch.js';
 import type { Classifier } from '../classify/types.js';
 import { BatchDecoder, type DecodeEngine, type WasmRegion } from '../packet/batch-decode.js';
-import { CaptureParser, type CaptureFormat, type Frame, type ReadOptions } from './reader.js';
+import { CaptureParser, type CaptureFormat, type ReadOptions } from './reader.js';
 
 export interface CaptureBatch {
   /** 1-based index of row 0's frame in the capture. */
@@ -89,6 +89,66 @@ export async function* classifyCapture(source: Uint8Array | string, opts: Classi
   }
 }
 
+/**
+ * A window over the capture: bytes [sOff, sEnd) of `bytes` are file bytes [base + sOff,
+ * base + sEnd). For the wasm engine it lives in linear memory, so the header walk reads the
+ * capture where it was read to.
+ */
+class Window {
+  size: number;
+  region: WasmRegion | undefined;
+  plain: Uint8Array | undefined;
+  sOff = 0;
+  sEnd = 0;
+  eof: boolean;
+  constructor(
+    private readonly dec: BatchDecoder,
+    private readonly src: Source,
+    size: number,
+    /** File offset just past the window's bytes. */
+    public filePos: number,
+  ) {
+    this.size = size;
+    if (dec.engine === 'wasm') this.region = dec.staging(size);
+    else this.plain = new Uint8Array(size);
+    this.eof = filePos >= src.size;
+  }
+  get bytes(): Uint8Array {
+    return this.region ? this.region.bytes : this.plain!;
+  }
+  /** File offset of bytes[0]. */
+  get base(): number {
+    return this.filePos - this.sEnd;
+  }
+  get avail(): number {
+    return this.sEnd - this.sOff;
+  }
+  /** Keeps the unconsumed tail, grows to hold `want` bytes from sOff when needed, reads more. */
+  async refill(want: number): Promise<void> {
+    const tail = this.bytes.slice(this.sOff, this.sEnd);
+    if (want > this.size) {
+      this.size = want;
+      if (this.region) {
+        this.region.free();
+        this.region = this.dec.staging(want);
+      } else this.plain = new Uint8Array(want);
+    }
+    const b = this.bytes;
+    b.set(tail, 0);
+    this.sOff = 0;
+    this.sEnd = tail.length;
+    const got = await this.src.read(b, this.sEnd, this.size - this.sEnd, this.filePos);
+    this.dec.sync();
+    this.filePos += got;
+    this.sEnd += got;
+    if (this.filePos >= this.src.size || got === 0) this.eof = true;
+  }
+}
+
+function rd32(b: Uint8Array, o: number, le: boolean): number {
+  return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<CaptureBatch> {
   const engine = opts.engine ?? 'wasm';
   const capacity = Math.max(1, opts.batchSize ?? 4096);
@@ -102,22 +162,21 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
     const parser = new CaptureParser(opts);
     const head = new Uint8Array(Math.min(src.size, 24));
     await src.read(head, 0, head.length, 0);
-    parser.step(head, 0, head.length, 0, head.length === src.size);
+    const headLen = parser.step(head, 0, head.length, 0, head.length === src.size);
     if (parser.format === undefined) throw new DecodeError('PCAP_TRUNCATED', 'capture ends inside its header', head.length, { truncated: true });
     opts.onHeader?.({ format: parser.format, parser });
     let index = 1;
-    const framed = parser.format === 'pcapng';
     const emit = (count: number): CaptureBatch => {
-      const results = cls ? dec.batch.results : undefined;
       dec.batch.count = count;
       if (cls) {
         cls.classify(dec.batch, dec.batch.results);
         dec.sync();
       }
-      const b: CaptureBatch = { firstIndex: index, count, batch: dec.batch, reasons: dec.reasons, linkTypes, results: cls ? dec.batch.results : results, caplens: framed ? caplens : dec.caplens };
+      const b: CaptureBatch = { firstIndex: index, count, batch: dec.batch, reasons: dec.reasons, linkTypes, results: cls ? dec.batch.results : undefined, caplens };
       index += count;
       return b;
     };
+    const w = new Window(dec, src, chunk, parser.format === 'pcap' ? headLen : 0);
 
     if (parser.format === 'pcap') {
       const H = parser.recordHeader;
@@ -125,116 +184,76 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
       const le = parser.littleEndian;
       const maxCaplen = parser.maxCaplen;
       linkTypes.fill(lt);
-      // Staging window: bytes [sOff, sEnd) of the window are file bytes [filePos - (sEnd - sOff), filePos).
-      let size = chunk;
-      let region: WasmRegion | undefined = engine === 'wasm' ? dec.staging(size) : undefined;
-      let plain = region ? undefined : new Uint8Array(size);
-      const bytes = () => (region ? region.bytes : plain!);
-      let sOff = 0;
-      let sEnd = 0;
-      let filePos = 24;
-      let eof = filePos >= src.size;
       for (;;) {
-        const buf = bytes();
-        const [n, consumed, status] = dec.decodePcap(buf, region, sOff, sEnd, le, H, lt, maxCaplen);
-        const recordAt = filePos - (sEnd - sOff) + consumed;
-        sOff += consumed;
+        const [n, consumed, status] = dec.decodePcap(w.bytes, w.region, w.sOff, w.sEnd, le, H, lt, maxCaplen);
+        const recordAt = w.base + w.sOff + consumed;
+        w.sOff += consumed;
         if (n > 0) {
+          caplens.set(dec.caplens.subarray(0, n));
           yield emit(n);
           opts.onProgress?.(recordAt, src.size);
         }
         if (status === 1) {
-          const b = bytes();
-          const o = sOff + 8;
-          const c = le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+          const c = rd32(w.bytes, w.sOff + 8, le);
           throw new DecodeError('PCAP_BAD_CAPLEN', `record capture length ${c} exceeds the limit ${maxCaplen} (snaplen ${parser.snaplen})`, recordAt + 8);
         }
         if (n === capacity) continue;
         // Out of whole records in the window.
-        if (eof) {
-          if (sOff === sEnd) break;
-          throw new DecodeError('PCAP_TRUNCATED', `capture ends inside a record: ${sEnd - sOff} bytes left over`, src.size, { truncated: true });
+        if (w.eof) {
+          if (w.avail === 0) break;
+          throw new DecodeError('PCAP_TRUNCATED', `capture ends inside a record: ${w.avail} bytes left over`, src.size, { truncated: true });
         }
         // Grow the window when the next record is larger than it.
-        let want = size;
-        if (sEnd - sOff >= H) {
-          const b = bytes();
-          const o = sOff + 8;
-          const c = le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-          want = Math.max(size, H + c);
-        }
-        const tail = bytes().slice(sOff, sEnd);
-        if (want > size) {
-          size = want;
-          if (region) {
-            region.free();
-            region = dec.staging(size);
-          } else plain = new Uint8Array(size);
-        }
-        const b = bytes();
-        b.set(tail, 0);
-        sOff = 0;
-        sEnd = tail.length;
-        const got = await src.read(b, sEnd, size - sEnd, filePos);
-        dec.sync();
-        filePos += got;
-        sEnd += got;
-        if (filePos >= src.size || got === 0) eof = true;
+        const want = w.avail >= H ? H + rd32(w.bytes, w.sOff + 8, le) : 0;
+        await w.refill(Math.max(w.size, want));
       }
       return;
     }
 
-    // pcapng: frames from the TypeScript parser, walked one batch at a time.
-    const pending: Frame[] = [];
-    let buf = new Uint8Array(0);
-    let off = 0;
-    let end = 0;
-    let base = 0;
-    let eof = false;
-    let want = 1;
+    // pcapng: packet blocks through the engine's fast path; everything else (section and
+    // interface blocks, unknown blocks, damaged blocks) one at a time through the parser.
     for (;;) {
-      if (!eof && end - off < want) {
-        const keep = end - off;
-        const size = Math.max(chunk, want);
-        const next = new Uint8Array(size);
-        next.set(buf.subarray(off, end), 0);
-        base += off;
-        buf = next;
-        off = 0;
-        end = keep;
-        const got = await src.read(buf, end, size - end, base + end);
-        end += got;
-        if (got === 0 || base + end >= src.size) eof = true;
-        want = 0;
-        continue;
+      const [n, consumed, status] = dec.decodePcapng(w.bytes, w.region, w.sOff, w.sEnd, parser.littleEndian, parser.interfaces, parser.maxBlock);
+      w.sOff += consumed;
+      if (n > 0) {
+        caplens.set(dec.caplens.subarray(0, n));
+        linkTypes.set(dec.rowLinkTypes.subarray(0, n));
+        yield emit(n);
+        opts.onProgress?.(w.base + w.sOff, src.size);
       }
-      const n = parser.step(buf, off, end, base, eof);
-      if (n === 0) {
-        if (eof) break;
-        want = Math.max(parser.need, end - off + 1);
-        continue;
-      }
-      off += n;
-      want = 0;
-      const f = parser.frame;
-      if (f) {
-        linkTypes[pending.length] = f.linkType;
-        caplens[pending.length] = f.caplen;
-        pending.push(f);
-        if (pending.length === capacity) {
-          dec.decodeFrames(pending);
-          pending.length = 0;
-          yield emit(capacity);
-          opts.onProgress?.(base + off, src.size);
+      if (n === capacity) continue;
+      if (status === 2) {
+        const got = w.bytes;
+        const step = parser.step(got, w.sOff, w.sEnd, w.base, w.eof);
+        if (step === 0) {
+          if (w.eof) break;
+          await w.refill(Math.max(w.size, parser.need));
+          continue;
         }
+        w.sOff += step;
+        const f = parser.frame;
+        if (f) {
+          // Only reached if the parser accepts a packet block the fast path left to it.
+          dec.decodeFrames([f]);
+          linkTypes[0] = f.linkType;
+          caplens[0] = f.caplen;
+          yield emit(1);
+        }
+        continue;
       }
-    }
-    if (pending.length > 0) {
-      dec.decodeFrames(pending);
-      const n = pending.length;
-      pending.length = 0;
-      yield emit(n);
-      opts.onProgress?.(src.size, src.size);
+      // Out of whole blocks in the window.
+      if (w.eof) {
+        if (w.avail === 0) break;
+        parser.step(w.bytes, w.sOff, w.sEnd, w.base, true); // throws the truncation error
+        throw new DecodeError('PCAP_TRUNCATED', `capture ends inside a block: ${w.avail} bytes left over`, src.size, { truncated: true });
+      }
+      let want = 0;
+      if (w.avail >= 8) {
+        const type = rd32(w.bytes, w.sOff, parser.littleEndian);
+        const blen = rd32(w.bytes, w.sOff + 4, parser.littleEndian);
+        if ((type === 6 || type === 3 || type === 2) && blen <= parser.maxBlock) want = blen;
+      }
+      await w.refill(Math.max(w.size, want));
     }
   } finally {
     dec.dispose();

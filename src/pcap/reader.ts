@@ -128,6 +128,11 @@ export class CaptureParser {
     return this.opts.maxRecord ?? Math.max(DEFAULT_MAX_PCAP_RECORD, Math.min(this.snaplen, MAX_PCAP_SNAPLEN));
   }
 
+  /** pcapng: the largest block accepted before the framing is declared lost. */
+  get maxBlock(): number {
+    return this.opts.maxRecord !== undefined ? this.opts.maxRecord + 64 : MAX_BLOCK;
+  }
+
   get frameCount(): number {
     return this.frames;
   }
@@ -246,7 +251,7 @@ export class CaptureParser {
     }
     const type = u32(buf, off, le);
     const len = u32(buf, off + 4, le);
-    const maxBlock = this.opts.maxRecord !== undefined ? this.opts.maxRecord + 64 : MAX_BLOCK;
+    const maxBlock = this.maxBlock;
     if (len < 12 || len % 4 !== 0 || len > maxBlock) {
       throw new DecodeError('PCAP_BAD_BLOCK_LENGTH', `pcapng block type 0x${type.toString(16)} has invalid total length ${len}`, base + off + 4);
     }
