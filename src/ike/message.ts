@@ -118,6 +118,8 @@ const V1_TED = new Map<number, PayloadCodec<Payload>>([
 const V2 = new Map<number, PayloadCodec<Payload>>([
   [PayloadV2.SA, saV2],
   [PayloadV2.KE, keV2],
+  // IKEv2 IDi/IDr (RFC 7296 3.5) share the IKEv1 layout; `protocol`/`port` then hold the
+  // three RESERVED bytes, so they round-trip.
   [PayloadV2.IDI, idV1],
   [PayloadV2.IDR, idV1],
   [PayloadV2.CERT, certV1],

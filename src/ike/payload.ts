@@ -9,7 +9,7 @@
 //
 // C (critical) exists in IKEv2 only; in IKEv1 the whole second byte is RESERVED.
 import { GENERIC_HEADER_LENGTH } from './constants.js';
-import { checkEncodeSpace, invalid, need, u16, w16, type DecodeContext } from './wire.js';
+import { checkEncodeSpace, invalid, fits, u16, w16, type DecodeContext } from './wire.js';
 import { TedError } from '../errors.js';
 
 /**
@@ -31,7 +31,7 @@ export interface GenericHeader {
 }
 
 export function readGeneric(buf: Uint8Array, offset: number, end: number, ctx?: DecodeContext): GenericHeader {
-  need(offset, GENERIC_HEADER_LENGTH, end, 'payload header', ctx);
+  fits(offset, GENERIC_HEADER_LENGTH, end, 'payload header', ctx);
   const length = u16(buf, offset + 2);
   if (length < GENERIC_HEADER_LENGTH) invalid('IKE_BAD_PAYLOAD_LENGTH', `payload length ${length} is shorter than its header`, offset + 2, ctx);
   if (offset + length > end) invalid('IKE_BAD_PAYLOAD_LENGTH', `payload length ${length} runs ${offset + length - end} bytes past its container`, offset + 2, ctx);

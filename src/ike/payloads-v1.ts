@@ -2,7 +2,7 @@
 // drawn beside its codec; every codec reads only inside [start, end) of its own payload.
 import { IdType, PayloadV1 } from './constants.js';
 import { bodyCodec, type PayloadCodec } from './payload.js';
-import { copyBytes, invalid, LIMITS, need, readAddr, u16, u32, w16, w32, writeAddr, type DecodeContext } from './wire.js';
+import { copyBytes, invalid, LIMITS, fits, readAddr, u16, u32, w16, w32, writeAddr, type DecodeContext } from './wire.js';
 import { TedError } from '../errors.js';
 
 // ---------------------------------------------------------------- data attributes (RFC 2408 3.3)
@@ -151,10 +151,10 @@ export const saV1: PayloadCodec<SaPayloadV1> = bodyCodec<SaPayloadV1>({
     });
   },
   decode(buf, start, end, _flags, ctx, type) {
-    need(start, 4, end, 'SA DOI', ctx);
+    fits(start, 4, end, 'SA DOI', ctx);
     const doi = u32(buf, start);
     if (doi !== 1) return { kind: 'sa', type: type ?? PayloadV1.SA, doi, proposals: [], rest: copyBytes(buf, start + 4, end) };
-    need(start + 4, 4, end, 'SA situation', ctx);
+    fits(start + 4, 4, end, 'SA situation', ctx);
     const situation = u32(buf, start + 4);
     if (situation & SIT_SECRECY_OR_INTEGRITY) {
       return { kind: 'sa', type: type ?? PayloadV1.SA, doi, proposals: [], rest: copyBytes(buf, start + 4, end) };
@@ -164,11 +164,8 @@ export const saV1: PayloadCodec<SaPayloadV1> = bodyCodec<SaPayloadV1>({
     let next = o < end ? PayloadV1.PROPOSAL : 0;
     while (next !== 0) {
       if (proposals.length >= LIMITS.maxProposals) invalid('IKE_TOO_MANY', `more than ${LIMITS.maxProposals} proposals`, o, ctx);
-      if (next !== PayloadV1.PROPOSAL) invalid('IKE_BAD_PROPOSAL', `proposal chain names payload type ${next}`, o - 0, ctx);
-      if (o + 8 > end) {
-        if (o + 4 > end) invalid('IKE_BAD_PROPOSAL', 'proposal header crosses the end of the SA payload', o, ctx);
-      }
-      need(o, 4, end, 'proposal header', ctx);
+      if (next !== PayloadV1.PROPOSAL) invalid('IKE_BAD_PROPOSAL', `proposal chain names payload type ${next}`, o, ctx);
+      if (o + 8 > end) invalid('IKE_BAD_PROPOSAL', 'proposal header crosses the end of the SA payload', o, ctx);
       const plen = u16(buf, o + 2);
       if (plen < 8 || o + plen > end) invalid('IKE_BAD_PAYLOAD_LENGTH', `proposal length ${plen} does not fit its SA payload`, o + 2, ctx);
       const pend = o + plen;
@@ -343,7 +340,7 @@ export const idV1: PayloadCodec<IdPayloadV1> = bodyCodec<IdPayloadV1>({
     encodeIdentification(p.id, buf, o + 4);
   },
   decode(buf, start, end, _flags, ctx, type) {
-    need(start, 4, end, 'ID payload', ctx);
+    fits(start, 4, end, 'ID payload', ctx);
     return {
       kind: 'id',
       type: type ?? PayloadV1.ID,
@@ -374,7 +371,7 @@ function certCodec(kind: 'cert' | 'cr', type: number): PayloadCodec<CertPayloadV
       buf.set(p.data, o + 1);
     },
     decode(buf, start, end, _f, ctx, t) {
-      need(start, 1, end, 'certificate encoding', ctx);
+      fits(start, 1, end, 'certificate encoding', ctx);
       return { kind, type: t ?? type, encoding: buf[start]!, data: copyBytes(buf, start + 1, end) };
     },
   });
@@ -411,7 +408,7 @@ export const notifyV1: PayloadCodec<NotifyPayloadV1> = bodyCodec<NotifyPayloadV1
     buf.set(p.data, o + 8 + p.spi.length);
   },
   decode(buf, start, end, _f, ctx, type) {
-    need(start, 8, end, 'NOTIFY payload', ctx);
+    fits(start, 8, end, 'NOTIFY payload', ctx);
     const spiSize = buf[start + 5]!;
     if (start + 8 + spiSize > end) invalid('IKE_BAD_NOTIFY', `SPI size ${spiSize} crosses the end of the payload`, start + 5, ctx);
     return {
@@ -456,7 +453,7 @@ export const deleteV1: PayloadCodec<DeletePayloadV1> = bodyCodec<DeletePayloadV1
     }
   },
   decode(buf, start, end, _f, ctx, type) {
-    need(start, 8, end, 'DELETE payload', ctx);
+    fits(start, 8, end, 'DELETE payload', ctx);
     const spiSize = buf[start + 5]!;
     const n = u16(buf, start + 6);
     if (n > LIMITS.maxSpis) invalid('IKE_TOO_MANY', `${n} SPIs exceed ${LIMITS.maxSpis}`, start + 6, ctx);
@@ -490,7 +487,7 @@ export function natOaCodec(type: number): PayloadCodec<NatOaPayloadV1> {
       writeAddr(buf, o + 4, p.idType === IdType.IPV6_ADDR ? 16 : 4, p.address);
     },
     decode(buf, start, end, _f, ctx, t) {
-      need(start, 4, end, 'NAT-OA payload', ctx);
+      fits(start, 4, end, 'NAT-OA payload', ctx);
       const idType = buf[start]!;
       if (idType !== IdType.IPV4_ADDR && idType !== IdType.IPV6_ADDR) invalid('IKE_BAD_ID', `NAT-OA ID type ${idType} is not IPV4_ADDR or IPV6_ADDR`, start, ctx);
       const n = idType === IdType.IPV6_ADDR ? 16 : 4;

@@ -3,7 +3,7 @@
 import { PayloadV2, TsType } from './constants.js';
 import { bodyCodec, type PayloadCodec } from './payload.js';
 import { attributesLength, decodeAttributes, encodeAttributes, type Attribute } from './payloads-v1.js';
-import { copyBytes, invalid, LIMITS, need, readAddr, u16, w16, writeAddr } from './wire.js';
+import { copyBytes, invalid, LIMITS, fits, readAddr, u16, w16, writeAddr } from './wire.js';
 
 const crit = (p: { critical?: boolean }): number => (p.critical ? 0x80 : 0);
 const isCrit = (flags: number): { critical?: boolean } => (flags & 0x80 ? { critical: true } : {});
@@ -138,7 +138,7 @@ export const keV2: PayloadCodec<KePayloadV2> = bodyCodec<KePayloadV2>({
     buf.set(p.data, o + 4);
   },
   decode(buf, start, end, flags, ctx, type) {
-    need(start, 4, end, 'KE payload', ctx);
+    fits(start, 4, end, 'KE payload', ctx);
     return { kind: 'ke2', type: type ?? PayloadV2.KE, ...isCrit(flags), group: u16(buf, start), data: copyBytes(buf, start + 4, end) };
   },
 });
@@ -205,7 +205,7 @@ export const notifyV2: PayloadCodec<NotifyPayloadV2> = bodyCodec<NotifyPayloadV2
     buf.set(p.data, o + 4 + p.spi.length);
   },
   decode(buf, start, end, flags, ctx, type) {
-    need(start, 4, end, 'Notify payload', ctx);
+    fits(start, 4, end, 'Notify payload', ctx);
     const spiSize = buf[start + 1]!;
     if (start + 4 + spiSize > end) invalid('IKE_BAD_NOTIFY', `SPI size ${spiSize} crosses the end of the payload`, start + 1, ctx);
     return {
@@ -285,7 +285,7 @@ export const tsV2: PayloadCodec<TsPayloadV2> = bodyCodec<TsPayloadV2>({
     }
   },
   decode(buf, start, end, flags, ctx, type) {
-    need(start, 4, end, 'TS payload', ctx);
+    fits(start, 4, end, 'TS payload', ctx);
     const count = buf[start]!;
     if (count > LIMITS.maxTrafficSelectors) invalid('IKE_TOO_MANY', `${count} traffic selectors exceed ${LIMITS.maxTrafficSelectors}`, start, ctx);
     const selectors: TrafficSelector[] = [];

@@ -32,7 +32,7 @@ import type { Address, Family, PortRange, PortSet, Selector } from '../selector/
 import { PayloadV1 } from './constants.js';
 import { bodyCodec, type PayloadCodec } from './payload.js';
 import type { TedSummary } from './ted-types.js';
-import { copyBytes, invalid, LIMITS, need, readAddr, u16, w16, writeAddr, type DecodeContext } from './wire.js';
+import { copyBytes, invalid, LIMITS, fits, readAddr, u16, w16, writeAddr, type DecodeContext } from './wire.js';
 
 /** MD5("Cisco TED Probe version #3"), the summary's first 16 bytes (design 2.1 item 1). */
 export const TED_PROBE_HASH: Uint8Array = Uint8Array.from([
@@ -151,7 +151,7 @@ function readMasked(buf: Uint8Array, o: number, n: number, ctx?: DecodeContext):
 }
 
 export function decodeProxyBody(buf: Uint8Array, start: number, end: number, ctx?: DecodeContext): Selector {
-  need(start, 4, end, 'TED proxy', ctx);
+  fits(start, 4, end, 'TED proxy', ctx);
   const family = buf[start]!;
   if (family !== 4 && family !== 6) invalid('IKE_TED_BAD_FAMILY', `IP version ${family} is not 4 or 6`, start, ctx);
   const ns = buf[start + 2]!;
@@ -210,7 +210,7 @@ export function encodeSummaryBody(s: TedSummary, hash: Uint8Array, buf: Uint8Arr
 
 /** The summary fields of a summary body (the hash is left to the caller). */
 export function readSummary(buf: Uint8Array, start: number, end: number, ctx?: DecodeContext): TedSummary {
-  need(start, 24, end, 'TED summary', ctx);
+  fits(start, 24, end, 'TED summary', ctx);
   const family = buf[start + 17]!;
   if (family !== 4 && family !== 6) invalid('IKE_TED_BAD_FAMILY', `IP version ${family} is not 4 or 6`, start + 17, ctx);
   const n = addrBytes(family);

@@ -32,6 +32,14 @@ export function need(offset: number, n: number, end: number, what: string, ctx?:
   if (offset + n > end) truncated(`${what}: need ${n} bytes, ${Math.max(0, end - offset)} left`, offset, ctx);
 }
 
+/**
+ * Inside a payload whose length already checked out against the message, too few bytes for the
+ * fixed fields is a length that lies (invalid), not input that ended early.
+ */
+export function fits(offset: number, n: number, end: number, what: string, ctx?: DecodeContext): void {
+  if (offset + n > end) invalid('IKE_BAD_PAYLOAD_LENGTH', `${what}: needs ${n} bytes, its payload has ${Math.max(0, end - offset)} left`, offset, ctx);
+}
+
 export function u16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
