@@ -56,6 +56,8 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     writeFileSync(join(dir, 'b4.acl'), POLICY_B4);
     writeFileSync(join(dir, 'a6.acl'), POLICY_A6);
     writeFileSync(join(dir, 'b6.acl'), POLICY_B6);
+    const reaped = await Lab.reapStale();
+    if (reaped.length > 0) console.warn(`e2e: removed namespaces left by an earlier, killed run: ${reaped.join(' ')}`);
     lab = new Lab();
     await lab.create();
     // The set-up comes from the daemons' own --print-setup, run as the documentation says.

@@ -34,7 +34,7 @@ export type NodeName = 'hostA' | 'gwA' | 'sw' | 'gwB' | 'hostB' | 'forger';
 export async function labUnavailable(): Promise<string | undefined> {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'creating network namespaces needs root (CI runs as root)';
-  for (const tool of ['ip', 'tshark']) {
+  for (const tool of ['ip', 'tshark', 'tcpdump']) {
     try {
       await run('sh', ['-c', `command -v ${tool}`]);
     } catch {
@@ -59,8 +59,33 @@ export class Lab {
 
   constructor() {
     // Unique per run: pid + random, short enough for `ip netns` names.
-    this.tag = `ted${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36)}`;
+    this.tag = `ted-${process.pid.toString(36)}-${Math.floor(Math.random() * 36 ** 3).toString(36)}`;
     this.ns = { hostA: `${this.tag}-ha`, gwA: `${this.tag}-ga`, sw: `${this.tag}-sw`, gwB: `${this.tag}-gb`, hostB: `${this.tag}-hb`, forger: `${this.tag}-x` };
+  }
+
+  /**
+   * Deletes the namespaces of earlier runs whose test process is gone (killed before its
+   * afterAll could run): names are `ted-<pid base 36>-<random>-<node>`.
+   */
+  static async reapStale(): Promise<string[]> {
+    const { stdout } = await run('ip', ['netns', 'list']);
+    const reaped: string[] = [];
+    for (const line of stdout.split('\n')) {
+      const name = line.split(' ')[0]!;
+      const m = /^ted-([0-9a-z]+)-[0-9a-z]+-(ha|ga|sw|gb|hb|x)$/.exec(name);
+      if (!m) continue;
+      const pid = parseInt(m[1]!, 36);
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+      if (alive) continue;
+      await run('ip', ['netns', 'del', name]).catch(() => undefined);
+      reaped.push(name);
+    }
+    return reaped;
   }
 
   /** Runs a command in a namespace; rejects with its stderr on failure. */
