@@ -118,3 +118,48 @@ describe('classifyPcapFile (the engine of ted classify --pcap)', () => {
     }
   });
 });
+
+describe('ted classify --pcap', () => {
+  it('one line per frame in capture order (--out) equal to the oracle, summary with link types and decode outcomes, all engines', async () => {
+    const aclPath = join(dir, 'acl.txt');
+    writeFileSync(aclPath, 'ip access-list extended VPN\n 10 deny udp any any eq 4500\n 20 permit udp host 10.0.0.1 any eq 500\n 30 permit ip any any\n');
+    const capPath = join(dir, 'cls.pcap');
+    const n4500 = encodeUdpPacket({ family: 4, src: 0x0a000001n, dst: 0x0a000002n, sport: 1, dport: 4500, payload: new Uint8Array(1) });
+    const frames = [
+      encodeEthernet({}, udp(1)), // 2
+      encodeEthernet({ etherType: 0x0806 }, new Uint8Array(28)), // 0 not ip
+      encodeEthernet({ vlans: [{ id: 3 }, { id: 4, tpid: 0x8100 }] }, n4500), // 1
+      encodeEthernet({}, udp6), // 0: other family
+      encodeEthernet({}, udp(2)).subarray(0, 20), // 0: ip truncated
+      encodeEthernet({}, encodeUdpPacket({ family: 4, src: 9n, dst: 8n, sport: 7, dport: 6, payload: new Uint8Array(0) })), // 3
+    ];
+    writeFileSync(capPath, writePcap(frames.map((data) => ({ data })), { linkType: 1 }));
+    for (const engine of ['wasm', 'ts', 'linear']) {
+      const outPath = join(dir, `out-${engine}.txt`);
+      const r = await run(['classify', '--policy', capPath.replace('cls.pcap', 'acl.txt'), '--pcap', capPath, '--engine', engine, '--out', outPath]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const { readFileSync } = await import('node:fs');
+      expect(readFileSync(outPath, 'utf8')).toBe('2\n0\n1\n0\n0\n3\n');
+      expect(r.out).toMatch(/^capture .*cls\.pcap: 6 frames, 4 decoded/m);
+      expect(r.out).toMatch(/^link types: ethernet \(1\) 6$/m);
+      expect(r.out).toMatch(/^decode: ok 4, ip-truncated 1, not-ip 1$/m);
+      const j = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--engine', engine, '--json']);
+      expect(JSON.parse(j.out)).toMatchObject({ packets: 6, matched: 3, capture: { frames: 6, decoded: 4, byLinkType: { 'ethernet (1)': 6 }, byOutcome: { ok: 4, 'not-ip': 1, 'ip-truncated': 1 } } });
+    }
+  });
+
+  it('a damaged capture fails with a typed error (exit 2); --trace and --pcap together is a usage error', async () => {
+    const aclPath = join(dir, 'acl2.txt');
+    writeFileSync(aclPath, 'access-list 101 permit ip any any\n');
+    const capPath = join(dir, 'bad.pcap');
+    const b = writePcap([{ data: udp(1) }, { data: udp(2) }], { linkType: 101 });
+    writeFileSync(capPath, b.subarray(0, b.length - 2));
+    const r = await run(['classify', '--policy', aclPath, '--pcap', capPath]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/PCAP_TRUNCATED/);
+    const both = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--trace', capPath]);
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/CLI_TWO_INPUTS/);
+  });
+});

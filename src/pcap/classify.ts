@@ -27,6 +27,12 @@ export interface CaptureBatch {
 
 export interface ClassifyCaptureOptions extends ReadOptions {
   classifier?: Classifier;
+  /**
+   * Decode into this batch (e.g. a classifier's createBatch): rows are written in place when the
+   * engine can (wasm: the batch is in the module's memory; ts: any batch), else copied into it.
+   * Its capacity is the batch size.
+   */
+  batch?: TupleBatch;
   /** Header-walk engine (default wasm). */
   engine?: DecodeEngine;
   /** Frames per batch (default 4096). */
@@ -145,16 +151,32 @@ class Window {
   }
 }
 
+/** Copies tuple rows 0..n-1 between batches of possibly different capacities. */
+function copyRows(from: TupleBatch, to: TupleBatch, n: number): void {
+  to.src.set(from.src.subarray(0, n));
+  to.dst.set(from.dst.subarray(0, n));
+  to.src6.set(from.src6.subarray(0, 4 * n));
+  to.dst6.set(from.dst6.subarray(0, 4 * n));
+  to.sport.set(from.sport.subarray(0, n));
+  to.dport.set(from.dport.subarray(0, n));
+  to.proto.set(from.proto.subarray(0, n));
+  to.family.set(from.family.subarray(0, n));
+  to.flags.set(from.flags.subarray(0, n));
+  to.count = n;
+}
+
 function rd32(b: Uint8Array, o: number, le: boolean): number {
   return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<CaptureBatch> {
   const engine = opts.engine ?? 'wasm';
-  const capacity = Math.max(1, opts.batchSize ?? 4096);
+  const target = opts.batch;
+  const capacity = target ? target.capacity : Math.max(1, opts.batchSize ?? 4096);
   const chunk = Math.max(64, opts.chunkSize ?? 1 << 20);
   const cls = opts.classifier;
-  const dec = new BatchDecoder(engine, capacity, engine === 'wasm' && cls?.engine === 'wasm' ? cls.createBatch(capacity) : undefined);
+  const dec = new BatchDecoder(engine, capacity, target ?? (engine === 'wasm' && cls?.engine === 'wasm' ? cls.createBatch(capacity) : undefined));
+  const copyOut = target !== undefined && dec.batch !== target;
   const linkTypes = new Uint32Array(capacity);
   const caplens = new Uint32Array(capacity);
   try {
@@ -168,11 +190,16 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
     let index = 1;
     const emit = (count: number): CaptureBatch => {
       dec.batch.count = count;
+      let out = dec.batch;
+      if (copyOut) {
+        copyRows(dec.batch, target, count);
+        out = target;
+      }
       if (cls) {
-        cls.classify(dec.batch, dec.batch.results);
+        cls.classify(out, out.results);
         dec.sync();
       }
-      const b: CaptureBatch = { firstIndex: index, count, batch: dec.batch, reasons: dec.reasons, linkTypes, results: cls ? dec.batch.results : undefined, caplens };
+      const b: CaptureBatch = { firstIndex: index, count, batch: out, reasons: dec.reasons, linkTypes, results: cls ? out.results : undefined, caplens };
       index += count;
       return b;
     };

@@ -13,6 +13,7 @@ import type { Classifier } from '../../classify/types.js';
 import { loadPolicy, POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
 import type { Policy } from '../../selector/types.js';
 import { lineJson } from './intersect.js';
+import { formatPcapTally, newPcapTally, pcapSource } from './pcap.js';
 
 /**
  * Fills `batch` (setting `batch.count`) and yields, until the input is exhausted. Tuples that
@@ -121,6 +122,7 @@ interface ClassifyFlags {
   format?: string;
   acl?: string;
   trace?: string;
+  pcap?: string;
   engine?: string;
   out?: string;
   json?: boolean;
@@ -129,7 +131,7 @@ interface ClassifyFlags {
 /** Picks the input source from the flags (one input option must be given). */
 function sourceOf(flags: ClassifyFlags): TupleSource {
   if (flags.trace) return traceSource(flags.trace);
-  throw new UsageError('CLI_NO_INPUT', 'ted classify needs --trace FILE');
+  throw new UsageError('CLI_NO_INPUT', 'ted classify needs --trace FILE or --pcap FILE');
 }
 
 function summaryText(s: ClassifySummary): string {
@@ -152,7 +154,10 @@ function summaryText(s: ClassifySummary): string {
 export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary> {
   if (!flags.policy) throw new UsageError('CLI_NO_POLICY', 'ted classify needs --policy FILE');
   const engine = engineName(flags.engine);
-  const source = sourceOf(flags);
+  if (flags.trace && flags.pcap) throw new UsageError('CLI_TWO_INPUTS', 'give either --trace or --pcap, not both');
+  // --pcap: the header walk runs in the engine's language (wasm writes into the classifier's batch).
+  const tally = flags.pcap ? newPcapTally(flags.pcap) : undefined;
+  const source = tally ? pcapSource(tally.file, engine === 'wasm' ? 'wasm' : 'ts', tally) : sourceOf(flags);
   const policy = loadPolicy(flags.policy, { format: parseFormat(flags.format), acl: flags.acl });
   const classifier = compile(policy, { engine });
   const fd = flags.out ? openSync(flags.out, 'w') : undefined;
@@ -163,7 +168,7 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
       for (let i = 0; i < n; i++) text += `${r[i]}\n`;
       writeSync(fd, text);
     });
-    process.stdout.write(flags.json ? lineJson(summary) + '\n' : summaryText(summary));
+    process.stdout.write(flags.json ? lineJson(tally ? { ...summary, capture: tally } : summary) + '\n' : summaryText(summary) + (tally ? formatPcapTally(tally) : ''));
     return summary;
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -179,6 +184,7 @@ export function registerClassify(program: Command): void {
     .option('--format <format>', `policy format: ${POLICY_FORMATS.join('|')} (default: detected)`)
     .option('--acl <name>', 'which access list of a Cisco or JSON file')
     .option('--trace <file>', 'ClassBench trace: "src dst sport dport proto [flags] [id]" per line')
+    .option('--pcap <file>', 'capture (pcap or pcapng): one result per frame in capture order, 0 for none or not decodable')
     .option('--engine <engine>', `${ENGINES.join('|')} (default: $TED_ENGINE or wasm)`)
     .option('--out <file>', 'write the ordinal of the first matching entry per packet, one per line (0 = none)')
     .option('--json', 'print the summary as one JSON line')

@@ -11,6 +11,7 @@ import { CaptureFileReader } from '../../pcap/reader.js';
 import { classifyCapture, type CaptureBatch } from '../../pcap/classify.js';
 import type { DecodeEngine } from '../../packet/batch-decode.js';
 import type { Classifier } from '../../classify/types.js';
+import type { TupleBatch } from '../../classify/batch.js';
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 59: 'none', 132: 'sctp' };
 
@@ -233,15 +234,7 @@ export async function classifyPcapFile(
         run.hits[r]!++;
         reasonCounts[Math.min(b.reasons[i]!, REASON_NAMES.length)]!++;
       }
-      // Link types change rarely (per interface): count runs instead of frames.
-      let i = 0;
-      while (i < b.count) {
-        const lt = b.linkTypes[i]!;
-        let j = i + 1;
-        while (j < b.count && b.linkTypes[j] === lt) j++;
-        ltCounts.set(lt, (ltCounts.get(lt) ?? 0) + (j - i));
-        i = j;
-      }
+      countLinkTypes(b, ltCounts);
       run.frames += b.count;
       opts.onBatch?.(b);
     }
@@ -258,13 +251,73 @@ export async function classifyPcapFile(
   return run;
 }
 
-/** Summary lines for a capture run (added to `ted classify`'s summary). */
-export function formatPcapSummary(r: PcapClassifyRun): string {
+/** Tallies of a capture fed to `ted classify` through pcapSource. */
+export interface PcapTally {
+  file: string;
+  frames: number;
+  decoded: number;
+  byLinkType: Record<string, number>;
+  byOutcome: Record<string, number>;
+  /** Wall time of decoding plus classification. */
+  elapsedMs: number;
+}
+
+/**
+ * A `ted classify` input source (the TupleSource shape of src/cli/commands/classify.ts): fills
+ * the classifier's batch from a capture file, batch by batch, streaming with bounded memory.
+ * The header walk runs in WebAssembly for the wasm engine (straight into the classifier's batch
+ * in linear memory) and in TypeScript otherwise. `tally` fills in as frames go by.
+ */
+export function pcapSource(file: string, engine: DecodeEngine, tally: PcapTally): (batch: TupleBatch) => AsyncIterable<void> {
+  return async function* (batch: TupleBatch) {
+    const total = statSync(file).size;
+    const bar = startProgress('classifying', total);
+    const reasonCounts = new Float64Array(REASON_NAMES.length + 1);
+    const ltCounts = new Map<number, number>();
+    const t0 = performance.now();
+    try {
+      for await (const b of classifyCapture(file, { engine, batch, onProgress: (done) => bar.update(done) })) {
+        for (let i = 0; i < b.count; i++) reasonCounts[Math.min(b.reasons[i]!, REASON_NAMES.length)]!++;
+        countLinkTypes(b, ltCounts);
+        tally.frames += b.count;
+        yield;
+      }
+    } finally {
+      bar.stop();
+      tally.elapsedMs = performance.now() - t0;
+      tally.decoded = reasonCounts[0]!;
+      reasonCounts.forEach((n, r) => {
+        if (n > 0) tally.byOutcome[REASON_NAMES[r] ?? 'unknown'] = n;
+      });
+      for (const [lt, n] of ltCounts) tally.byLinkType[`${linkTypeName(lt)} (${lt})`] = n;
+    }
+  };
+}
+
+export function newPcapTally(file: string): PcapTally {
+  return { file, frames: 0, decoded: 0, byLinkType: {}, byOutcome: {}, elapsedMs: 0 };
+}
+
+/** Extra summary lines of `ted classify --pcap`: frames by link type and by decode outcome. */
+export function formatPcapTally(t: PcapTally): string {
+  const mpps = t.elapsedMs > 0 ? t.frames / t.elapsedMs / 1e3 : 0;
   return [
-    `frames:       ${r.frames} (${r.decoded} decoded)`,
-    `link types:   ${sorted(r.byLinkType)}`,
-    `decode:       ${sorted(r.byOutcome)}`,
+    `capture ${t.file}: ${t.frames} frames, ${t.decoded} decoded, ${t.elapsedMs.toFixed(2)} ms decode+classify (${mpps.toFixed(2)} Mpps)`,
+    `link types: ${sorted(t.byLinkType)}`,
+    `decode: ${sorted(t.byOutcome)}`,
   ].join('\n') + '\n';
+}
+
+function countLinkTypes(b: CaptureBatch, ltCounts: Map<number, number>): void {
+  // Link types change rarely (per interface): count runs instead of frames.
+  let i = 0;
+  while (i < b.count) {
+    const lt = b.linkTypes[i]!;
+    let j = i + 1;
+    while (j < b.count && b.linkTypes[j] === lt) j++;
+    ltCounts.set(lt, (ltCounts.get(lt) ?? 0) + (j - i));
+    i = j;
+  }
 }
 
 export function registerPcap(program: Command): void {
