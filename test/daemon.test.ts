@@ -317,6 +317,18 @@ describe('control socket', () => {
     await again.close();
   });
 
+  it('the logger writes readable lines instead when asked (as on a terminal)', () => {
+    const file = join(dir, 'pretty.log');
+    const fd = fs.openSync(file, 'w');
+    const log = createLogger({ level: 'info', fd, pretty: 'always' });
+    log.info({ event: 'probe-sent', icookie: 'ab' }, 'probe ab attempt 1');
+    fs.closeSync(fd);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text).toContain('probe ab attempt 1');
+    expect(text).toMatch(/INFO/);
+    expect(() => JSON.parse(text.split('\n')[0]!)).toThrow();
+  });
+
   it('the logger writes JSON lines with ISO times and level names', () => {
     const file = join(dir, 'log.jsonl');
     const { openSync, readFileSync, closeSync } = require_fs();
