@@ -207,7 +207,9 @@ export function encodeMessage(m: IkeMessage, buf: Uint8Array, offset = 0): numbe
       continue;
     }
     const next = m.payloads[i + 1]?.type ?? 0;
-    o += BY_KIND[p.kind].encode(p, buf, o, next);
+    const len = BY_KIND[p.kind].encode(p, buf, o, next);
+    if ('critical' in p && p.critical) buf[o + 1]! |= 0x80;
+    o += len;
   }
   return o - offset;
 }
@@ -250,6 +252,8 @@ export function decodeMessage(buf: Uint8Array, offset = 0, end = buf.length, opt
     } else {
       const codec = (v2 ? V2.get(next) : (V1.get(next) ?? (ted ? V1_TED.get(next) : undefined))) ?? rawPayload;
       p = codec.decode(buf, o, msgEnd, ctx, next);
+      // Layouts shared with IKEv1 (ID, CERT, CR) do not read the critical bit themselves.
+      if (v2 && g.flags & 0x80 && !('critical' in p)) p = { ...p, critical: true } as Payload;
     }
     payloads.push(p);
     spans.push({ type: next, offset: o, length: g.length });

@@ -239,6 +239,8 @@ export type Identification =
 export interface IdPayloadV1 {
   readonly kind: 'id';
   readonly type: number;
+  /** IKEv2 IDi/IDr only (this layout is shared with RFC 7296 3.5). */
+  readonly critical?: boolean;
   readonly protocol: number;
   readonly port: number;
   readonly id: Identification;
@@ -359,6 +361,8 @@ export const idV1: PayloadCodec<IdPayloadV1> = bodyCodec<IdPayloadV1>({
 export interface CertPayloadV1 {
   readonly kind: 'cert' | 'cr';
   readonly type: number;
+  /** IKEv2 CERT/CERTREQ only (same layout, RFC 7296 3.6-3.7). */
+  readonly critical?: boolean;
   readonly encoding: number;
   readonly data: Uint8Array;
 }
