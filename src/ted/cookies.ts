@@ -2,8 +2,9 @@
 // local secret, the initiator cookie and the initiator's address, so answering a probe leaves no
 // state behind (a flood cannot exhaust the responder) and the same probe always gets the same
 // responder cookie.
-import { createHmac, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { TedIdentity } from '../ike/ted-types.js';
+import { SipHash } from './siphash.js';
 
 const POOL = 4096;
 
@@ -34,18 +35,44 @@ export function randomSecret(): Uint8Array {
   return s;
 }
 
-/** HMAC-SHA-256(secret, icookie || family || initiator address), first 8 bytes, never zero. */
-export function responderCookie(secret: Uint8Array, icookie: bigint, initiator: TedIdentity): bigint {
-  const n = initiator.family === 4 ? 4 : 16;
-  const msg = Buffer.allocUnsafe(9 + n);
-  msg.writeBigUInt64BE(icookie & 0xffffffffffffffffn, 0);
-  msg[8] = initiator.family;
-  let a = initiator.address;
-  for (let i = 8 + n; i > 8; i--) {
-    msg[i] = Number(a & 0xffn);
-    a >>= 8n;
+/**
+ * The responder cookie: SipHash-2-4 keyed with the first 16 bytes of the secret over
+ * icookie (8 bytes, big-endian) || family (1 byte) || initiator address (4 or 16 bytes); never zero.
+ */
+export class ResponderCookies {
+  private readonly sip: SipHash;
+  private readonly msg = new Uint8Array(25);
+
+  constructor(secret: Uint8Array) {
+    this.sip = new SipHash(secret);
   }
-  const mac = createHmac('sha256', secret).update(msg).digest();
-  const v = mac.readBigUInt64BE(0);
-  return v === 0n ? 1n : v;
+
+  cookie(icookie: bigint, initiator: TedIdentity): bigint {
+    const m = this.msg;
+    let c = icookie & 0xffffffffffffffffn;
+    const hi = Number(c >> 32n);
+    const lo = Number(c & 0xffffffffn);
+    m[0] = hi >>> 24; m[1] = hi >>> 16; m[2] = hi >>> 8; m[3] = hi;
+    m[4] = lo >>> 24; m[5] = lo >>> 16; m[6] = lo >>> 8; m[7] = lo;
+    m[8] = initiator.family;
+    const n = initiator.family === 4 ? 4 : 16;
+    if (n === 4) {
+      const a = Number(initiator.address & 0xffffffffn);
+      m[9] = a >>> 24; m[10] = a >>> 16; m[11] = a >>> 8; m[12] = a;
+    } else {
+      c = initiator.address;
+      for (let i = 8 + n; i > 8; i--) {
+        m[i] = Number(c & 0xffn);
+        c >>= 8n;
+      }
+    }
+    this.sip.hash(m, 9 + n);
+    const v = this.sip.value();
+    return v === 0n ? 1n : v;
+  }
+}
+
+/** One-shot form of ResponderCookies (tests, tools). */
+export function responderCookie(secret: Uint8Array, icookie: bigint, initiator: TedIdentity): bigint {
+  return new ResponderCookies(secret).cookie(icookie, initiator);
 }

@@ -1,9 +1,8 @@
 // The gateway: data path (classify -> flow cache -> tunnel table -> verdict), the initiator
 // (FIG. 2 blocks 202-218) and the responder, over an injected transport and clock. Pure logic: no
 // socket, no timer of its own (one clock timer via the Scheduler), no wall time.
-import type { TupleBatch } from '../classify/batch.js';
-import { FLAG_HAS_PORTS } from '../classify/batch.js';
-import type { Classifier } from '../classify/types.js';
+import { FLAG_HAS_PORTS, TupleBatch } from '../classify/batch.js';
+import type { Classifier, EngineName } from '../classify/types.js';
 import { DecodeError, TedError } from '../errors.js';
 import type { TedIdentity, TedProbe, TedResponse, TedSummary } from '../ike/ted-types.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE, TED_VERSION } from '../ike/ted-types.js';
@@ -16,7 +15,7 @@ import type { Clock, InboundDatagram, Transport } from '../transport/types.js';
 import { IKE_PORT } from '../transport/types.js';
 import { classifierFor, intersectOne } from './engines.js';
 import { systemClock } from './clock.js';
-import { CookieSource, randomSecret, responderCookie } from './cookies.js';
+import { CookieSource, ResponderCookies, randomSecret } from './cookies.js';
 import type { CounterName, Counters } from './counters.js';
 import { newCounters } from './counters.js';
 import { FlowCache } from './flow-cache.js';
@@ -71,9 +70,9 @@ interface HoldDown {
 /** The outcome of checking a proposed proxy against this gateway's ACL (IKE quick mode on the responder). */
 export interface ProposalCheck {
   readonly accepted: boolean;
-  /** The entry that decided (0 = none overlaps). */
+  /** The permit entry that contains the proposal, or the first that overlaps it (0 = none). */
   readonly entry: number;
-  readonly reason: 'accepted' | 'no-entry' | 'denied' | 'not-subset';
+  readonly reason: 'accepted' | 'no-entry' | 'not-subset';
 }
 
 /** The handoff used when none is given: records each tunnel and marks it ESTABLISHED at once. */
@@ -120,6 +119,8 @@ export class Gateway {
   readonly limits: Limits;
   readonly timers: Timers;
   readonly tedVersion: 2 | 3;
+  /** Classifier and intersection engine (undefined: the default, TED_ENGINE or wasm). */
+  readonly engine: EngineName | undefined;
   /** Live counters (read them; do not write). */
   readonly counters: Counters = newCounters();
 
@@ -129,7 +130,7 @@ export class Gateway {
   private readonly wire: TedWire;
   private readonly localPort: number;
   private readonly peerPort: number;
-  private readonly secret: Uint8Array;
+  private readonly rcookies: ResponderCookies;
   private readonly capabilities: number;
   private readonly checkResponseSource: boolean;
   private readonly onEvent: ((e: GatewayEvent) => void) | undefined;
@@ -148,6 +149,8 @@ export class Gateway {
   private readonly pendingByCookie = new Map<bigint, Pending>();
   private readonly holds = new Map<string, HoldDown>();
   private out: Verdicts;
+  /** Responses are encoded here (the transport copies what it keeps). */
+  private readonly scratch = new Uint8Array(2048);
   private closed = false;
 
   constructor(opts: GatewayOptions) {
@@ -168,10 +171,12 @@ export class Gateway {
     this.tedVersion = opts.tedVersion ?? 3;
     this.localPort = opts.ports?.local ?? IKE_PORT;
     this.peerPort = opts.ports?.peer ?? IKE_PORT;
-    this.secret = opts.secret ?? randomSecret();
+    if (opts.secret && opts.secret.length < 16) throw new TedError('TED_BAD_SECRET', `secret: the responder cookie key needs at least 16 bytes, got ${opts.secret.length}`);
+    this.rcookies = new ResponderCookies(opts.secret ?? randomSecret());
     this.capabilities = opts.capabilities ?? 0;
     this.checkResponseSource = opts.checkResponseSource ?? true;
     this.onEvent = opts.onEvent;
+    this.engine = opts.engine ?? opts.classifier?.engine;
     this.classifier = opts.classifier ?? classifierFor(opts.policy, opts.engine);
 
     let max = 0;
@@ -207,6 +212,9 @@ export class Gateway {
     if (this.out.verdict.length < n) this.out = this.verdictBuffers(batch.capacity);
     const out = this.out;
     out.count = n;
+    // Ordinals go to our own array: a batch in WebAssembly memory may have stale views until the
+    // classifier refreshes them inside classify() (memory grown by another classifier), so its
+    // columns are read only after that call.
     const ord = out.ordinal;
     this.classifier.classify(batch, ord);
     const verdict = out.verdict;
@@ -226,6 +234,7 @@ export class Gateway {
     let fwd = 0;
     let byp = 0;
     let hits = 0;
+    const ids = this.table.ids;
     for (let i = 0; i < n; i++) {
       const o = ord[i]!;
       const f = fam[i]!;
@@ -247,7 +256,7 @@ export class Gateway {
       const slot = f === 4 ? cache.get4(src[i]!, dst[i]!, ports, pf) : cache.get6(batch.src6, batch.dst6, i * 4, ports, pf);
       if (slot >= 0) {
         verdict[i] = FORWARD;
-        tunnel[i] = this.table.atSlot(slot)!.id;
+        tunnel[i] = ids[slot]!;
         lastUsed[slot] = now;
         packets[slot]!++;
         fwd++;
@@ -268,7 +277,7 @@ export class Gateway {
 
   /** One packet through the same path (the rare path; allocates). */
   processOne(t: Tuple): { verdict: VerdictCode; tunnel: number; ordinal: number } {
-    const b = this.oneBatch ?? (this.oneBatch = this.classifier.createBatch(1));
+    const b = (this.oneBatch ??= new TupleBatch(1));
     b.count = 1;
     b.set(0, t);
     const v = this.process(b);
@@ -308,12 +317,12 @@ export class Gateway {
     tuple ??= batch.get(i)!;
     if (negotiating) {
       this.counters.dropsWhileNegotiating++;
-      this.emit({ type: 'drop', tuple, entry: o, reason: 'negotiating' });
+      if (this.onEvent) this.emit({ type: 'drop', tuple, entry: o, reason: 'negotiating' });
       return;
     }
     if (!this.initiates) {
       this.counters.dropsNotInitiator++;
-      this.emit({ type: 'drop', tuple, entry: o, reason: 'not-initiator' });
+      if (this.onEvent) this.emit({ type: 'drop', tuple, entry: o, reason: 'not-initiator' });
       return;
     }
     this.trigger(this.entries[o]!, tuple);
@@ -330,20 +339,20 @@ export class Gateway {
     const key = `${entry.ordinal}/${t.family}/${t.dst}`;
     if (this.pendingByKey.has(key)) {
       this.counters.dropsWhileProbing++;
-      this.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'probing' });
+      if (this.onEvent) this.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'probing' });
       return;
     }
     const now = this.clock.now();
     const hold = this.holds.get(`${t.family}/${t.dst}`);
     if (hold && hold.until > now) {
       this.counters.dropsHeldDown++;
-      this.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'held-down' });
+      if (this.onEvent) this.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'held-down' });
       return;
     }
-    this.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'no-tunnel' });
+    if (this.onEvent) this.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'no-tunnel' });
     if (this.pendingByKey.size >= this.limits.maxPending) {
       this.counters.refusedPending++;
-      this.emit({ type: 'probe-refused', entry: entry.ordinal, reason: 'pending-full' });
+      if (this.onEvent) this.emit({ type: 'probe-refused', entry: entry.ordinal, reason: 'pending-full' });
       return;
     }
     let icookie = this.cookies.next();
@@ -384,7 +393,7 @@ export class Gateway {
     this.counters.cipsNumTEDProbesSent++;
     if (p.tries > 1) this.counters.probeRetransmits++;
     this.transport.send({ family: t.family, src: t.src, dst: t.dst, sport, dport: this.peerPort, payload: p.bytes, spoofSource: true });
-    this.emit({
+    if (this.onEvent) this.emit({
       type: 'probe-sent',
       icookie: p.icookie,
       entry: p.entry.ordinal,
@@ -406,7 +415,7 @@ export class Gateway {
     this.dropPending(p);
     this.counters.probesGivenUp++;
     this.counters.cipsNumTEDFailures++;
-    this.emit({ type: 'probe-gave-up', icookie: p.icookie, entry: p.entry.ordinal, destination: p.tuple.dst, tries: p.tries });
+    if (this.onEvent) this.emit({ type: 'probe-gave-up', icookie: p.icookie, entry: p.entry.ordinal, destination: p.tuple.dst, tries: p.tries });
     this.holdDown(p.tuple.family, p.tuple.dst, 'no-response');
   }
 
@@ -427,7 +436,7 @@ export class Gateway {
     const h: HoldDown = { family, destination, until, reason };
     this.holds.set(key, h);
     this.counters.holdDownsStarted++;
-    this.emit({ type: 'hold-down', family, destination, until, reason });
+    if (this.onEvent) this.emit({ type: 'hold-down', family, destination, until, reason });
     this.scheduler.at(until, () => {
       if (this.holds.get(key) === h) this.holds.delete(key);
     });
@@ -439,7 +448,7 @@ export class Gateway {
     c.responsesReceived++;
     const reject = (counter: CounterName, reason: string) => {
       c[counter]++;
-      this.emit({ type: 'response-dropped', reason, icookie: m.icookie });
+      if (this.onEvent) this.emit({ type: 'response-dropped', reason, icookie: m.icookie });
     };
     if (m.messageId !== 0) return reject('responseBadMessageId', 'message-id');
     const p = this.pendingByCookie.get(m.icookie);
@@ -449,7 +458,7 @@ export class Gateway {
     if (this.checkResponseSource && (d.family !== r.id.family || d.src !== r.id.address)) return reject('responseSourceMismatch', 'source-not-id');
     c.responsesAccepted++;
     this.dropPending(p);
-    this.emit({ type: 'response-received', icookie: r.icookie, rcookie: r.rcookie, peer: r.id, proxy: r.proxy });
+    if (this.onEvent) this.emit({ type: 'response-received', icookie: r.icookie, rcookie: r.rcookie, peer: r.id, proxy: r.proxy });
 
     // Our orientation: the responder's ACL describes traffic from its side to ours.
     const ours = this.selectors[p.entry.ordinal]!;
@@ -457,7 +466,7 @@ export class Gateway {
     let result: Selector | undefined;
     let emptyField: Field | undefined;
     if (this.tedVersion === 3) {
-      const x = intersectOne(ours, theirs);
+      const x = intersectOne(ours, theirs, this.engine);
       if (x.empty) emptyField = x.field;
       else result = x.selector;
     } else if (ours.family !== theirs.family) emptyField = 'family';
@@ -465,13 +474,13 @@ export class Gateway {
       // TED v1/v2: our source half proxy and their half proxy, no protocol and no ports.
       result = { family: ours.family, protocol: 0, src: ours.src, dst: theirs.dst, sport: FULL_PORTS, dport: FULL_PORTS };
     }
-    this.emit({ type: 'intersection', icookie: p.icookie, entry: p.entry.ordinal, ours, theirs, result, emptyField, tedVersion: this.tedVersion });
+    if (this.onEvent) this.emit({ type: 'intersection', icookie: p.icookie, entry: p.entry.ordinal, ours, theirs, result, emptyField, tedVersion: this.tedVersion });
     if (!result) {
       c[EMPTY_COUNTER[emptyField!]]++;
       return this.fail(p, `empty-${emptyField}`);
     }
     const inside = contains(result, p.tuple);
-    this.emit({ type: 'verify', icookie: p.icookie, inside, tuple: p.tuple, proxy: result });
+    if (this.onEvent) this.emit({ type: 'verify', icookie: p.icookie, inside, tuple: p.tuple, proxy: result });
     if (!inside) {
       c.packetOutsideIntersection++;
       return this.fail(p, 'packet-outside');
@@ -489,7 +498,7 @@ export class Gateway {
     );
     if (!t) {
       c.refusedTunnels++;
-      this.emit({
+      if (this.onEvent) this.emit({
         type: 'tunnel',
         state: 'refused',
         reason: 'table-full',
@@ -501,7 +510,7 @@ export class Gateway {
     if (Number.isFinite(this.timers.tunnelLifetimeMs)) t.lifetimeDeadline = this.scheduler.at(t.expiresAt, () => this.remove(t, 'lifetime'));
     if (Number.isFinite(this.timers.tunnelIdleMs)) this.armIdle(t, now + this.timers.tunnelIdleMs);
     const info = this.table.info(t);
-    this.emit({ type: 'tunnel', state: 'negotiated', tunnel: info });
+    if (this.onEvent) this.emit({ type: 'tunnel', state: 'negotiated', tunnel: info });
     let result2: boolean | void | Promise<boolean | void>;
     try {
       result2 = this.handoff.bringUp(info);
@@ -527,7 +536,7 @@ export class Gateway {
     t.state = 'established';
     t.establishedAt = this.clock.now();
     this.counters.tunnelsEstablished++;
-    this.emit({ type: 'tunnel', state: 'established', tunnel: this.table.info(t) });
+    if (this.onEvent) this.emit({ type: 'tunnel', state: 'established', tunnel: this.table.info(t) });
   }
 
   private handoffFailed(t: Tunnel, trigger: Tuple): void {
@@ -557,7 +566,7 @@ export class Gateway {
     if (reason === 'lifetime') this.counters.tunnelsExpired++;
     else if (reason === 'idle') this.counters.tunnelsIdle++;
     else if (reason === 'api' || reason === 'closed') this.counters.tunnelsTornDown++;
-    this.emit({ type: 'tunnel', state: 'down', tunnel: info, reason });
+    if (this.onEvent) this.emit({ type: 'tunnel', state: 'down', tunnel: info, reason });
     try {
       this.handoff.tearDown?.(info, reason);
     } catch {
@@ -568,33 +577,63 @@ export class Gateway {
 
   // ---------------------------------------------------------------- responder
 
+  private ignoreProbe(counter: CounterName, reason: string, icookie: bigint): void {
+    this.counters[counter]++;
+    if (this.onEvent) this.emit({ type: 'probe-ignored', reason, icookie });
+  }
+
+  /** First-match ordinal of the mirrored summary (our ACL describes traffic from our side to theirs). */
+  private classifyMirrored(s: TedSummary): number {
+    const b = (this.probeBatch ??= this.classifier.createBatch(1));
+    if (b.src.length === 0) {
+      // Another classifier grew the WebAssembly memory: our views are detached. An empty
+      // classify() makes the classifier re-view its batch before we write into it.
+      b.count = 0;
+      this.classifier.classify(b, this.oneResult);
+    }
+    const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
+    if (s.family === 4) {
+      b.family[0] = 4;
+      b.proto[0] = s.protocol;
+      b.flags[0] = hasPorts ? FLAG_HAS_PORTS : 0;
+      b.src[0] = Number(s.dst);
+      b.dst[0] = Number(s.src);
+      b.sport[0] = s.dport;
+      b.dport[0] = s.sport;
+    } else b.set(0, { family: s.family, protocol: s.protocol, src: s.dst, dst: s.src, sport: s.dport, dport: s.sport, hasPorts });
+    b.count = 1;
+    this.classifier.classify(b, b.results);
+    return b.results[0]!;
+  }
+  private probeBatch: TupleBatch | undefined;
+  private readonly oneResult = new Int32Array(1);
+
   private onProbe(d: InboundDatagram, m: DecodedTed): void {
     const c = this.counters;
     c.cipsNumTEDProbesReceived++;
-    const ignore = (counter: CounterName, reason: string) => {
-      c[counter]++;
-      this.emit({ type: 'probe-ignored', reason, icookie: m.icookie });
-    };
-    if (!this.responds) return ignore('probeNotResponder', 'not-responder');
-    if (m.messageId !== 0) return ignore('probeBadMessageId', 'message-id');
-    if (m.icookie === 0n || m.rcookie !== 0n) return ignore('probeBadCookies', 'cookies');
+    if (!this.responds) return this.ignoreProbe('probeNotResponder', 'not-responder', m.icookie);
+    if (m.messageId !== 0) return this.ignoreProbe('probeBadMessageId', 'message-id', m.icookie);
+    if (m.icookie === 0n || m.rcookie !== 0n) return this.ignoreProbe('probeBadCookies', 'cookies', m.icookie);
     const probe = m.probe!;
     const s = probe.summary;
-    if (s.family !== this.policy.family || probe.id.family !== this.localAddress.family) return ignore('probeFamilyMismatch', 'family');
-    if (d.dstKnown && (d.family !== s.family || d.dst !== s.dst)) return ignore('probeDestinationMismatch', 'destination-not-summary');
-    this.emit({ type: 'probe-received', icookie: probe.icookie, from: probe.id, summary: s });
-    // Our ACL describes traffic from our side to theirs: mirror P.
-    const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
-    const mirrored: Tuple = { family: s.family, protocol: s.protocol, src: s.dst, dst: s.src, sport: s.dport, dport: s.sport, hasPorts };
-    const o = this.classifier.classifyOne(mirrored);
-    if (o === 0) return ignore('probeNoEntry', 'no-entry');
-    if (this.actions[o] !== PERMIT) return ignore('probeDenied', 'denied');
+    if (s.family !== this.policy.family || probe.id.family !== this.localAddress.family) return this.ignoreProbe('probeFamilyMismatch', 'family', m.icookie);
+    if (d.dstKnown && (d.family !== s.family || d.dst !== s.dst)) return this.ignoreProbe('probeDestinationMismatch', 'destination-not-summary', m.icookie);
+    if (this.onEvent) this.emit({ type: 'probe-received', icookie: probe.icookie, from: probe.id, summary: s });
+    const o = this.classifyMirrored(s);
+    if (o === 0) return this.ignoreProbe('probeNoEntry', 'no-entry', m.icookie);
+    if (this.actions[o] !== PERMIT) return this.ignoreProbe('probeDenied', 'denied', m.icookie);
     const rateKey = probe.id.family === 6 ? probe.id.address | (1n << 128n) : probe.id.address;
-    if (!this.rate.take(rateKey, this.clock.now())) return ignore('probeRateLimited', 'rate-limited');
+    if (!this.rate.take(rateKey, this.clock.now())) return this.ignoreProbe('probeRateLimited', 'rate-limited', m.icookie);
     const proxy = this.selectors[o]!;
-    const rcookie = responderCookie(this.secret, probe.icookie, probe.id);
+    const rcookie = this.rcookies.cookie(probe.icookie, probe.id);
     const response: TedResponse = { icookie: probe.icookie, rcookie, capabilities: this.capabilities, id: this.localAddress, proxy };
-    const bytes = this.wire.encodeResponse(response);
+    let bytes: Uint8Array;
+    try {
+      bytes = this.scratch.subarray(0, this.wire.encodeResponseInto(response, this.scratch));
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      bytes = this.wire.encodeResponse(response); // larger than the scratch buffer (huge port sets)
+    }
     this.transport.send({
       family: probe.id.family,
       src: this.localAddress.address,
@@ -605,22 +644,24 @@ export class Gateway {
       spoofSource: false,
     });
     c.responsesSent++;
-    this.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy, to: probe.id, src: this.localAddress.address, sport: this.localPort, dport: this.peerPort, bytes });
+    if (this.onEvent) this.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy, to: probe.id, src: this.localAddress.address, sport: this.localPort, dport: this.peerPort, bytes });
   }
 
   /**
    * Would this gateway accept a tunnel with `proxy` (given in the initiator's orientation)? The
-   * check IKE quick mode makes: the first entry overlapping the mirrored proxy must be a permit
-   * entry containing all of it.
+   * check IKE quick mode makes on a responder: some permit entry must contain all of the mirrored
+   * proxy (deny entries carve holes the data path enforces per packet; they do not veto a
+   * proposal, as the TED response itself carries the whole permit entry).
    */
   checkProposal(proxy: Selector): ProposalCheck {
     const ours = mirror(proxy);
+    let overlap = 0;
     for (const e of this.policy.entries) {
-      if (intersect(e, ours).empty) continue;
-      if (e.action !== 'permit') return { accepted: false, entry: e.ordinal, reason: 'denied' };
-      return isSubset(ours, e) ? { accepted: true, entry: e.ordinal, reason: 'accepted' } : { accepted: false, entry: e.ordinal, reason: 'not-subset' };
+      if (e.action !== 'permit') continue;
+      if (isSubset(ours, e)) return { accepted: true, entry: e.ordinal, reason: 'accepted' };
+      if (!overlap && !intersect(e, ours).empty) overlap = e.ordinal;
     }
-    return { accepted: false, entry: 0, reason: 'no-entry' };
+    return overlap ? { accepted: false, entry: overlap, reason: 'not-subset' } : { accepted: false, entry: 0, reason: 'no-entry' };
   }
 
   // ---------------------------------------------------------------- input
@@ -641,11 +682,11 @@ export class Gateway {
       if (peek === TED_EXCHANGE_PROBE) {
         this.counters.cipsNumTEDProbesReceived++;
         this.counters[truncated ? 'probeTruncated' : 'probeMalformed']++;
-        this.emit({ type: 'probe-ignored', reason });
+        if (this.onEvent) this.emit({ type: 'probe-ignored', reason });
       } else if (peek === TED_EXCHANGE_RESPONSE && this.initiates) {
         this.counters.responsesReceived++;
         this.counters[truncated ? 'responseTruncated' : 'responseMalformed']++;
-        this.emit({ type: 'response-dropped', reason });
+        if (this.onEvent) this.emit({ type: 'response-dropped', reason });
       } else {
         this.counters.datagramsIgnored++;
       }
@@ -657,7 +698,7 @@ export class Gateway {
       // Something other than a response carrying one of our cookies: a confused or forged peer.
       this.counters.responsesReceived++;
       this.counters.responseWrongExchange++;
-      this.emit({ type: 'response-dropped', reason: 'wrong-exchange', icookie: m.icookie });
+      if (this.onEvent) this.emit({ type: 'response-dropped', reason: 'wrong-exchange', icookie: m.icookie });
     } else this.counters.datagramsIgnored++;
   }
 

@@ -64,10 +64,13 @@ export class TunnelTable {
   /** Per slot: last time a packet used the tunnel, and packets forwarded. */
   readonly lastUsed: Float64Array;
   readonly packets: Float64Array;
+  /** Per slot: the tunnel id (the hot path reads it without touching the Tunnel object). */
+  readonly ids: Int32Array;
 
   constructor(readonly capacity: number) {
     this.lastUsed = new Float64Array(capacity);
     this.packets = new Float64Array(capacity);
+    this.ids = new Int32Array(capacity);
   }
 
   get size(): number {
@@ -86,6 +89,7 @@ export class TunnelTable {
     this.byId.set(t.id, t);
     this.lastUsed[slot] = t.negotiatedAt;
     this.packets[slot] = 0;
+    this.ids[slot] = t.id;
     let list = this.byEntry.get(t.entry);
     if (!list) this.byEntry.set(t.entry, (list = []));
     list.push(t);
@@ -96,6 +100,7 @@ export class TunnelTable {
     if (this.byId.get(t.id) !== t) return false;
     this.byId.delete(t.id);
     this.bySlot[t.slot] = undefined;
+    this.ids[t.slot] = 0;
     this.free.push(t.slot);
     const list = this.byEntry.get(t.entry)!;
     list.splice(list.indexOf(t), 1);

@@ -32,9 +32,16 @@ export interface MemoryNetworkStats {
   lost: number;
 }
 
+interface CompiledClaim extends Claim {
+  readonly weight: number;
+  /** IPv4 value and care-mask as numbers (routing then needs no BigInt arithmetic). */
+  readonly v4: number;
+  readonly c4: number;
+}
+
 interface Attached {
   readonly transport: MemoryTransport;
-  readonly claims: readonly (Claim & { readonly weight: number })[];
+  readonly claims: readonly CompiledClaim[];
 }
 
 function popcount(v: bigint): number {
@@ -44,6 +51,10 @@ function popcount(v: bigint): number {
     n++;
   }
   return n;
+}
+
+function copyOf(d: Datagram, spoofSource: boolean): OutboundDatagram {
+  return { family: d.family, src: d.src, dst: d.dst, sport: d.sport, dport: d.dport, payload: d.payload.slice(), spoofSource };
 }
 
 export class MemoryNetwork {
@@ -58,7 +69,16 @@ export class MemoryNetwork {
   /** Attaches a new transport receiving for `claims`. */
   attach(claims: readonly Claim[], capabilities: TransportCapabilities = { spoofSource: true }): MemoryTransport {
     const t = new MemoryTransport(this, capabilities);
-    this.attached.push({ transport: t, claims: claims.map((c) => ({ ...c, value: c.value & c.care, weight: popcount(c.care) })) });
+    this.attached.push({
+      transport: t,
+      claims: claims.map((c) => ({
+        ...c,
+        value: c.value & c.care,
+        weight: popcount(c.care),
+        v4: c.family === 4 ? Number(c.value & c.care) >>> 0 : 0,
+        c4: c.family === 4 ? Number(c.care) >>> 0 : 0,
+      })),
+    });
     return t;
   }
 
@@ -73,7 +93,7 @@ export class MemoryNetwork {
   /** Puts a datagram on the wire as if some host sent it (forgeries, floods). */
   inject(d: Datagram): void {
     this.stats.injected++;
-    this.route({ ...d, payload: d.payload.slice() }, undefined, true);
+    this.route(copyOf(d, false), undefined, true);
   }
 
   /** Datagrams queued and not yet delivered. */
@@ -107,7 +127,7 @@ export class MemoryNetwork {
   /** @internal */
   submit(from: MemoryTransport, d: OutboundDatagram): void {
     this.stats.sent++;
-    this.route({ ...d, payload: d.payload.slice() }, from, false);
+    this.route(copyOf(d, d.spoofSource), from, false);
   }
 
   private route(d: OutboundDatagram | Datagram, from: MemoryTransport | undefined, injected: boolean): void {
@@ -128,10 +148,12 @@ export class MemoryNetwork {
   private lookup(family: Family, dst: bigint, port: number): MemoryTransport | undefined {
     let best: MemoryTransport | undefined;
     let weight = -1;
+    const d4 = family === 4 ? Number(dst) >>> 0 : 0;
     for (const a of this.attached) {
       if (a.transport.closed) continue;
       for (const c of a.claims) {
-        if (c.family === family && c.weight > weight && (dst & c.care) === c.value && (c.port === undefined || c.port === port)) {
+        if (c.family !== family || c.weight <= weight || (c.port !== undefined && c.port !== port)) continue;
+        if (family === 4 ? (d4 & c.c4) >>> 0 === c.v4 : (dst & c.care) === c.value) {
           best = a.transport;
           weight = c.weight;
         }
