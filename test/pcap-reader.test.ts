@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DecodeError } from '../src/errors.js';
 import { decodeFrame } from '../src/packet/decode.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
+import { classifyCapture } from '../src/pcap/classify.js';
 import { detectCaptureFormat, openCapture, readCaptureFile, readFrames, type Frame } from '../src/pcap/reader.js';
 import { PcapFileWriter, writePcap } from '../src/pcap/writer.js';
 import { buildFrame, specArb } from './packet-gen.js';
@@ -285,5 +286,41 @@ describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', (
       runs++;
     }
     expect(runs).toBeGreaterThan(100);
+  });
+
+  it('classifyCapture (wasm and ts engines) on mutated real captures: the frames the reader gives, or the same typed error', async () => {
+    const seeds: Uint8Array[] = readdirSync(shared).map((f) => new Uint8Array(readFileSync(join(shared, f))));
+    seeds.push(writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks: [...readFrames(seeds[0]!)].map((f, i) => ({ interfaceId: i % 2, data: f.data })) }]));
+    const deadline = Date.now() + 3000;
+    let runs = 0;
+    const rnd = fc.sample(fc.tuple(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }), fc.nat(), fc.integer({ min: 1, max: 9 })), { numRuns: 5000, seed: 8 });
+    for (const [which, muts, cutSeed, batchSize] of rnd) {
+      if (Date.now() > deadline) break;
+      const b = seeds[which]!.slice();
+      for (const [at, v] of muts) b[at % b.length] = v;
+      const cut = cutSeed % 5 === 0 ? b.subarray(0, cutSeed % b.length) : b;
+      const expected: number[] = [];
+      let expectedErr: string | undefined;
+      try {
+        for (const f of readFrames(cut, { onError: () => {} })) expected.push(decodeFrame(f.linkType, f.data).reason);
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+        expectedErr = e.code;
+      }
+      for (const engine of ['wasm', 'ts'] as const) {
+        const got: number[] = [];
+        let err: string | undefined;
+        try {
+          for await (const x of classifyCapture(cut, { engine, batchSize, chunkSize: 97, onError: () => {} })) for (let i = 0; i < x.count; i++) got.push(x.reasons[i]!);
+        } catch (e) {
+          if (!(e instanceof DecodeError)) throw e;
+          err = e.code;
+        }
+        expect(got).toEqual(expected);
+        expect(err).toBe(expectedErr);
+      }
+      runs++;
+    }
+    expect(runs).toBeGreaterThan(50);
   });
 });
