@@ -72,13 +72,24 @@ function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32,
   return 0;
 }
 
-/** Walks one tree from `n` to its leaf using the key at KEY; returns the leaf's offset. */
+/** Walks one tree from `n` to its leaf using the key at KEY; returns the leaf's address. */
 @inline function descend(t: usize, n: u32): usize {
   let p = t + (<usize>n << 2);
   let dim = load<u32>(p);
   while (dim != LEAF) {
     const k = load<u32>(KEY + (<usize>dim << 2));
-    n = k <= load<u32>(p, 4) ? load<u32>(p, 8) : load<u32>(p, 12);
+    let c: u32;
+    if (ASC_FEATURE_SIMD) {
+      // The child is the number of split values below the key: two unsigned compares of 4 lanes.
+      const kv = i32x4.splat(k);
+      const lt0 = i32x4.gt_u(kv, v128.load(p, 16));
+      const lt1 = i32x4.gt_u(kv, v128.load(p, 32));
+      c = popcnt<u32>(i32x4.bitmask(lt0)) + popcnt<u32>(i32x4.bitmask(lt1));
+    } else {
+      c = 0;
+      while (k > load<u32>(p + 16 + (<usize>c << 2))) c++;
+    }
+    n = load<u32>(p + 48 + (<usize>c << 2));
     p = t + (<usize>n << 2);
     dim = load<u32>(p);
   }

@@ -51,6 +51,17 @@ export function scan6(w: Uint32Array, r: number, count: number, key: Uint32Array
   return 0;
 }
 
+/** From node n down to its leaf: the child is the number of split values below the key. */
+function descend(w: Uint32Array, n: number, key: Uint32Array): number {
+  for (let dim = w[n]!; dim !== LEAF; dim = w[n]!) {
+    const k = key[dim]!;
+    let c = 0;
+    while (k > w[n + 4 + c]!) c++; // split 7 is NONE: stops there at the latest
+    n = w[n + 12 + c]!;
+  }
+  return n;
+}
+
 /** Tree lookup for one batch (the `ts` engine). */
 export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, results: Int32Array): void {
   const root4 = w[H_ROOT4]!;
@@ -78,7 +89,7 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       let best = LIMIT;
       for (let t = 1, k = w[root4]!; t <= k; t++) {
         let n = w[root4 + t]!;
-        while (w[n] !== LEAF) n = key[w[n]!]! <= w[n + 1]! ? w[n + 2]! : w[n + 3]!;
+        n = descend(w, n, key);
         const m = scan4(w, w[n + 2]!, w[n + 1]!, s, d, sp, dp, p, best);
         if (m !== 0) best = m;
       }
@@ -103,7 +114,7 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       let best = LIMIT;
       for (let t = 1, k = w[root6]!; t <= k; t++) {
         let n = w[root6 + t]!;
-        while (w[n] !== LEAF) n = key[w[n]!]! <= w[n + 1]! ? w[n + 2]! : w[n + 3]!;
+        n = descend(w, n, key);
         const m = scan6(w, w[n + 2]!, w[n + 1]!, key, sp, dp, p, best);
         if (m !== 0) best = m;
       }
