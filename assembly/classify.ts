@@ -28,19 +28,39 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
   return inPorts(t, extra + 1 + 2 * word(t, extra), dport);
 }
 
-/** First IPv4 record (ordinal order) matching, with ordinal below limit; 0 if none. */
+/**
+ * First IPv4 record (16 words, ordinal order) matching, with ordinal below limit; 0 if none.
+ * Record: [pLo, sLo, dLo, 0, pHi, sHi, dHi, NONE, srcCare, dstCare, 0, 0, srcValue, dstValue,
+ * ordinal, extra], so that protocol and ports are one 4-lane range check and the addresses one
+ * masked compare.
+ */
 function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
   let p = t + (<usize>r << 2);
-  const end = p + <usize>count * 48;
-  for (; p < end; p += 48) {
-    const ord = load<u32>(p);
+  const end = p + <usize>count * 64;
+  if (ASC_FEATURE_SIMD) {
+    const k1 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 0, proto), 1, sport), 2, dport);
+    const k2 = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 0, src), 1, dst);
+    for (; p < end; p += 64) {
+      const ord = load<u32>(p, 56);
+      if (ord >= limit) return 0;
+      const inRange = v128.and(i32x4.ge_u(k1, v128.load(p)), i32x4.le_u(k1, v128.load(p, 16)));
+      const addrEq = i32x4.eq(v128.and(k2, v128.load(p, 32)), v128.load(p, 48));
+      if ((i32x4.bitmask(inRange) & (i32x4.bitmask(addrEq) | 12)) != 15) continue;
+      const extra = load<u32>(p, 60);
+      if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
+      return ord;
+    }
+    return 0;
+  }
+  for (; p < end; p += 64) {
+    const ord = load<u32>(p, 56);
     if (ord >= limit) return 0;
-    if (proto - load<u32>(p, 8) > load<u32>(p, 12) - load<u32>(p, 8)) continue;
-    if (sport - load<u32>(p, 16) > load<u32>(p, 20) - load<u32>(p, 16)) continue;
-    if (dport - load<u32>(p, 24) > load<u32>(p, 28) - load<u32>(p, 24)) continue;
-    if ((src & load<u32>(p, 36)) != load<u32>(p, 32)) continue;
-    if ((dst & load<u32>(p, 44)) != load<u32>(p, 40)) continue;
-    const extra = load<u32>(p, 4);
+    if (proto - load<u32>(p) > load<u32>(p, 16) - load<u32>(p)) continue;
+    if (sport - load<u32>(p, 4) > load<u32>(p, 20) - load<u32>(p, 4)) continue;
+    if (dport - load<u32>(p, 8) > load<u32>(p, 24) - load<u32>(p, 8)) continue;
+    if ((src & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
+    if ((dst & load<u32>(p, 36)) != load<u32>(p, 52)) continue;
+    const extra = load<u32>(p, 60);
     if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
     return ord;
   }
@@ -130,8 +150,9 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
       store<u32>(KEY, sp, 8);
       store<u32>(KEY, dp, 12);
       store<u32>(KEY, pr, 16);
-      for (let k: u32 = 1; k <= trees4; k++) {
-        const leaf = descend(tree, word(tree, root4 + k));
+      for (let k: u32 = 0; k < trees4; k++) {
+        if (word(tree, root4 + 2 + 2 * k) >= best) break;
+        const leaf = descend(tree, word(tree, root4 + 1 + 2 * k));
         const m = scan4(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), s, d, sp, dp, pr, best);
         if (m != 0) best = m;
       }
@@ -144,8 +165,9 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
       store<u32>(KEY, sp, 32);
       store<u32>(KEY, dp, 36);
       store<u32>(KEY, pr, 40);
-      for (let k: u32 = 1; k <= trees6; k++) {
-        const leaf = descend(tree, word(tree, root6 + k));
+      for (let k: u32 = 0; k < trees6; k++) {
+        if (word(tree, root6 + 2 + 2 * k) >= best) break;
+        const leaf = descend(tree, word(tree, root6 + 1 + 2 * k));
         const m = scan6(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), sp, dp, pr, best);
         if (m != 0) best = m;
       }

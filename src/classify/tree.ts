@@ -13,12 +13,16 @@
 // [0, 65536] contains, so a tuple without ports never matches an entry with a port condition.
 //
 // Layout (u32 words, offsets in words from the start of the structure):
-//   header  [MAGIC, root4, root6, words, ports, records4, records6, count4, count6, 0...]  (16 words)
+//   header  [MAGIC, list4, list6, words, ports, records4, records6, count4, count6, 0...]  (16 words)
 //   node    internal: [dim, k, 0, 0, split0..split7, child0..child7] (NODE_WORDS): the key
 //                     goes to child #{j : key[dim] > split_j} (unsigned; unused splits = NONE)
 //           leaf:     [LEAF, count, recordsOffset, 0, ...]
-//   record  [ordinal, extra, pLo, pHi, sLo, sHi, dLo, dHi, then for src words then dst words:
-//            value, care]  (12 words for IPv4, 24 for IPv6)
+//   list    [k, root1, firstOrdinal1, ..., rootk, firstOrdinalk]: the trees of one family
+//   record  IPv4 (16 words, laid out for SIMD compares):
+//             [pLo, sLo, dLo, 0,  pHi, sHi, dHi, NONE,  srcCare, dstCare, 0, 0,
+//              srcValue, dstValue, ordinal, extra]
+//           IPv6 (24 words): [ordinal, extra, pLo, pHi, sLo, sHi, dLo, dHi, then for the 4 src
+//             words then the 4 dst words: value, care]
 //   extra   0, or the offset of [nS, lo, hi, ..., nD, lo, hi, ...] for port sets with many ranges
 // Dimensions: IPv4 0 src, 1 dst, 2 sport, 3 dport, 4 proto; IPv6 0-3 src words (0 = most
 // significant), 4-7 dst words, 8 sport, 9 dport, 10 proto. NONE (0xffffffff) marks an empty tree.
@@ -33,6 +37,9 @@ export const HEADER_WORDS = 16;
 /** Words per node: internal [dim, children, 0, 0, split x8 (unused = NONE), child x8]; leaf [LEAF, count, records, 0, ...]. */
 export const NODE_WORDS = 20;
 export const NO_PORTS = 65536;
+/** Word of the ordinal and of `extra` in an IPv4 record. */
+export const R4_ORDINAL = 14;
+export const R4_EXTRA = 15;
 export const H_ROOT4 = 1;
 export const H_ROOT6 = 2;
 export const H_WORDS = 3;
@@ -42,7 +49,7 @@ export const H_COUNT4 = 7;
 export const H_COUNT6 = 8;
 
 export function recordWords(family: Family): number {
-  return family === 4 ? 12 : 24;
+  return family === 4 ? 16 : 24;
 }
 export function dims(family: Family): number {
   return family === 4 ? 5 : 11;
@@ -141,7 +148,7 @@ export function entryBoxes(e: Entry, maxExpand: number): Box[] {
     lo: [...addrLo, s[0], d[0], pLo],
     hi: [...addrHi, s[1], d[1], pHi],
     exact: ex,
-    rec: [e.ordinal, 0, pLo, pHi, s[0], s[1], d[0], d[1], ...addrRec],
+    rec: f === 4 ? [pLo, s[0], d[0], 0, pHi, s[1], d[1], NONE, sc[0]!, dc[0]!, 0, 0, sv[0]!, dv[0]!, e.ordinal, 0] : [e.ordinal, 0, pLo, pHi, s[0], s[1], d[0], d[1], ...addrRec],
     extraPorts: extra,
   });
   if (sr.length * dr.length <= maxExpand) {
@@ -200,7 +207,7 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
       if (!b.extraPorts) continue;
       const [s, d] = b.extraPorts;
       const at = out.push(s.length, ...s.flatMap((r) => [r.lo, r.hi]), d.length, ...d.flatMap((r) => [r.lo, r.hi]));
-      out.a[recordOffset.get(b)! + 1] = at;
+      out.a[recordOffset.get(b)! + (family === 4 ? R4_EXTRA : 1)] = at;
     }
     out.a[family === 4 ? H_RECORDS4 : H_RECORDS6] = recStart;
     out.a[family === 4 ? H_COUNT4 : H_COUNT6] = boxes.length;
@@ -215,12 +222,16 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
     const groups: Box[][] = [[], [], [], []];
     for (const b of boxes) groups[(wide(b.lo, b.hi, family, 0) ? 1 : 0) | (wide(b.lo, b.hi, family, 1) ? 2 : 0)]!.push(b);
     const used = groups.filter((g) => g.length > 0);
-    const list = out.reserve(1 + used.length);
+    // Trees in order of their first ordinal: once a match is found, every later tree whose first
+    // ordinal is not smaller is skipped.
+    used.sort((x, y) => x[0]!.ordinal - y[0]!.ordinal);
+    const list = out.reserve(1 + 2 * used.length);
     out.a[list] = used.length;
     const st: BuildState = { out, family, leafSize, nodes: 0, leafRecords: 0, maxDepth: 0, recordOffset, budget: 0 };
     used.forEach((g, k) => {
       const root = buildGroup(st, g, maxWords); // may reallocate out.a: read it after
-      out.a[list + 1 + k] = root;
+      out.a[list + 1 + 2 * k] = root;
+      out.a[list + 2 + 2 * k] = g[0]!.ordinal;
     });
     out.a[family === 4 ? H_ROOT4 : H_ROOT6] = list;
     if (family === 4) stats.nodes4 = st.nodes;

@@ -18,20 +18,21 @@ function extraOk(w: Uint32Array, extra: number, sport: number, dport: number): b
 }
 
 /**
- * First matching IPv4 record among `count` records at `r` (12 words each, ordinal order) with an
+ * First matching IPv4 record among `count` records at `r` (16 words each, ordinal order) with an
  * ordinal below `limit`; its ordinal or 0.
  */
 export function scan4(w: Uint32Array, r: number, count: number, src: number, dst: number, sport: number, dport: number, proto: number, limit: number): number {
-  for (let end = r + count * 12; r < end; r += 12) {
-    if (w[r]! >= limit) return 0;
-    if (proto < w[r + 2]! || proto > w[r + 3]!) continue;
-    if (sport < w[r + 4]! || sport > w[r + 5]!) continue;
-    if (dport < w[r + 6]! || dport > w[r + 7]!) continue;
-    if (((src & w[r + 9]!) >>> 0) !== w[r + 8]!) continue;
-    if (((dst & w[r + 11]!) >>> 0) !== w[r + 10]!) continue;
-    const extra = w[r + 1]!;
+  for (let end = r + count * 16; r < end; r += 16) {
+    const ord = w[r + 14]!;
+    if (ord >= limit) return 0;
+    if (proto < w[r]! || proto > w[r + 4]!) continue;
+    if (sport < w[r + 1]! || sport > w[r + 5]!) continue;
+    if (dport < w[r + 2]! || dport > w[r + 6]!) continue;
+    if (((src & w[r + 8]!) >>> 0) !== w[r + 12]!) continue;
+    if (((dst & w[r + 9]!) >>> 0) !== w[r + 13]!) continue;
+    const extra = w[r + 15]!;
     if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
-    return w[r]!;
+    return ord;
   }
   return 0;
 }
@@ -87,8 +88,9 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       key[3] = dp;
       key[4] = p;
       let best = LIMIT;
-      for (let t = 1, k = w[root4]!; t <= k; t++) {
-        let n = w[root4 + t]!;
+      for (let t = 0, k = w[root4]!; t < k; t++) {
+        if (w[root4 + 2 + 2 * t]! >= best) break;
+        let n = w[root4 + 1 + 2 * t]!;
         n = descend(w, n, key);
         const m = scan4(w, w[n + 2]!, w[n + 1]!, s, d, sp, dp, p, best);
         if (m !== 0) best = m;
@@ -112,8 +114,9 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       key[9] = dp;
       key[10] = p;
       let best = LIMIT;
-      for (let t = 1, k = w[root6]!; t <= k; t++) {
-        let n = w[root6 + t]!;
+      for (let t = 0, k = w[root6]!; t < k; t++) {
+        if (w[root6 + 2 + 2 * t]! >= best) break;
+        let n = w[root6 + 1 + 2 * t]!;
         n = descend(w, n, key);
         const m = scan6(w, w[n + 2]!, w[n + 1]!, key, sp, dp, p, best);
         if (m !== 0) best = m;
