@@ -1,7 +1,7 @@
 // `ted decode`: the JSON line format exactly as specified, frame numbering, UDP 500 / 4500 with
 // the non-ESP marker / --port selection, TED details, bad messages reported and skipped, usage
 // errors. Runs main() in-process; one end-to-end run of dist/ when it is built.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +119,7 @@ describe('ted decode --json', () => {
     expect(r.out).toContain('#2 TED Proxy (128) length 36');
     expect(r.out).toContain('ted: invalid: IKE_TED_BAD_MSGID at offset 20');
     expect(r.out).toContain('frame 9  10.11.0.1:500 -> 10.0.0.1:500  error IKE_TRUNCATED at offset 0');
+    expect(r.out).toContain('frame 2  [2001:db8::1]:500 -> [2001:db8::2]:500  IKEv1 TED Response (241)');
   });
   it('usage and file errors exit 2 with one line on stderr', async () => {
     const missing = await run(['decode', join(tmp, 'nope.pcap')]);
@@ -158,5 +159,13 @@ describe.skipIf(!BUILT)('end to end', () => {
   it('node dist/cli/main.js decode --json', () => {
     const out = execFileSync('node', [DIST, 'decode', tedCapture(), '--json'], { encoding: 'utf8' });
     expect(out.trim().split('\n')).toHaveLength(5);
+  });
+  it('a reader that goes away (| head) ends the run quietly with exit 0', () => {
+    const frame = udp(4, 500, 500, probeToBytes(probe));
+    const file = join(tmp, 'many.pcap');
+    writeFileSync(file, writePcap(Array.from({ length: 20000 }, (_, i) => ({ data: frame, timestamp: 1700000000 + i }))));
+    const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(DIST)} decode ${JSON.stringify(file)} | head -c 100 >/dev/null`], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

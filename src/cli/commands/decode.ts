@@ -2,6 +2,7 @@
 // 4500 after the non-ESP marker, or --port), with the discovery details of TED probes/responses.
 // A message that does not decode prints its error code and offset and decoding goes on.
 import type { Command } from 'commander';
+import { once } from 'node:events';
 import { DecodeError, UsageError } from '../../errors.js';
 import { decodeFrame } from '../../packet/decode.js';
 import { readCaptureFile } from '../../pcap/reader.js';
@@ -123,12 +124,15 @@ export function messageJson(r: MessageRecord): Record<string, unknown> {
   };
 }
 
+const hostPort = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
+
 function textLines(r: MessageRecord): string[] {
-  const where = `frame ${r.frame}  ${r.src}:${r.sport} -> ${r.dst}:${r.dport}`;
+  const where = `frame ${r.frame}  ${hostPort(r.src, r.sport)} -> ${hostPort(r.dst, r.dport)}`;
   if (r.error || !r.message) {
     const e = r.error!;
     const pi = e.payloadIndex !== undefined ? ` (payload #${e.payloadIndex})` : '';
-    return [`${where}  error ${e.code} at offset ${e.offset}${pi}: ${e.message}`];
+    // The message already ends with "(offset N)"; say it once.
+    return [`${where}  error ${e.code} at offset ${e.offset}${pi}: ${e.message.replace(/ \(offset \d+\)$/, '')}`];
   }
   const m = r.message;
   const h = m.header;
@@ -156,8 +160,16 @@ function familyOf(f: number): Family {
   return f === 6 ? 6 : 4;
 }
 
-/** Decodes every ISAKMP message of a capture; `emit` receives one record per message. */
-export async function decodeCapture(path: string, opts: DecodeOptions, emit: (r: MessageRecord) => void, warn: (e: DecodeError) => void = () => {}): Promise<number> {
+/**
+ * Decodes every ISAKMP message of a capture; `emit` receives one record per message (it may
+ * return a promise, awaited for backpressure, or `false` to stop early).
+ */
+export async function decodeCapture(
+  path: string,
+  opts: DecodeOptions,
+  emit: (r: MessageRecord) => void | boolean | Promise<void | boolean>,
+  warn: (e: DecodeError) => void = () => {},
+): Promise<number> {
   let n = 0;
   for await (const frame of readCaptureFile(path, { onError: warn })) {
     const pkt = decodeFrame(frame.linkType, frame.data);
@@ -181,8 +193,8 @@ export async function decodeCapture(path: string, opts: DecodeOptions, emit: (r:
       if (!(err instanceof DecodeError)) throw err;
       rec.error = err;
     }
-    emit(rec);
     n++;
+    if ((await emit(rec)) === false) break;
   }
   return n;
 }
@@ -199,21 +211,29 @@ export function registerDecode(program: Command): void {
       return n;
     })
     .action(async (file: string, opts: DecodeOptions) => {
-      const write = (s: string): void => {
-        process.stdout.write(s);
+      // A reader that goes away (`| head`) ends the run quietly; a slow one is waited for.
+      let closed = false;
+      let failure: Error | undefined;
+      const onError = (e: NodeJS.ErrnoException): void => {
+        closed = true;
+        if (e.code !== 'EPIPE') failure = e;
+      };
+      process.stdout.on('error', onError);
+      const write = async (s: string): Promise<boolean> => {
+        if (closed) return false;
+        // once() rejects when 'error' fires while waiting: that is the EPIPE handled above.
+        if (!process.stdout.write(s)) await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]).catch(() => undefined);
+        return !closed;
       };
       const warn = (e: DecodeError): void => {
         process.stderr.write(`ted: warning: ${e.code}: ${e.message}\n`);
       };
-      await decodeCapture(
-        file,
-        opts,
-        (r) => {
-          if (opts.json) write(`${spacedJson(messageJson(r))}\n`);
-          else write(`${textLines(r).join('\n')}\n`);
-        },
-        warn,
-      );
+      try {
+        await decodeCapture(file, opts, (r) => write(opts.json ? `${spacedJson(messageJson(r))}\n` : `${textLines(r).join('\n')}\n`), warn);
+      } finally {
+        process.stdout.off('error', onError);
+      }
+      if (failure) throw failure;
     });
 }
 
