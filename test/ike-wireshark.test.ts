@@ -85,7 +85,9 @@ function compare(t: Json, m: DecodedMessage): void {
 
 async function ours(file: string): Promise<MessageRecord[]> {
   const out: MessageRecord[] = [];
-  await decodeCapture(file, {}, (r) => out.push(r));
+  await decodeCapture(file, {}, (r) => {
+    out.push(r);
+  });
   return out;
 }
 

@@ -188,6 +188,9 @@ export function encodeMessage(m: IkeMessage, buf: Uint8Array, offset = 0): numbe
   const total = messageEncodingLength(m);
   if (total > LIMITS.maxMessageLength) throw new TedError('IKE_ENCODE_TOO_LONG', `message of ${total} bytes exceeds ${LIMITS.maxMessageLength}`);
   checkEncodeSpace(buf, offset, total);
+  if (m.header.major === 1 && ((m.header.flags & Flags.ENCRYPTION) !== 0) !== (m.encrypted !== undefined)) {
+    throw new TedError('IKE_ENCODE_INVALID', 'an IKEv1 message carries `encrypted` exactly when its E flag is set');
+  }
   if (m.encrypted) {
     header.encode({ ...m.header, length: total }, buf, offset);
     buf.set(m.encrypted, offset + ISAKMP_HEADER_LENGTH);

@@ -21,7 +21,7 @@ import { TedError } from '../errors.js';
 export interface PayloadCodec<P> {
   encodingLength(p: P): number;
   encode(p: P, buf: Uint8Array, offset: number, next?: number): number;
-  decode(buf: Uint8Array, offset: number, end: number, ctx?: DecodeContext, type?: number): P;
+  decode(buf: Uint8Array, offset: number, end?: number, ctx?: DecodeContext, type?: number): P;
 }
 
 export interface GenericHeader {
@@ -64,8 +64,8 @@ export function bodyCodec<P>(body: {
       body.encode(p, buf, offset + GENERIC_HEADER_LENGTH);
       return len;
     },
-    decode(buf, offset, end, ctx, type) {
-      const g = readGeneric(buf, offset, end, ctx);
+    decode(buf, offset, end = buf.length, ctx, type) {
+      const g = readGeneric(buf, offset, Math.min(end, buf.length), ctx);
       return body.decode(buf, offset + GENERIC_HEADER_LENGTH, offset + g.length, g.flags, ctx, type);
     },
   };
