@@ -11,6 +11,7 @@ import { probeToBytes, responseToBytes } from '../src/ike/ted.js';
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcap } from '../src/pcap/writer.js';
+import { writePcapng } from '../src/pcap/pcapng-writer.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -107,6 +108,16 @@ describe('ted decode --json', () => {
     expect(j[2]).toMatchObject({ frame: 3, sport: 4500, dport: 4500, exchange: 240 });
     expect(j[3].ted).toEqual({ error: { code: 'IKE_TED_BAD_MSGID', offset: 20 } });
     expect(lines[4]).toBe('{"frame": 9, "src": "10.11.0.1", "dst": "10.0.0.1", "sport": 500, "dport": 500, "error": {"code": "IKE_TRUNCATED", "offset": 0}}');
+  });
+  it('pcapng with raw-IP and Ethernet interfaces gives the same messages', async () => {
+    const p = probeToBytes(probe);
+    const rawIp = encodeUdpPacket({ family: 6, src: 1n, dst: 2n, sport: 500, dport: 500, payload: responseToBytes(response) });
+    const ng = join(tmp, 'ted.pcapng');
+    writeFileSync(ng, writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks: [{ data: udp(4, 500, 500, p) }, { interfaceId: 1, data: rawIp }] }]));
+    const r = await run(['decode', ng, '--json']);
+    const j = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(j.map((x) => [x.frame, x.exchange, x.src])).toEqual([[1, 240, '10.11.0.1'], [2, 241, '::1']]);
+    expect(j[1].ted.kind).toBe('response');
   });
   it('--port adds a port', async () => {
     const r = await run(['decode', file, '--json', '--port', '7000']);
