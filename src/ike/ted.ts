@@ -1,7 +1,9 @@
 // The discovery messages on the wire: TED probe (exchange 240) and response (exchange 241).
 // Layouts are this project's, documented in docs/wire-format.md. Encoding is straight-line code
-// into the caller's buffer (one pass, no intermediate objects); decoding goes through the generic
-// ISAKMP decoder; verification applies the exchange's semantic rules and yields the domain types.
+// into the caller's buffer (one pass, no intermediate objects). decodeProbe/decodeResponse are the
+// generic ISAKMP decoder (structure only); verifyProbe/verifyResponse apply the exchange's rules
+// and yield the domain types; readProbe/readResponse do both, in one pass for the layout our
+// encoders write and through decode + verify for anything else.
 import { TedError } from '../errors.js';
 import type { Selector } from '../selector/types.js';
 import { Flags, IdType, ISAKMP_HEADER_LENGTH, PayloadV1 } from './constants.js';
