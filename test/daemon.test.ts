@@ -28,7 +28,7 @@ writeFileSync(join(dir, 'b.acl'), 'access-list 102 permit udp 127.0.3.0 0.0.0.25
 
 const v4 = (t: string) => parseAnyAddress(t)!.value;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -293,6 +293,29 @@ describe('frame pump', () => {
     expect(seen).toEqual([3, 0x45, 3, 0x45]);
     expect(pump.counters).toMatchObject({ frames: 3, ignored: 1, drop: 2 });
     pump.close();
+  });
+});
+
+describe('frame pump errors', () => {
+  it('a batch the gateway fails on is counted and reported, and the next batch is judged', () => {
+    const errors: string[] = [];
+    let fail = true;
+    const target = {
+      createBatch: (n: number) => new TupleBatch(n),
+      process(batch: TupleBatch) {
+        if (fail) throw new Error('boom');
+        return { count: batch.count, verdict: new Uint8Array(batch.count).fill(2), tunnel: new Int32Array(batch.count), ordinal: new Int32Array(batch.count) };
+      },
+    };
+    const pump = new FramePump(target, { batchSize: 4, onError: (e, ctx) => errors.push(`${ctx}: ${e.message}`) });
+    pump.push(LinkType.IPV4, packet(1));
+    pump.flush();
+    expect(errors).toEqual(['gateway.process: boom']);
+    expect(pump.counters).toMatchObject({ processErrors: 1, drop: 1 });
+    fail = false;
+    pump.push(LinkType.IPV4, packet(2));
+    pump.flush();
+    expect(pump.counters).toMatchObject({ frames: 2, bypass: 1 });
   });
 });
 

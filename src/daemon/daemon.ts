@@ -145,6 +145,7 @@ export class Daemon {
       const pump = new FramePump(gateway, {
         batchSize: config.source.batchSize,
         ...(kind === 'raw' || kind === 'capture' ? { prefixes: config.source.prefixes } : {}),
+        onError: (err, context) => log.error({ event: 'process-error', context, err: err.message, stack: err.stack }, `${context}: ${err.message}`),
         onVerdict: (verdict, tunnel, ordinal, packet, family) => {
           if (verdict === FORWARD) {
             log.debug({ event: 'verdict', verdict: 'FORWARD', tunnel, entry: ordinal }, 'FORWARD');

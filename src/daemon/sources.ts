@@ -32,6 +32,8 @@ export interface PumpCounters {
   /** FORWARD packets re-sent through the raw socket (source.forward). */
   reinjected: number;
   reinjectErrors: number;
+  /** Batches the gateway failed to judge (a bug; reported through onError). */
+  processErrors: number;
 }
 
 /** Called once per packet after its verdict, with the IP packet (from the L3 header). */
@@ -42,6 +44,7 @@ export interface FramePumpOptions {
   /** Only packets to these destinations are judged (raw/capture); empty = all (replay, API). */
   readonly prefixes?: readonly Prefix[];
   readonly onVerdict?: VerdictListener;
+  readonly onError?: (err: Error, context: string) => void;
 }
 
 function readAddr(d: Uint8Array, at: number, bytes: number): bigint {
@@ -55,7 +58,7 @@ function readAddr(d: Uint8Array, at: number, bytes: number): bigint {
  * the event loop (or as soon as the batch is full), so a burst shares one classify call.
  */
 export class FramePump {
-  readonly counters: PumpCounters = { frames: 0, ignored: 0, forward: 0, bypass: 0, drop: 0, reinjected: 0, reinjectErrors: 0 };
+  readonly counters: PumpCounters = { frames: 0, ignored: 0, forward: 0, bypass: 0, drop: 0, reinjected: 0, reinjectErrors: 0, processErrors: 0 };
   private readonly batch: TupleBatch;
   private readonly walk = new WalkState();
   private readonly held: { data: Uint8Array; l3: number; family: Family }[] = [];
@@ -105,7 +108,19 @@ export class FramePump {
     this.scheduled = false;
     const n = this.batch.count;
     if (n === 0) return;
-    const v = this.target.process(this.batch);
+    let v: Verdicts;
+    try {
+      v = this.target.process(this.batch);
+    } catch (err) {
+      // A failing batch is counted and reported, and its packets are lost (as drops would be);
+      // the pump keeps serving the next ones.
+      this.counters.processErrors++;
+      this.counters.drop += n;
+      this.batch.count = 0;
+      this.held.length = 0;
+      this.options.onError?.(err instanceof Error ? err : new Error(String(err)), 'gateway.process');
+      return;
+    }
     const c = this.counters;
     for (let i = 0; i < n; i++) {
       const verdict = v.verdict[i]!;

@@ -46,14 +46,26 @@ async function runDaemon(role: Role, flags: DaemonFlags): Promise<void> {
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: config.role } });
   const daemon = await Daemon.start(config, { logger });
   const onSignal = (signal: NodeJS.Signals) => void daemon.stop(signal);
+  // A bug must not leave a half-working gateway: log it as the last line, stop cleanly, and exit 1.
+  let fatal: unknown;
+  const onFatal = (err: unknown) => {
+    fatal ??= err;
+    logger.fatal({ event: 'fatal', err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'fatal error; stopping');
+    void daemon.stop('fatal error');
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
   try {
     await daemon.stopped();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('uncaughtException', onFatal);
+    process.off('unhandledRejection', onFatal);
   }
+  if (fatal !== undefined) throw fatal;
 }
 
 function safePolicy(file: string, acl?: string) {
