@@ -239,6 +239,23 @@ describe('ted initiator / responder on the command line', () => {
     expect(text).toContain('ipproto udp dport 500 lookup 501');
   });
 
+  it('runs until SIGINT, then stops gracefully and exits 0', async () => {
+    const port = portBase++;
+    const sock = join(dir, `sigint-${port}.sock`);
+    const file = join(dir, 'sigint.yaml');
+    writeFileSync(file, `role: responder\nike:\n  address: 127.0.0.3\n  port: ${port}\npolicy:\n  file: b.acl\nlog:\n  level: warn\ncontrol:\n  socket: ${sock}\n`);
+    const c = capture();
+    try {
+      const run = main(['responder', '--config', file]);
+      await until('the control socket', () => queryControl(sock, { cmd: 'ping' }, 500).then(() => true, () => false));
+      process.emit('SIGINT', 'SIGINT');
+      expect(await run).toBe(0);
+    } finally {
+      c.restore();
+    }
+    await expect(queryControl(sock, { cmd: 'ping' }, 500)).rejects.toMatchObject({ code: 'CONTROL_UNREACHABLE' });
+  });
+
   it('needs --config to run', async () => {
     const c = capture();
     try {
