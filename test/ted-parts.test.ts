@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SipHash } from '../src/ted/siphash.js';
+import { ResponderCookies } from '../src/ted/cookies.js';
 import { FlowCache } from '../src/ted/flow-cache.js';
 import { Scheduler } from '../src/ted/scheduler.js';
 import { ManualClock } from '../src/ted/clock.js';
@@ -65,6 +66,25 @@ describe('SipHash-2-4', () => {
         expect(s.value()).toBe(sipRef(key, msg));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('responder cookies', () => {
+  it('are the same from the BigInt cookie and from its wire bytes, and depend on every input', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), fc.boolean(), (icookie, addr, v6) => {
+        const id = v6 ? { family: 6 as const, address: addr } : { family: 4 as const, address: addr & 0xffffffffn };
+        const rc = new ResponderCookies(new Uint8Array(16).fill(7));
+        const wire = new Uint8Array(10);
+        new DataView(wire.buffer).setBigUint64(1, icookie);
+        const a = rc.cookie(icookie, id);
+        expect(rc.cookieFromWire(wire, 1, id)).toBe(a);
+        expect(a).not.toBe(0n);
+        expect(rc.cookie(icookie ^ 1n, id)).not.toBe(a);
+        expect(new ResponderCookies(new Uint8Array(16).fill(8)).cookie(icookie, id)).not.toBe(a);
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -48,16 +48,29 @@ export class ResponderCookies {
   }
 
   cookie(icookie: bigint, initiator: TedIdentity): bigint {
-    const m = this.msg;
-    let c = icookie & 0xffffffffffffffffn;
+    const c = icookie & 0xffffffffffffffffn;
     const hi = Number(c >> 32n);
     const lo = Number(c & 0xffffffffn);
+    const m = this.msg;
     m[0] = hi >>> 24; m[1] = hi >>> 16; m[2] = hi >>> 8; m[3] = hi;
     m[4] = lo >>> 24; m[5] = lo >>> 16; m[6] = lo >>> 8; m[7] = lo;
+    return this.finish(initiator);
+  }
+
+  /** The same, with the initiator cookie read from its 8 wire bytes at `at` (no BigInt arithmetic). */
+  cookieFromWire(bytes: Uint8Array, at: number, initiator: TedIdentity): bigint {
+    const m = this.msg;
+    for (let i = 0; i < 8; i++) m[i] = bytes[at + i]!;
+    return this.finish(initiator);
+  }
+
+  private finish(initiator: TedIdentity): bigint {
+    const m = this.msg;
+    let c: bigint;
     m[8] = initiator.family;
     const n = initiator.family === 4 ? 4 : 16;
     if (n === 4) {
-      const a = Number(initiator.address & 0xffffffffn);
+      const a = Number(initiator.address) >>> 0;
       m[9] = a >>> 24; m[10] = a >>> 16; m[11] = a >>> 8; m[12] = a;
     } else {
       c = initiator.address;

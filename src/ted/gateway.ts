@@ -625,7 +625,8 @@ export class Gateway {
     const rateKey = probe.id.family === 6 ? probe.id.address | (1n << 128n) : probe.id.address;
     if (!this.rate.take(rateKey, this.clock.now())) return this.ignoreProbe('probeRateLimited', 'rate-limited', m.icookie);
     const proxy = this.selectors[o]!;
-    const rcookie = this.rcookies.cookie(probe.icookie, probe.id);
+    // (the initiator cookie is the message's first 8 bytes)
+    const rcookie = this.rcookies.cookieFromWire(d.payload, 0, probe.id);
     const response: TedResponse = { icookie: probe.icookie, rcookie, capabilities: this.capabilities, id: this.localAddress, proxy };
     let bytes: Uint8Array;
     try {

@@ -105,8 +105,12 @@ export class SipHash {
     this.lo = (this.l0 ^ this.l1 ^ this.l2 ^ this.l3) >>> 0;
   }
 
+  private readonly out = new DataView(new ArrayBuffer(8));
+
   /** The 64-bit result as a BigInt. */
   value(): bigint {
-    return (BigInt(this.hi) << 32n) | BigInt(this.lo);
+    this.out.setUint32(0, this.hi);
+    this.out.setUint32(4, this.lo);
+    return this.out.getBigUint64(0);
   }
 }

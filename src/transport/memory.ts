@@ -90,10 +90,13 @@ export class MemoryNetwork {
     };
   }
 
-  /** Puts a datagram on the wire as if some host sent it (forgeries, floods). */
+  /**
+   * Puts a datagram on the wire as if some host sent it (forgeries, floods). The payload is not
+   * copied: leave it unchanged until it has been delivered.
+   */
   inject(d: Datagram): void {
     this.stats.injected++;
-    this.route(copyOf(d, false), undefined, true);
+    this.route(d, false, undefined, true);
   }
 
   /** Datagrams queued and not yet delivered. */
@@ -127,11 +130,18 @@ export class MemoryNetwork {
   /** @internal */
   submit(from: MemoryTransport, d: OutboundDatagram): void {
     this.stats.sent++;
-    this.route(copyOf(d, d.spoofSource), from, false);
+    this.route(d, true, from, false);
   }
 
-  private route(d: OutboundDatagram | Datagram, from: MemoryTransport | undefined, injected: boolean): void {
-    for (const tap of this.taps) tap({ datagram: d, from, injected });
+  /** `copy`: the sender may reuse the payload (Transport.send's contract), so whatever is kept is copied. */
+  private route(d: OutboundDatagram | Datagram, copy: boolean, from: MemoryTransport | undefined, injected: boolean): void {
+    if (this.taps.length) {
+      if (copy) {
+        d = copyOf(d, (d as OutboundDatagram).spoofSource ?? false);
+        copy = false;
+      }
+      for (const tap of this.taps) tap({ datagram: d, from, injected });
+    }
     if (this.loss?.(d)) {
       this.stats.lost++;
       return;
@@ -141,7 +151,7 @@ export class MemoryNetwork {
       this.stats.unroutable++;
       return;
     }
-    const inbound: InboundDatagram = { family: d.family, src: d.src, dst: d.dst, sport: d.sport, dport: d.dport, payload: d.payload, dstKnown: true };
+    const inbound: InboundDatagram = { family: d.family, src: d.src, dst: d.dst, sport: d.sport, dport: d.dport, payload: copy ? d.payload.slice() : d.payload, dstKnown: true };
     this.queue.push({ d: inbound, to });
   }
 
