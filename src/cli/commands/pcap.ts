@@ -121,28 +121,39 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
   let lastSec = -Infinity;
   let lastNs = 0;
   const seenIfaces = new Set<string>();
+  // Per-frame counters are numeric; names are made once at the end.
+  const ltCounts = new Map<number, number>();
+  const protoCounts = new Map<number, number>();
+  const reasonCounts = new Float64Array(REASON_NAMES.length + 1);
+  let ifSeen = -1;
+  let ifSection = -1;
   try {
     for await (const f of reader) {
       info.frames++;
       info.bytesCaptured += f.caplen;
       info.bytesOnWire += f.origLen;
       if (f.caplen < f.origLen) info.cutBySnaplen++;
-      inc(info.linkTypes, `${linkTypeName(f.linkType)} (${f.linkType})`);
+      ltCounts.set(f.linkType, (ltCounts.get(f.linkType) ?? 0) + 1);
       if (f.tsSec < firstSec || (f.tsSec === firstSec && f.tsNsec < firstNs)) [firstSec, firstNs] = [f.tsSec, f.tsNsec];
       if (f.tsSec > lastSec || (f.tsSec === lastSec && f.tsNsec > lastNs)) [lastSec, lastNs] = [f.tsSec, f.tsNsec];
       const r = walkFrame(f.linkType, f.data, 0, f.data.length, s);
       if (r === 0) {
-        info.decoded++;
-        inc(info.protocols, `ipv${s.family}/${protoName(s.protocol)}`);
+        const key = s.family * 256 + s.protocol;
+        protoCounts.set(key, (protoCounts.get(key) ?? 0) + 1);
         if (s.isFragment) info.fragments++;
         if (s.vlanCount > 0) info.vlanTagged++;
-      } else inc(info.undecodable, REASON_NAMES[r]!);
+      }
+      reasonCounts[Math.min(r, REASON_NAMES.length)]!++;
       const p = reader.parser;
-      for (const i of p.interfaces) {
-        const key = `${p.sections}:${i.id}`;
-        if (!seenIfaces.has(key)) {
-          seenIfaces.add(key);
-          info.interfaces.push({ id: i.id, linkType: i.linkType, name: i.name ?? '', snaplen: i.snaplen });
+      if (p.interfaces.length !== ifSeen || p.sections !== ifSection) {
+        ifSeen = p.interfaces.length;
+        ifSection = p.sections;
+        for (const i of p.interfaces) {
+          const key = `${p.sections}:${i.id}`;
+          if (!seenIfaces.has(key)) {
+            seenIfaces.add(key);
+            info.interfaces.push({ id: i.id, linkType: i.linkType, name: i.name ?? '', snaplen: i.snaplen });
+          }
         }
       }
     }
@@ -152,6 +163,12 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
     info.error = { code: e.code, offset: e.offset, message: e.message };
     errors.set(info, e);
   }
+  for (const [lt, n] of ltCounts) info.linkTypes[`${linkTypeName(lt)} (${lt})`] = n;
+  for (const [key, n] of protoCounts) info.protocols[`ipv${key >> 8}/${protoName(key & 255)}`] = n;
+  info.decoded = reasonCounts[0]!;
+  reasonCounts.forEach((n, r) => {
+    if (r > 0 && n > 0) info.undecodable[REASON_NAMES[r] ?? 'unknown'] = n;
+  });
   const p = reader.parser;
   info.format = p.format ?? 'unknown';
   info.version = `${p.versionMajor}.${p.versionMinor}`;
