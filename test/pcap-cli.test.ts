@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { classifyPcapFile } from '../src/cli/commands/pcap.js';
+import { classifyPcapFile, PROGRESS_THRESHOLD, startProgress } from '../src/cli/commands/pcap.js';
 import { compile } from '../src/classify/index.js';
 import { parsePolicy } from '../src/policy/index.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
@@ -161,5 +161,33 @@ describe('ted classify --pcap', () => {
     const both = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--trace', capPath]);
     expect(both.code).toBe(2);
     expect(both.err).toMatch(/CLI_TWO_INPUTS/);
+  });
+});
+
+describe('progress bar', () => {
+  it('draws on stderr only when stderr is a terminal and the input is large', () => {
+    let err = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+    const wasTTY = process.stderr.isTTY;
+    try {
+      Object.defineProperty(process.stderr, 'isTTY', { value: false, configurable: true });
+      const quiet = startProgress('x', 10 * PROGRESS_THRESHOLD);
+      quiet.update(PROGRESS_THRESHOLD);
+      quiet.stop();
+      expect(err).toBe('');
+      Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
+      const small = startProgress('x', PROGRESS_THRESHOLD - 1);
+      small.update(1);
+      small.stop();
+      expect(err).toBe('');
+      const bar = startProgress('reading', 10 * PROGRESS_THRESHOLD);
+      bar.update(5 * PROGRESS_THRESHOLD);
+      bar.stop();
+      expect(err).toMatch(/reading/);
+      expect(err).toMatch(/%/);
+    } finally {
+      Object.defineProperty(process.stderr, 'isTTY', { value: wasTTY, configurable: true });
+      vi.restoreAllMocks();
+    }
   });
 });
