@@ -14,7 +14,7 @@ const imp = (p) => import(join(root, 'dist', p));
 const { compile } = await imp('classify/index.js');
 const { benchClassify } = await imp('classify/bench.js');
 const { parseTrace, TupleBatch } = await imp('classify/index.js');
-const { intersectBatch } = await imp('classify/intersect.js');
+const { intersectBatch, SelectorTable } = await imp('classify/intersect.js');
 const { parseClassBench } = await imp('policy/classbench.js');
 const { Bench } = await import('tinybench');
 
@@ -136,11 +136,18 @@ for (const [name, n] of [SETS[0], SETS[3]]) {
   const entries = policy.entries;
   const proxy = entries[Math.floor(entries.length / 2)];
   const bench = new Bench({ time: TIME, warmupTime: 200 });
-  for (const engine of ['wasm', 'ts', 'linear']) bench.add(engine, () => intersectBatch(proxy, entries, { engine }));
+  const status = new Uint8Array(entries.length);
+  for (const engine of ['wasm', 'ts', 'linear']) {
+    const table = new SelectorTable(entries, { engine });
+    bench.add(`${engine}|intersectBatch (encodes every entry)`, () => intersectBatch(proxy, entries, { engine }));
+    bench.add(`${engine}|SelectorTable.intersect (entries encoded once)`, () => table.intersect(proxy));
+    bench.add(`${engine}|SelectorTable.status (no selectors built)`, () => table.status(proxy, status));
+  }
   await bench.run();
   for (const t of bench.tasks) {
     const ns = (t.result.latency.p50 * 1e6) / entries.length;
-    inter.push({ set: name, entries: entries.length, engine: t.name, ns_per_pair: round(ns), mpairs_per_s: round(1e3 / ns) });
+    const [engine, call] = t.name.split('|');
+    inter.push({ set: name, entries: entries.length, call, engine, ns_per_pair: round(ns), mpairs_per_s: round(1e3 / ns) });
   }
 }
 
@@ -201,8 +208,8 @@ md.push('', 'Ratios at batch 256 (same run):', '', '| set | ts / wasm | linear /
 for (const q of ratios) md.push(`| ${q.set} | ${q.ts_over_wasm} | ${q.linear_over_wasm} | ${q.scalar_over_simd} |`);
 md.push('', 'Compile (median of 5) and the JS heap + ArrayBuffer growth while compiling:', '', '| set | rules | engine | build ms | structure bytes | heap delta bytes |', '|---|---:|---|---:|---:|---:|');
 for (const b of builds) md.push(`| ${b.set} | ${b.rules} | ${b.engine} | ${b.build_ms} | ${b.bytes} | ${b.heap_delta_bytes} |`);
-md.push('', 'intersectBatch, one proxy against every entry (including decoding the results to selectors):', '', '| set | entries | engine | ns/pair | M pairs/s |', '|---|---:|---|---:|---:|');
-for (const i of inter) md.push(`| ${i.set} | ${i.entries} | ${i.engine} | ${i.ns_per_pair} | ${i.mpairs_per_s} |`);
+md.push('', 'Intersection, one proxy against every entry (`linear` = the reference algebra on selector objects):', '', '| set | entries | call | engine | ns/pair | M pairs/s |', '|---|---:|---|---|---:|---:|');
+for (const i of inter) md.push(`| ${i.set} | ${i.entries} | ${i.call} | ${i.engine} | ${i.ns_per_pair} | ${i.mpairs_per_s} |`);
 
 writeFileSync(
   join(root, 'bench', 'classify-results.json'),

@@ -9,7 +9,7 @@ export * from './classify/batch.js';
 export type * from './classify/types.js';
 export { compile, engineName, ENGINES, type CompileOptions } from './classify/index.js';
 export { parseTrace, type Trace } from './classify/trace.js';
-export { intersectBatch, intersectKernel, type IntersectOptions } from './classify/intersect.js';
+export { intersectBatch, intersectKernel, SelectorTable, STATUS_FIELDS, type IntersectOptions } from './classify/intersect.js';
 export { benchClassify, type ClassifyBenchOptions, type ClassifyBenchResult } from './classify/bench.js';
 export * from './pcap/reader.js';
 export * from './packet/decode.js';

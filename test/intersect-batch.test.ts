@@ -2,7 +2,7 @@
 // random pairs and on one proxy against many entries, including which field is empty first.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { intersectBatch } from '../src/classify/intersect.js';
+import { intersectBatch, SelectorTable, STATUS_FIELDS } from '../src/classify/intersect.js';
 import { intersect } from '../src/selector/algebra.js';
 import type { Selector } from '../src/selector/types.js';
 import { entryArb, loadNoSimd, worldArb } from './classify-helpers.js';
@@ -66,5 +66,36 @@ describe('intersectBatch', () => {
     expect(intersectBatch(es[0]!, [])).toEqual([]);
     expect(() => intersectBatch([es[0]!], [])).toThrow(RangeError);
     expect(() => intersectBatch(es[0]!, es, { engine: 'fast' as 'ts' })).toThrow(expect.objectContaining({ code: 'CLASSIFY_BAD_ENGINE' }));
+  });
+
+  it('SelectorTable: entries encoded once, many proxies (growing port lists), intersect and status', () => {
+    fc.assert(
+      fc.property(
+        worldArb.chain((w) => fc.tuple(fc.array(entryArb(w), { minLength: 1, maxLength: 6 }), fc.array(entryArb(w), { maxLength: 120 }))),
+        ([proxies, es]) => {
+          const entries = es.map((e) => strip(e as Selector));
+          for (const o of engines) {
+            const table = new SelectorTable(entries, o);
+            for (const p of proxies) {
+              const proxy = strip(p as Selector);
+              const expected = entries.map((e) => intersect(proxy, e));
+              expect(table.intersect(proxy), o.engine).toEqual(expected);
+              expect(Array.from(table.status(proxy)).map((x) => STATUS_FIELDS[x])).toEqual(expected.map((r) => (r.empty ? r.field : undefined)));
+            }
+            table.dispose();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // A proxy with many port ranges after small ones (the proxy's pool room grows).
+    const many = { family: 4 as const, protocol: 6, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: Array.from({ length: 40 }, (_, i) => ({ lo: i * 100, hi: i * 100 + 50 })), dport: [{ lo: 0, hi: 65535 }] };
+    const entries = [{ ...many, sport: [{ lo: 0, hi: 65535 }] }, { ...many, sport: [{ lo: 120, hi: 130 }] }];
+    for (const o of engines) {
+      const table = new SelectorTable(entries, o);
+      expect(table.intersect(entries[1]!)).toEqual(entries.map((e) => intersect(entries[1]!, e)));
+      expect(table.intersect(many)).toEqual(entries.map((e) => intersect(many, e)));
+      table.dispose();
+    }
   });
 });

@@ -68,6 +68,13 @@ function encode(selectors: readonly Selector[], pairs: Uint32Array, count: numbe
 }
 
 function putAddress(w: Uint32Array, at: number, v: bigint): void {
+  if (v <= 0xffffffffn) {
+    w[at] = 0;
+    w[at + 1] = 0;
+    w[at + 2] = 0;
+    w[at + 3] = Number(v);
+    return;
+  }
   w[at] = Number((v >> 96n) & 0xffffffffn);
   w[at + 1] = Number((v >> 64n) & 0xffffffffn);
   w[at + 2] = Number((v >> 32n) & 0xffffffffn);
@@ -75,6 +82,7 @@ function putAddress(w: Uint32Array, at: number, v: bigint): void {
 }
 
 function getAddress(w: Uint32Array, at: number): bigint {
+  if (w[at] === 0 && w[at + 1] === 0 && w[at + 2] === 0) return BigInt(w[at + 3]!);
   return (BigInt(w[at]!) << 96n) | (BigInt(w[at + 1]!) << 64n) | (BigInt(w[at + 2]!) << 32n) | BigInt(w[at + 3]!);
 }
 
@@ -238,8 +246,7 @@ function runWasm(wasm: TedWasm, e: Encoded): { out: Uint32Array; outPool: Uint32
  * first empty field.
  */
 export function intersectBatch(a: Selector | readonly Selector[], b: readonly Selector[], options: IntersectOptions = {}): Intersection[] {
-  const engine = options.engine ?? (process.env.TED_ENGINE as IntersectOptions['engine']) ?? 'wasm';
-  if (engine !== 'wasm' && engine !== 'ts' && engine !== 'linear') throw new UsageError('CLASSIFY_BAD_ENGINE', `unknown engine "${engine as string}" (expected wasm, ts, linear)`);
+  const engine = pickEngine(options);
   const many = Array.isArray(a);
   if (many && (a as readonly Selector[]).length !== b.length) throw new RangeError(`intersectBatch: ${(a as readonly Selector[]).length} left selectors but ${b.length} right ones`);
   const count = b.length;
@@ -260,4 +267,140 @@ export function intersectBatch(a: Selector | readonly Selector[], b: readonly Se
   const outPool = new Uint32Array(e.outPoolWords);
   intersectKernel(e.sels, e.pool, e.pairs, count, out, outPool);
   return decode(out, outPool, count);
+}
+
+/**
+ * Entries encoded once (in WebAssembly memory for `wasm`), intersected with one proxy at a time:
+ * what a TED responder does for every probe against its ACL. Only the proxy is encoded per call.
+ */
+export class SelectorTable {
+  readonly size: number;
+  private readonly engine: 'wasm' | 'ts' | 'linear';
+  private readonly selectors: readonly Selector[];
+  private readonly e: Encoded;
+  /** Pool words reserved at the end for the proxy's port ranges. */
+  private proxyRoom = 0;
+  private entryPoolWords = 0;
+  private wasm: TedWasm | undefined;
+  private region: { ptr: number; bytes: number; at: number[] } | undefined;
+  private out: Uint32Array = new Uint32Array(0);
+  private outPool: Uint32Array = new Uint32Array(0);
+
+  constructor(selectors: readonly Selector[], options: IntersectOptions = {}) {
+    this.engine = pickEngine(options);
+    this.selectors = selectors;
+    this.size = selectors.length;
+    const n = selectors.length;
+    const pairs = new Uint32Array(2 * n);
+    for (let i = 0; i < n; i++) pairs[2 * i + 1] = i + 1; // (proxy, entry i)
+    // Slot 0 is the proxy (a placeholder until the first call).
+    this.e = encode([ANY4, ...selectors], pairs, n);
+    this.entryPoolWords = this.e.pool.length;
+    if (this.engine === 'wasm') this.wasm = options.wasm ?? loadWasm();
+    this.layout(8);
+  }
+
+  /** Sizes the proxy's pool room and the result areas for proxies of up to `ranges` port ranges. */
+  private layout(ranges: number): void {
+    this.proxyRoom = 2 * ranges;
+    const pool = new Uint32Array(this.entryPoolWords + this.proxyRoom);
+    pool.set(this.e.pool.subarray(0, this.entryPoolWords));
+    this.e.pool = pool;
+    let entryRanges = 0;
+    for (const s of this.selectors) entryRanges += s.sport.length + s.dport.length;
+    this.e.outPoolWords = 2 * (entryRanges + this.size * ranges) + 2;
+    if (this.engine !== 'wasm') {
+      this.out = new Uint32Array(this.size * OUT_WORDS);
+      this.outPool = new Uint32Array(this.e.outPoolWords);
+      return;
+    }
+    const wasm = this.wasm!;
+    const a16 = (x: number) => (x + 15) & ~15;
+    const sizes = [this.e.sels.byteLength, this.e.pool.byteLength, this.size * 8, this.size * OUT_WORDS * 4, this.e.outPoolWords * 4].map(a16);
+    const bytes = sizes.reduce((x, y) => x + y, 0);
+    if (this.region) wasm.exports.free(this.region.ptr);
+    const ptr = wasm.exports.alloc(bytes);
+    const at: number[] = [];
+    let q = ptr;
+    for (const z of sizes) at.push(q), (q += z);
+    this.region = { ptr, bytes, at };
+    const buf = wasm.exports.memory.buffer;
+    new Uint32Array(buf, at[0], this.e.sels.length).set(this.e.sels);
+    new Uint32Array(buf, at[1], this.e.pool.length).set(this.e.pool);
+    new Uint32Array(buf, at[2], this.size * 2).set(this.e.pairs);
+  }
+
+  /** Runs the kernel for `proxy`; results in this.out / this.outPool. */
+  private run(proxy: Selector): void {
+    const ranges = proxy.sport.length + proxy.dport.length;
+    if (2 * ranges > this.proxyRoom) this.layout(Math.max(ranges, 2 * this.proxyRoom));
+    const head = new Uint32Array(SEL_WORDS);
+    const pr = new Uint32Array(2 * ranges);
+    head[0] = proxy.family;
+    head[1] = proxy.protocol;
+    putAddress(head, 2, proxy.src.value & proxy.src.care);
+    putAddress(head, 6, proxy.src.care);
+    putAddress(head, 10, proxy.dst.value & proxy.dst.care);
+    putAddress(head, 14, proxy.dst.care);
+    let k = 0;
+    for (const r of proxy.sport) (pr[k++] = r.lo), (pr[k++] = r.hi);
+    for (const r of proxy.dport) (pr[k++] = r.lo), (pr[k++] = r.hi);
+    const base = this.entryPoolWords;
+    head[18] = base;
+    head[19] = proxy.sport.length;
+    head[20] = base + 2 * proxy.sport.length;
+    head[21] = proxy.dport.length;
+    if (this.engine !== 'wasm') {
+      this.e.sels.set(head, 0);
+      this.e.pool.set(pr, base);
+      intersectKernel(this.e.sels, this.e.pool, this.e.pairs, this.size, this.out, this.outPool);
+      return;
+    }
+    const wasm = this.wasm!;
+    const { at } = this.region!;
+    let buf = wasm.exports.memory.buffer;
+    new Uint32Array(buf, at[0], SEL_WORDS).set(head);
+    new Uint32Array(buf, at[1]! + base * 4, pr.length).set(pr);
+    const used = (wasm.exports.intersectPairs as PairsExport)(at[0]!, at[1]!, at[2]!, this.size, at[3]!, at[4]!);
+    buf = wasm.exports.memory.buffer;
+    this.out = new Uint32Array(buf, at[3], this.size * OUT_WORDS);
+    this.outPool = new Uint32Array(buf, at[4], Math.max(used, 0));
+  }
+
+  /** `intersect(proxy, entry)` for every entry, as the reference algebra gives it. */
+  intersect(proxy: Selector): Intersection[] {
+    if (this.size === 0) return [];
+    if (this.engine === 'linear') return this.selectors.map((s) => intersect(proxy, s));
+    this.run(proxy);
+    return decode(this.out, this.outPool, this.size);
+  }
+
+  /** Status per entry: 0 = the intersection is not empty, else the index of the first empty field in STATUS_FIELDS. */
+  status(proxy: Selector, into = new Uint8Array(this.size)): Uint8Array {
+    if (this.engine === 'linear') {
+      this.selectors.forEach((s, i) => {
+        const r = intersect(proxy, s);
+        into[i] = r.empty ? STATUS_FIELDS.indexOf(r.field) : 0;
+      });
+      return into;
+    }
+    if (this.size === 0) return into;
+    this.run(proxy);
+    for (let i = 0; i < this.size; i++) into[i] = this.out[i * OUT_WORDS]!;
+    return into;
+  }
+
+  /** Returns the WebAssembly region. */
+  dispose(): void {
+    if (this.region && this.wasm) this.wasm.exports.free(this.region.ptr);
+    this.region = undefined;
+  }
+}
+
+const ANY4: Selector = { family: 4, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: FULL_PORTS, dport: FULL_PORTS };
+
+function pickEngine(options: IntersectOptions): 'wasm' | 'ts' | 'linear' {
+  const engine = options.engine ?? (process.env.TED_ENGINE as IntersectOptions['engine']) ?? 'wasm';
+  if (engine !== 'wasm' && engine !== 'ts' && engine !== 'linear') throw new UsageError('CLASSIFY_BAD_ENGINE', `unknown engine "${engine as string}" (expected wasm, ts, linear)`);
+  return engine;
 }
