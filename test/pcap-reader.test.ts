@@ -305,7 +305,7 @@ describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', (
         for (const f of readFrames(cut, { onError: () => {} })) expected.push(decodeFrame(f.linkType, f.data).reason);
       } catch (e) {
         if (!(e instanceof DecodeError)) throw e;
-        expectedErr = e.code;
+        expectedErr = `${e.code}@${e.offset}`;
       }
       for (const engine of ['wasm', 'ts'] as const) {
         const got: number[] = [];
@@ -314,7 +314,7 @@ describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', (
           for await (const x of classifyCapture(cut, { engine, batchSize, chunkSize: 97, onError: () => {} })) for (let i = 0; i < x.count; i++) got.push(x.reasons[i]!);
         } catch (e) {
           if (!(e instanceof DecodeError)) throw e;
-          err = e.code;
+          err = `${e.code}@${e.offset}`;
         }
         expect(got).toEqual(expected);
         expect(err).toBe(expectedErr);

@@ -213,9 +213,9 @@ export class CaptureParser {
     }
     if (avail < H + caplen) return this.short(H + caplen, avail, base, off, eof, `a ${caplen}-byte record`);
     const sec = u32(buf, off, le);
-    let sub = u32(buf, off + 4, le);
+    const sub = u32(buf, off + 4, le);
+    // An out-of-range fraction (>= 1 s) is kept as written, as tshark shows it: the frame matters more.
     const tsNsec = this.nanos ? sub : sub * 1000;
-    if (tsNsec >= 1e9) sub = 0; // out-of-range fraction: keep the frame, the timestamp is best effort
     this.frames++;
     this.frame = {
       index: this.frames,
