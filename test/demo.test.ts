@@ -95,6 +95,34 @@ describe('runDemo', () => {
   });
 });
 
+describe('ted demo without root (built CLI as nobody)', () => {
+  const dist = new URL('../dist/cli/main.js', import.meta.url);
+  let setpriv = false;
+  try {
+    execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
+    setpriv = true;
+  } catch {
+    setpriv = false;
+  }
+  let distOk = false;
+  try {
+    readFileSync(dist);
+    distOk = true;
+  } catch {
+    distOk = false;
+  }
+  const can = process.getuid?.() === 0 && setpriv && distOk;
+  if (!can) console.warn('demo.test: the unprivileged-user run needs root, setpriv and dist/ (npm run build); skipped');
+  it.skipIf(!can)('runs the whole story on unprivileged ports', () => {
+    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, dist.pathname, 'demo', '--json'], { encoding: 'utf8', timeout: 20_000 });
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as DemoStep);
+    expect(lines[0]).toMatchObject({ step: 'setup', mode: 'unprivileged' });
+    expect(String(lines[0]!.note)).toMatch(/^not root/);
+    checkStory(lines);
+    expect(lines.at(-1)).toMatchObject({ step: 'done', ok: true });
+  });
+});
+
 describe('ted demo (CLI)', () => {
   it('prints the story, and --json lines with the tunnel states', async () => {
     const text = await cli(['demo', '--unprivileged']);
