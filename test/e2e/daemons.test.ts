@@ -342,6 +342,17 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     expect(s.counters).toMatchObject({ responseSourceMismatch: 1, responseUnknownCookie: 1, responseBadMessageId: 1, responseWrongExchange: 1, responsesAccepted: 0 });
     expect(s.counters.responseTruncated! + s.counters.responseMalformed!).toBe(1);
     expect(s.pending.length).toBe(1); // the genuine probe is still waiting
+    // A flood of forged responses with random cookies: all dropped, nothing grows.
+    const flood = await tool(lab, 'forger', ['forge-flood', '4', ADDR.gwBWan.v4, ADDR.gwAWan.v4, '500', '500', withCookie.toString('hex'), '500']);
+    expect(flood.at(-1)).toMatchObject({ forged: 500, errors: 0 });
+    const afterFlood = await until('the flood counted', async () => {
+      const st = await a.status();
+      // UDP may lose a few under load; the daemon counts every one it received.
+      return st.counters.responseUnknownCookie! >= 1 + 450 ? st : undefined;
+    });
+    expect(afterFlood.tunnels).toEqual([]);
+    expect(afterFlood.pending.length).toBe(1);
+    expect(afterFlood.counters.responsesAccepted).toBe(0);
     // Now the real responder comes up: the retransmitted probe gets a genuine answer.
     const b = responder4('b-forge');
     await b.start();

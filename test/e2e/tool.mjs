@@ -6,6 +6,8 @@
 //   udp-listen ADDR PORT                 prints every datagram received, until killed
 //   tcp-listen ADDR PORT                 prints every connection accepted, until killed
 //   forge FAMILY SRC DST SPORT DPORT HEX a UDP datagram with any source (raw socket, root)
+//   forge-flood FAMILY SRC DST SPORT DPORT HEX N
+//                                        N copies, each with a fresh random initiator cookie
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -60,6 +62,23 @@ if (cmd === 'udp-send') {
     out({ forged: sender.counters.sent, errors: sender.counters.sendErrors });
     sender.close();
   }, 50);
+} else if (cmd === 'forge-flood') {
+  const [family, src, dst, sport, dport, hex, count] = a;
+  const { RawUdpSender } = await import(new URL('../../dist/transport/raw.js', import.meta.url).href);
+  const { parseAnyAddress } = await import(new URL('../../dist/selector/address.js', import.meta.url).href);
+  const { randomFillSync } = await import('node:crypto');
+  const sender = new RawUdpSender((e) => out({ error: e.message }));
+  const template = Buffer.from(hex, 'hex');
+  const n = Number(count);
+  for (let i = 0; i < n; i++) {
+    const b = Buffer.from(template);
+    randomFillSync(b, 0, 8); // the initiator cookie
+    sender.send({ family: Number(family), src: parseAnyAddress(src).value, dst: parseAnyAddress(dst).value, sport: Number(sport), dport: Number(dport), payload: b });
+    if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5)); // let the queue drain
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  out({ forged: sender.counters.sent, errors: sender.counters.sendErrors });
+  sender.close();
 } else {
   process.stderr.write(`unknown command ${cmd}\n`);
   process.exit(2);
