@@ -127,3 +127,27 @@ describe.skipIf(!tshark)('files we write, read by tshark', () => {
     }
   });
 });
+
+describe.skipIf(!tshark)('timestamps and lengths we write, as tshark reads them', () => {
+  for (const nanos of [false, true]) {
+    it(`${nanos ? 'nanosecond' : 'microsecond'} pcap, records cut by the snaplen`, () => {
+      const frames = fc.sample(specArb({ linkTypes: [1] }), { numRuns: 30, seed: 5 }).map(buildFrame);
+      const path = join(dir, `ts-${nanos}.pcap`);
+      const stamps = frames.map((_, i) => ({ tsSec: 1700000000 + i * 37, tsNsec: (i * 123456789) % 1e9 }));
+      writeFileSync(path, writePcap(frames.map((f, i) => ({ data: f.data, ...stamps[i]! })), { nanos, snaplen: 60 }));
+      const out = execFileSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len', '-e', 'frame.cap_len'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const rows = out.trim().split('\n').map((l) => l.split('\t'));
+      const ours = [...readFrames(readFileSync(path))];
+      expect(rows.length).toBe(frames.length);
+      rows.forEach(([epoch, len, caplen], i) => {
+        const [sec, frac = ''] = epoch!.split('.');
+        expect(Number(sec)).toBe(ours[i]!.tsSec);
+        expect(Number(frac.padEnd(9, '0').slice(0, 9))).toBe(ours[i]!.tsNsec);
+        expect(ours[i]!.tsNsec).toBe(nanos ? stamps[i]!.tsNsec : Math.floor(stamps[i]!.tsNsec / 1000) * 1000);
+        expect(Number(len)).toBe(frames[i]!.data.length);
+        expect(Number(caplen)).toBe(Math.min(60, frames[i]!.data.length));
+        expect(ours[i]!.caplen).toBe(Number(caplen));
+      });
+    });
+  }
+});
