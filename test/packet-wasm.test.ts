@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { TupleBatch } from '../src/classify/batch.js';
+import { TupleBatch } from '../src/classify/batch.js';
 import { BatchDecoder, decodePcapTS } from '../src/packet/batch-decode.js';
 import { DecodeError } from '../src/errors.js';
 import { decodeFrame } from '../src/packet/decode.js';
@@ -274,6 +274,22 @@ describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch
         expect(g.rows).toEqual(ngRef.rows);
         expect(g.lts).toEqual(ngFrames.map((f) => f.linkType));
       }
+    }
+  });
+
+  it('decodes into a caller batch: in place (ts, or wasm memory) or copied (a JS batch under wasm)', async () => {
+    const frames = fc.sample(frameArb, { numRuns: 50, seed: 21 }).map((f) => ({ linkType: 1, data: f.data }));
+    const ref = reference(frames);
+    const pcap = writePcap(frames.map((f) => ({ data: f.data })), { linkType: 1 });
+    for (const engine of ['wasm', 'ts'] as const) {
+      const target = new TupleBatch(7);
+      const rows: number[][] = [];
+      for await (const b of classifyCapture(pcap, { engine, batch: target })) {
+        expect(b.batch).toBe(target);
+        expect(target.count).toBe(b.count);
+        for (let i = 0; i < b.count; i++) rows.push(row(target, i));
+      }
+      expect(rows).toEqual(ref.rows);
     }
   });
 
