@@ -39,13 +39,15 @@ function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dpo
   const end = p + <usize>count * 64;
   if (ASC_FEATURE_SIMD) {
     const k1 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 0, proto), 1, sport), 2, dport);
-    const k2 = i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 0, src), 1, dst);
     for (; p < end; p += 64) {
       const ord = load<u32>(p, 56);
       if (ord >= limit) return 0;
+      // Addresses first (scalar: they reject most records, often on the first load), then the
+      // protocol and both ports in one 4-lane range check.
+      if ((src & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
+      if ((dst & load<u32>(p, 36)) != load<u32>(p, 52)) continue;
       const inRange = v128.and(i32x4.ge_u(k1, v128.load(p)), i32x4.le_u(k1, v128.load(p, 16)));
-      const addrEq = i32x4.eq(v128.and(k2, v128.load(p, 32)), v128.load(p, 48));
-      if ((i32x4.bitmask(inRange) & (i32x4.bitmask(addrEq) | 12)) != 15) continue;
+      if (!i32x4.all_true(inRange)) continue;
       const extra = load<u32>(p, 60);
       if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
       return ord;
