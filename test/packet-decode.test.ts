@@ -75,6 +75,17 @@ describe('decodeFrame details', () => {
     expect(r).toMatchObject({ family: 4, protocol: 17, sport: 500, dport: 4500, hasPorts: true, l3Offset: 14, l4Offset: 34, payloadOffset: 42, payloadLength: 12, truncated: false });
   });
 
+  it('a UDP length shorter than the IP payload ends the datagram; a lying longer one is ignored', () => {
+    const b = udp.slice();
+    b[24] = 0;
+    b[25] = 8 + 5;
+    expect(decodeFrameOrThrow(101, b)).toMatchObject({ payloadOffset: 28, payloadLength: 5 });
+    b[25] = 200;
+    expect(decodeFrameOrThrow(101, b)).toMatchObject({ payloadOffset: 28, payloadLength: 12 });
+    b[25] = 3;
+    expect(decodeFrameOrThrow(101, b)).toMatchObject({ payloadOffset: 28, payloadLength: 12 });
+  });
+
   it('IHL below 5 is a bad header length', () => {
     const b = udp.slice();
     b[0] = 0x44;

@@ -404,6 +404,13 @@ export function decodeFrame(linkType: number, data: Uint8Array): DecodeResult {
     else if (s.protocol === 6) hdr = s.ipEnd - s.l4 >= 13 ? Math.max(20, (data[s.l4 + 12]! >> 4) * 4) : 20;
   }
   const payloadOffset = Math.min(s.l4 + hdr, s.ipEnd);
+  // UDP delimits its own datagram: a length field shorter than the IP payload ends it early (as
+  // tshark reads it); one that is too small or runs past the IP packet is ignored.
+  let payloadEnd = s.ipEnd;
+  if (s.hasPorts && s.protocol === 17 && s.ipEnd - s.l4 >= 6) {
+    const udpLen = be16(data, s.l4 + 4);
+    if (udpLen >= 8 && s.l4 + udpLen < payloadEnd) payloadEnd = s.l4 + udpLen;
+  }
   const vlans = Array.from(s.vlans.subarray(0, s.vlanCount));
   const family = s.family as Family;
   return {
@@ -423,7 +430,7 @@ export function decodeFrame(linkType: number, data: Uint8Array): DecodeResult {
     dport: s.dport,
     l4Offset: s.l4,
     payloadOffset,
-    payloadLength: s.ipEnd - payloadOffset,
+    payloadLength: payloadEnd - payloadOffset,
     truncated: s.ipTruncated,
     tuple: { family, protocol: s.protocol, src, dst, sport: s.sport, dport: s.dport, hasPorts: s.hasPorts },
   };
