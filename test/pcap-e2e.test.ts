@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
 import type { Classifier } from '../src/classify/types.js';
 import type { IPv6Extension } from '../src/packet/encode.js';
 import { classifyCapture } from '../src/pcap/classify.js';
@@ -160,6 +161,20 @@ describe('Cisco ACL + generated capture vs the linear oracle', () => {
         expect(got.length).toBe(expected.length);
         const bad = got.map((g, i) => [i + 1, g, expected[i]]).filter(([, g, e]) => g !== e);
         expect(bad.slice(0, 5), `decode ${decode}, classifier ${classifier?.engine ?? 'oracle'}`).toEqual([]);
+      }
+      // And through the command line: ted classify --policy ACL --acl NAME --pcap FILE --out LINES.
+      if (compile) {
+        const aclPath = join(dir, 'e2e.acl');
+        writeFileSync(aclPath, ACL);
+        for (const engine of ['wasm', 'ts', 'linear']) {
+          const outPath = join(dir, `e2e${family}-${engine}.txt`);
+          const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+          const code = await main(['classify', '--policy', aclPath, '--acl', `E2E-V${family}`, '--pcap', path, '--engine', engine, '--out', outPath]);
+          spy.mockRestore();
+          expect(code).toBe(0);
+          const lines = readFileSync(outPath, 'utf8').trimEnd().split('\n').map(Number);
+          expect(lines).toEqual(expected);
+        }
       }
     });
   }
