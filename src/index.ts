@@ -7,7 +7,7 @@ export * from './selector/format.js';
 export * from './policy/index.js';
 export * from './classify/batch.js';
 export type * from './classify/types.js';
-export { compile, engineName, ENGINES, type CompileOptions } from './classify/index.js';
+export { compile, engineName, ENGINES, refreshBatches, type CompileOptions } from './classify/index.js';
 export { parseTrace, type Trace } from './classify/trace.js';
 export { intersectBatch, intersectKernel, SelectorTable, STATUS_FIELDS, type IntersectOptions } from './classify/intersect.js';
 export { benchClassify, type ClassifyBenchOptions, type ClassifyBenchResult } from './classify/bench.js';

@@ -145,4 +145,32 @@ describe('classify engines agree with the reference algebra', () => {
       else process.env.TED_ENGINE = saved;
     }
   });
+
+  it('WebAssembly memory growth after compile: batches from createBatch are re-viewed, results stay right', () => {
+    const wasm = loadNoSimd();
+    const w = fc.sample(worldArb.filter((x) => x.family === 6), { numRuns: 1, seed: 23 })[0]!;
+    const entries = numbered(fc.sample(entryArb(w), { numRuns: 300, seed: 29 }));
+    const tuples = fc.sample(tupleArb(w), { numRuns: 500, seed: 31 }).map((t, i) => (i % 2 ? insideEntry(t, entries[i % entries.length]!) : t));
+    const expected = tuples.map((t) => firstMatch(entries, t));
+    const c = compile(entries, { engine: 'wasm', wasm });
+    const b = c.createBatch(512);
+    const before = wasm.exports.memory.buffer;
+    // Something else allocates 32 MB from the same module: the memory grows, old views detach.
+    const big = wasm.exports.alloc(32 << 20);
+    expect(wasm.exports.memory.buffer).not.toBe(before);
+    expect(b.buffer).not.toBe(wasm.exports.memory.buffer);
+    // Any classifier's allocation re-views every live batch of the module.
+    const c2 = compile(entries.slice(0, 10), { engine: 'wasm', wasm });
+    expect(b.buffer).toBe(wasm.exports.memory.buffer);
+    tuples.forEach((t, i) => b.set(i, t));
+    b.count = tuples.length;
+    c.classify(b, b.results);
+    expect(Array.from(b.results.subarray(0, tuples.length))).toEqual(expected);
+    const out = new Int32Array(tuples.length);
+    c.classify(b, out);
+    expect(Array.from(out)).toEqual(expected);
+    wasm.exports.free(big);
+    c.dispose?.();
+    c2.dispose?.();
+  });
 });

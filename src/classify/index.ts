@@ -82,6 +82,31 @@ const freeOnCollect = new FinalizationRegistry<{ wasm: TedWasm; ptrs: number[] }
   for (const p of ptrs) wasm.exports.free(p);
 });
 
+/** Batches handed out by any classifier's createBatch, per module instance. */
+const liveBatches = new WeakMap<TedWasm, Set<WeakRef<TupleBatch>>>();
+
+function batchesOf(wasm: TedWasm): Set<WeakRef<TupleBatch>> {
+  let set = liveBatches.get(wasm);
+  if (!set) liveBatches.set(wasm, (set = new Set()));
+  return set;
+}
+
+/**
+ * Re-creates the views of every live batch made by createBatch on this module after its memory
+ * grew. Classifiers call it after each of their allocations; code that allocates from the module
+ * elsewhere should call it too (or `batch.refresh(memory.buffer)`), before writing into a batch.
+ */
+export function refreshBatches(wasm: TedWasm = loadWasm()): void {
+  const buf = wasm.exports.memory.buffer;
+  const set = liveBatches.get(wasm);
+  if (!set) return;
+  for (const ref of set) {
+    const b = ref.deref();
+    if (!b) set.delete(ref);
+    else if (b.buffer !== buf) b.refresh(buf);
+  }
+}
+
 class WasmClassifier implements Classifier {
   readonly engine = 'wasm' as const;
   readonly rules: number;
@@ -92,8 +117,6 @@ class WasmClassifier implements Classifier {
   private readonly tree: number;
   private readonly scratch: TupleBatch;
   private readonly ptrs: number[] = [];
-  /** Batches handed out by createBatch, re-viewed when the memory grows. */
-  private readonly batches = new Set<WeakRef<TupleBatch>>();
   private readonly own = new WeakSet<TupleBatch>();
   private disposed = false;
 
@@ -120,12 +143,7 @@ class WasmClassifier implements Classifier {
   }
 
   private refreshAll(): void {
-    const buf = this.wasm.exports.memory.buffer;
-    for (const ref of this.batches) {
-      const b = ref.deref();
-      if (!b) this.batches.delete(ref);
-      else if (b.buffer !== buf) b.refresh(buf);
-    }
+    refreshBatches(this.wasm);
   }
 
   createBatch(capacity: number): TupleBatch {
@@ -133,7 +151,7 @@ class WasmClassifier implements Classifier {
     const bytes = batchLayout(capacity).bytes;
     const p = this.alloc(bytes);
     const b = new TupleBatch(capacity, this.wasm.exports.memory.buffer, p);
-    this.batches.add(new WeakRef(b));
+    batchesOf(this.wasm).add(new WeakRef(b));
     this.own.add(b);
     return b;
   }
