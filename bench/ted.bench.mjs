@@ -167,8 +167,57 @@ const rows = bench.tasks.map((t) => {
   if (t.name.startsWith('data')) return { ...row, target: '5 Mpps', meets: cpu >= 5e6 };
   return row;
 });
+// Memory under a flood (forged probes from random identities, forged responses with random
+// cookies): heap after a full GC, before and after, when run with --expose-gc (npm run bench).
+let flood;
+if (typeof globalThis.gc === 'function') {
+  const FLOOD = 200_000;
+  const forgedResponse = ikeWire.encodeResponse({
+    icookie: 1n,
+    rcookie: 2n,
+    capabilities: 0,
+    id: { family: 4, address: ip4(198, 51, 100, 1) },
+    proxy: { family: 4, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: [{ lo: 0, hi: 65535 }], dport: [{ lo: 0, hi: 65535 }] },
+  });
+  const limitedNet = new MemoryNetwork();
+  const lr = createGateway({ role: 'responder', policy: parseCisco('access-list 101 permit ip 20.0.0.0 0.0.255.255 10.0.0.0 0.255.255.255\n'), localAddress: '198.51.100.1', transport: limitedNet.attach([claim(ip4(198, 51, 100, 1), 32, 500), claim(ip4(20, 0, 0, 0), 16, 500)]), clock, wire: ikeWire, limits: { maxRateEntries: 4096 } });
+  const li = createGateway({ role: 'initiator', policy: iniPolicy, localAddress: '192.0.2.1', transport: limitedNet.attach([claim(ip4(192, 0, 2, 1), 32, 500)]), clock, wire: ikeWire, classifier });
+  const byte = () => (Math.random() * 256) | 0;
+  const round = (n) => {
+    for (let i = 0; i < n; i++) {
+      const p = probes[i % PROBES];
+      const payload = p.payload.slice();
+      // a fresh random identity (bytes 60..63: header 28, Vendor ID 24, ID payload header 8) and cookie
+      payload[60] = byte(); payload[61] = byte(); payload[62] = byte(); payload[63] = byte();
+      payload[0] = byte(); payload[1] = byte();
+      limitedNet.inject({ ...p, payload });
+      const r = forgedResponse.slice();
+      for (let k = 0; k < 8; k++) r[k] = byte();
+      limitedNet.inject({ family: 4, src: ip4(198, 51, 100, 1), dst: ip4(192, 0, 2, 1), sport: 500, dport: 500, payload: r });
+      if (i % 1024 === 0) limitedNet.flush();
+    }
+    limitedNet.flush();
+  };
+  round(FLOOD / 10);
+  if (lr.counters.responsesSent === 0) throw new Error('flood: the forged probes were not answered (bad forgery)');
+  globalThis.gc();
+  const h0 = process.memoryUsage().heapUsed;
+  round(FLOOD);
+  globalThis.gc();
+  const h1 = process.memoryUsage().heapUsed;
+  flood = {
+    datagrams: 2 * FLOOD,
+    heapBeforeKB: Math.round(h0 / 1024),
+    heapAfterKB: Math.round(h1 / 1024),
+    growthKB: Math.round((h1 - h0) / 1024),
+    responder: { received: lr.counters.cipsNumTEDProbesReceived, answered: lr.counters.responsesSent, rateLimited: lr.counters.probeRateLimited, sizes: lr.sizes() },
+    initiator: { unknownCookie: li.counters.responseUnknownCookie, sizes: li.sizes() },
+  };
+}
+
 const report = {
   suite: 'ted',
+  title: 'Discovery engine: data path with tunnels up, responder probe handling',
   date: new Date().toISOString(),
   node: process.version,
   v8: process.versions.v8,
@@ -181,8 +230,16 @@ const report = {
   setup: { discoveries: ENTRIES * RESPONDERS, ms: Math.round(setupMs) },
   flowCache: { hits: hits0, misses: initiator.counters.flowCacheMisses },
   responder: { answered: responder.counters.responsesSent, rateLimited: responder.counters.probeRateLimited },
+  flood,
   rows,
+  notes: [
+    `${tunnels} tunnels discovered through the in-memory network at set-up (${ENTRIES} initiator entries x ${RESPONDERS} responders); ${FLOWS} flows replayed in batches, flow cache ${1 << 17} slots.`,
+    'cpu_per_s = items per second of this process\'s CPU time (user + system, GC threads included), the per-core figure on a shared machine; wall_per_s = tinybench median wall clock.',
+    `load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} cores.`,
+    ...(flood ? [`flood: ${flood.datagrams} forged datagrams (probes from random identities, responses with random cookies): heap ${flood.heapBeforeKB} KB -> ${flood.heapAfterKB} KB after GC; responder rate table ${flood.responder.sizes.rateEntries} entries (limit 4096), initiator pending ${flood.initiator.sizes.pending}.`] : []),
+  ],
 };
 console.log(`\n${bench.name}: ${tunnels} tunnels, ${ENTRIES}-entry ACL, ${FLOWS} flows; set-up discovered them in ${report.setup.ms} ms; Node ${process.version}, ${report.cpu}, load ${report.loadavg.join(' ')} on ${report.cores} cores (sink ${sink % 10})`);
 console.table(rows);
+if (flood) console.log('flood:', JSON.stringify(flood));
 writeFileSync(join(root, 'bench', 'ted-results.json'), JSON.stringify(report, null, 2) + '\n');
