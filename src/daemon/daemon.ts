@@ -293,6 +293,25 @@ export class Daemon {
   }
 }
 
+const LIMIT_MS = 10_000;
+const limits = new WeakMap<Logger, Map<string, { at: number; suppressed: number }>>();
+
+/** A warning at most once per LIMIT_MS per key (and logger), counting what it held back. */
+function limited(log: Logger, key: string, event: string, reason: string): void {
+  let m = limits.get(log);
+  if (!m) limits.set(log, (m = new Map()));
+  const now = systemClock.now();
+  const s = m.get(key);
+  if (s && now - s.at < LIMIT_MS) {
+    s.suppressed++;
+    return;
+  }
+  if (m.size > 1000) m.clear(); // reasons are few; bound it anyway
+  m.set(key, { at: now, suppressed: 0 });
+  const since = s ? s.suppressed : 0;
+  log.warn({ event, reason, alsoSince: since }, `${event === 'response-dropped' ? 'response dropped' : 'probe ignored'} (${reason})${since ? `; ${since} more since the last warning` : ''}`);
+}
+
 /** One log line per step of a discovery (the data path's per-packet drops are debug). */
 export function logEvent(log: Logger, e: GatewayEvent): void {
   switch (e.type) {
@@ -315,7 +334,10 @@ export function logEvent(log: Logger, e: GatewayEvent): void {
       log.info({ event: 'probe-received', icookie: cookie(e.icookie), from: identity(e.from) }, `probe ${cookie(e.icookie)} from ${identity(e.from)}`);
       return;
     case 'probe-ignored':
-      log.info({ event: 'probe-ignored', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `probe ignored (${e.reason})`);
+      // Anyone can send these: one line per datagram at debug, and at most one warning per reason
+      // every 10 s with the number seen since, so a flood cannot flood the logs.
+      log.debug({ event: 'probe-ignored', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `probe ignored (${e.reason})`);
+      limited(log, `probe-ignored:${e.reason}`, 'probe-ignored', e.reason);
       return;
     case 'response-sent':
       log.info({ event: 'response-sent', icookie: cookie(e.icookie), rcookie: cookie(e.rcookie), entry: e.entry, to: identity(e.to), proxy: selectorView(e.proxy).text }, `response to ${identity(e.to)} with entry ${e.entry}`);
@@ -324,7 +346,8 @@ export function logEvent(log: Logger, e: GatewayEvent): void {
       log.info({ event: 'response-received', icookie: cookie(e.icookie), peer: identity(e.peer), proxy: selectorView(e.proxy).text }, `response from ${identity(e.peer)}`);
       return;
     case 'response-dropped':
-      log.warn({ event: 'response-dropped', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `response dropped (${e.reason})`);
+      log.debug({ event: 'response-dropped', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `response dropped (${e.reason})`);
+      limited(log, `response-dropped:${e.reason}`, 'response-dropped', e.reason);
       return;
     case 'intersection':
       log.info({ event: 'intersection', icookie: cookie(e.icookie), entry: e.entry, tedVersion: e.tedVersion, result: e.result ? selectorView(e.result).text : undefined, emptyField: e.emptyField }, e.result ? 'intersection' : `empty intersection (${e.emptyField})`);
