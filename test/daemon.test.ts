@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { validateConfig, type DaemonConfig } from '../src/daemon/config.js';
 import { queryControl, startControlServer } from '../src/daemon/control.js';
-import { Daemon } from '../src/daemon/daemon.js';
+import { Daemon, logEvent } from '../src/daemon/daemon.js';
 import { createLogger } from '../src/daemon/log.js';
 import { initiatorSetup, protectedPrefixes, responderSetup } from '../src/daemon/setup.js';
 import { FramePump } from '../src/daemon/sources.js';
@@ -310,6 +310,17 @@ describe('frame pump', () => {
     expect(seen).toEqual([3, 0x45, 3, 0x45]);
     expect(pump.counters).toMatchObject({ frames: 3, ignored: 1, drop: 2 });
     pump.close();
+  });
+});
+
+describe('event logs', () => {
+  it('a flood of dropped responses gives one warning per reason, every datagram at debug', () => {
+    const { logger, lines } = memoryLogger();
+    for (let i = 0; i < 50; i++) logEvent(logger, { type: 'response-dropped', reason: 'unknown-cookie', icookie: BigInt(i + 1) });
+    logEvent(logger, { type: 'response-dropped', reason: 'source-mismatch' });
+    const warns = lines.filter((l) => l.level === 40);
+    expect(warns.map((w) => w.reason)).toEqual(['unknown-cookie', 'source-mismatch']);
+    expect(lines.filter((l) => l.level === 20 && l.event === 'response-dropped')).toHaveLength(51);
   });
 });
 
