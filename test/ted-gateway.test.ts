@@ -270,6 +270,43 @@ describe('initiator timers and bounds', () => {
   });
 });
 
+describe('robustness', () => {
+  it('a transport that throws loses the datagram (counted), the batch still gets its verdicts', () => {
+    const { sim, a } = fig1();
+    a.transport.send = () => {
+      throw new Error('EPERM');
+    };
+    const batch = a.gw.createBatch(4);
+    batch.push(pkt('tcp 10.1.0.5:40000 > 10.2.0.9:80'));
+    batch.push(pkt('udp 10.1.0.5:500 > 10.2.0.9:500'));
+    const v = a.gw.process(batch);
+    expect([v.verdict[0], v.verdict[1]]).toEqual([DROP, BYPASS]);
+    expect(a.gw.counters.transportErrors).toBe(1);
+    sim.settle(10_000); // retransmissions also fail, then give-up
+    expect(a.gw.counters).toMatchObject({ transportErrors: 3, probesGivenUp: 1 });
+  });
+
+  it('refuses re-entrant process() from an event listener', () => {
+    const sim = new Sim();
+    let err: unknown;
+    const g = sim.gateway({
+      acl: A_ACL,
+      ike: '192.0.2.1',
+      onEvent: (e) => {
+        if (e.type === 'drop') {
+          try {
+            g.gw.processOne(pkt('tcp 10.1.0.5:40000 > 10.2.0.9:80'));
+          } catch (x) {
+            err = x;
+          }
+        }
+      },
+    });
+    expect(g.gw.processOne(pkt('tcp 10.1.0.5:40000 > 10.2.0.9:80')).verdict).toBe(DROP);
+    expect((err as { code?: string }).code).toBe('TED_REENTRANT');
+  });
+});
+
 describe('tunnel lifetime', () => {
   it('idle tunnels time out, used ones stay until their lifetime; teardown through the API', () => {
     const { sim, a } = fig1({ timers: { tunnelIdleMs: 10_000, tunnelLifetimeMs: 25_000 } });

@@ -65,7 +65,13 @@ export class Sim {
       localAddress: ike,
       transport,
       clock: this.clock,
-      onEvent: keepEvents === false ? undefined : (e) => events.push(e),
+      onEvent:
+        keepEvents === false
+          ? rest.onEvent
+          : (e) => {
+              events.push(e);
+              rest.onEvent?.(e);
+            },
     });
     return { gw, transport, events };
   }

@@ -75,6 +75,8 @@ export function newCounters() {
     probeNotResponder: 0,
     /** Datagrams that are neither a probe nor a response (other exchanges, other protocols). */
     datagramsIgnored: 0,
+    /** transport.send threw (it should not): the datagram is treated as lost. */
+    transportErrors: 0,
 
     // bounds (refuse and count)
     refusedTunnels: 0,

@@ -11,7 +11,7 @@ import type { Field } from '../selector/algebra.js';
 import { contains, equalSelectors, intersect, isSubset, mirror } from '../selector/algebra.js';
 import type { Entry, Family, Policy, Selector, Tuple } from '../selector/types.js';
 import { FULL_PORTS } from '../selector/types.js';
-import type { Clock, InboundDatagram, Transport } from '../transport/types.js';
+import type { Clock, InboundDatagram, OutboundDatagram, Transport } from '../transport/types.js';
 import { IKE_PORT } from '../transport/types.js';
 import { classifierFor, intersectOne } from './engines.js';
 import { systemClock } from './clock.js';
@@ -208,6 +208,17 @@ export class Gateway {
    * entry), DROP (protected, no tunnel yet: discovery starts). The returned buffers are reused.
    */
   process(batch: TupleBatch): Verdicts {
+    if (this.processing) throw new TedError('TED_REENTRANT', 'process() was called from inside process() (from an event listener?); the verdict buffers are in use');
+    this.processing = true;
+    try {
+      return this.processBatch(batch);
+    } finally {
+      this.processing = false;
+    }
+  }
+  private processing = false;
+
+  private processBatch(batch: TupleBatch): Verdicts {
     const n = batch.count;
     if (this.out.verdict.length < n) this.out = this.verdictBuffers(batch.capacity);
     const out = this.out;
@@ -392,7 +403,7 @@ export class Gateway {
     p.tries++;
     this.counters.cipsNumTEDProbesSent++;
     if (p.tries > 1) this.counters.probeRetransmits++;
-    this.transport.send({ family: t.family, src: t.src, dst: t.dst, sport, dport: this.peerPort, payload: p.bytes, spoofSource: true });
+    this.send({ family: t.family, src: t.src, dst: t.dst, sport, dport: this.peerPort, payload: p.bytes, spoofSource: true });
     if (this.onEvent) this.emit({
       type: 'probe-sent',
       icookie: p.icookie,
@@ -635,7 +646,7 @@ export class Gateway {
       if (!(err instanceof RangeError)) throw err;
       bytes = this.wire.encodeResponse(response); // larger than the scratch buffer (huge port sets)
     }
-    this.transport.send({
+    this.send({
       family: probe.id.family,
       src: this.localAddress.address,
       dst: probe.id.address,
@@ -762,6 +773,15 @@ export class Gateway {
     this.closed = true;
     this.scheduler.close();
     this.transport.onDatagram(() => {});
+  }
+
+  /** A transport must not throw for network conditions; if one does, the datagram counts as lost. */
+  private send(d: OutboundDatagram): void {
+    try {
+      this.transport.send(d);
+    } catch {
+      this.counters.transportErrors++;
+    }
   }
 
   private emit(e: GatewayEvent): void {
