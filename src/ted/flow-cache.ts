@@ -4,7 +4,9 @@
 // slot carries the epoch it was written in, and bumping the epoch empties the whole cache (done
 // whenever a tunnel goes away, so a cached slot can never name a dead or reused tunnel).
 const WAYS = 4;
-const W4 = 4; // src, dst, ports, proto|flags
+// IPv4 record, one per slot, interleaved so a lookup touches one bucket's memory only:
+// [src, dst, ports, proto|flags, epoch, value]
+const R4 = 6;
 const W6 = 10; // src6 x4, dst6 x4, ports, proto|flags
 
 function mix(h: number, v: number): number {
@@ -24,9 +26,7 @@ export class FlowCache {
   private readonly mask: number;
   private epoch = 1;
   private rr = 0;
-  private readonly keys4: Uint32Array;
-  private readonly val4: Int32Array;
-  private readonly ep4: Uint32Array;
+  private readonly rec4: Uint32Array;
   private readonly keys6: Uint32Array;
   private readonly val6: Int32Array;
   private readonly ep6: Uint32Array;
@@ -42,15 +42,13 @@ export class FlowCache {
     };
     this.slots = pow2(capacity);
     this.mask = this.slots / WAYS - 1;
-    this.keys4 = new Uint32Array(this.slots * W4);
-    this.val4 = new Int32Array(this.slots);
-    this.ep4 = new Uint32Array(this.slots);
+    this.rec4 = new Uint32Array(this.slots * R4);
     const s6 = pow2(capacity6);
     this.mask6 = s6 / WAYS - 1;
     this.keys6 = new Uint32Array(s6 * W6);
     this.val6 = new Int32Array(s6);
     this.ep6 = new Uint32Array(s6);
-    this.bytes = this.keys4.byteLength + this.val4.byteLength + this.ep4.byteLength + this.keys6.byteLength + this.val6.byteLength + this.ep6.byteLength;
+    this.bytes = this.rec4.byteLength + this.keys6.byteLength + this.val6.byteLength + this.ep6.byteLength;
   }
 
   private readonly mask6: number;
@@ -62,7 +60,7 @@ export class FlowCache {
     this.writes = 0;
     if (++this.epoch > 0xfffffff0) {
       this.epoch = 1;
-      this.ep4.fill(0);
+      for (let s = 4; s < this.rec4.length; s += R4) this.rec4[s] = 0;
       this.ep6.fill(0);
     }
   }
@@ -73,29 +71,34 @@ export class FlowCache {
 
   /** Tunnel slot for an IPv4 flow, or -1. `pf` = protocol | flags << 8. */
   get4(src: number, dst: number, ports: number, pf: number): number {
-    const b = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf)) & this.mask) * WAYS;
     const e = this.epoch;
-    const k = this.keys4;
-    for (let s = b; s < b + WAYS; s++) {
-      if (this.ep4[s] === e) {
-        const o = s * W4;
-        if (k[o] === src && k[o + 1] === dst && k[o + 2] === ports && k[o + 3] === pf) return this.val4[s]!;
-      }
+    const r = this.rec4;
+    let o = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf)) & this.mask) * (WAYS * R4);
+    for (const end = o + WAYS * R4; o < end; o += R4) {
+      if (r[o + 4] === e && r[o] === src && r[o + 1] === dst && r[o + 2] === ports && r[o + 3] === pf) return r[o + 5]!;
     }
     return -1;
   }
 
   set4(src: number, dst: number, ports: number, pf: number, slot: number): void {
-    const b = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf)) & this.mask) * WAYS;
-    const s = this.victim(this.ep4, b);
-    const o = s * W4;
-    const k = this.keys4;
-    k[o] = src;
-    k[o + 1] = dst;
-    k[o + 2] = ports;
-    k[o + 3] = pf;
-    this.val4[s] = slot;
-    this.ep4[s] = this.epoch;
+    const r = this.rec4;
+    const b = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf)) & this.mask) * (WAYS * R4);
+    let o = -1;
+    for (let x = b; x < b + WAYS * R4; x += R4)
+      if (r[x + 4] !== this.epoch) {
+        o = x;
+        break;
+      }
+    if (o < 0) {
+      this.rr = (this.rr + 1) & (WAYS - 1);
+      o = b + this.rr * R4;
+    }
+    r[o] = src;
+    r[o + 1] = dst;
+    r[o + 2] = ports;
+    r[o + 3] = pf;
+    r[o + 4] = this.epoch;
+    r[o + 5] = slot;
     this.writes++;
   }
 

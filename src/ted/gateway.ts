@@ -23,7 +23,7 @@ import { defaultWire } from './ike-wire.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Deadline } from './scheduler.js';
 import { Scheduler } from './scheduler.js';
-import { Tunnel, TunnelTable } from './tunnels.js';
+import { STAT_ID, STAT_LAST_USED, STAT_PACKETS, STAT_WORDS, Tunnel, TunnelTable } from './tunnels.js';
 import type {
   GatewayEvent,
   GatewayOptions,
@@ -232,8 +232,7 @@ export class Gateway {
     const tunnel = out.tunnel;
     const actions = this.actions;
     const cache = this.cache;
-    const lastUsed = this.table.lastUsed;
-    const packets = this.table.packets;
+    const stats = this.table.stats;
     const fam = batch.family;
     const src = batch.src;
     const dst = batch.dst;
@@ -245,7 +244,6 @@ export class Gateway {
     let fwd = 0;
     let byp = 0;
     let hits = 0;
-    const ids = this.table.ids;
     for (let i = 0; i < n; i++) {
       const o = ord[i]!;
       const f = fam[i]!;
@@ -267,9 +265,10 @@ export class Gateway {
       const slot = f === 4 ? cache.get4(src[i]!, dst[i]!, ports, pf) : cache.get6(batch.src6, batch.dst6, i * 4, ports, pf);
       if (slot >= 0) {
         verdict[i] = FORWARD;
-        tunnel[i] = ids[slot]!;
-        lastUsed[slot] = now;
-        packets[slot]!++;
+        const k = slot * STAT_WORDS;
+        tunnel[i] = stats[k + STAT_ID]!;
+        stats[k + STAT_LAST_USED] = now;
+        stats[k + STAT_PACKETS]!++;
         fwd++;
         hits++;
         continue;
@@ -317,8 +316,9 @@ export class Gateway {
         else this.cache.set6(batch.src6, batch.dst6, i * 4, ports, pf, t.slot);
         verdict[i] = FORWARD;
         this.out.tunnel[i] = t.id;
-        this.table.lastUsed[t.slot] = now;
-        this.table.packets[t.slot]!++;
+        const k = t.slot * STAT_WORDS;
+        this.table.stats[k + STAT_LAST_USED] = now;
+        this.table.stats[k + STAT_PACKETS]!++;
         return;
       }
     }
@@ -560,7 +560,7 @@ export class Gateway {
 
   private armIdle(t: Tunnel, at: number): void {
     t.idleDeadline = this.scheduler.at(at, () => {
-      const last = this.table.lastUsed[t.slot]!;
+      const last = this.table.lastUsed(t.slot);
       const due = last + this.timers.tunnelIdleMs;
       if (due <= this.clock.now()) this.remove(t, 'idle');
       else this.armIdle(t, due);
