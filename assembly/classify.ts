@@ -94,28 +94,66 @@ function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32,
   return 0;
 }
 
-/** Walks one tree from `n` to its leaf using the key at KEY; returns the leaf's address. */
-@inline function descend(t: usize, n: u32): usize {
-  let p = t + (<usize>n << 2);
-  let dim = load<u32>(p);
-  while (dim != LEAF) {
-    const k = load<u32>(KEY + (<usize>dim << 2));
-    let c: u32;
-    if (ASC_FEATURE_SIMD) {
-      // The child is the number of split values below the key: two unsigned compares of 4 lanes.
-      const kv = i32x4.splat(k);
-      const lt0 = i32x4.gt_u(kv, v128.load(p, 16));
-      const lt1 = i32x4.gt_u(kv, v128.load(p, 32));
-      c = popcnt<u32>(i32x4.bitmask(lt0)) + popcnt<u32>(i32x4.bitmask(lt1));
-    } else {
-      c = 0;
-      while (k > load<u32>(p + 16 + (<usize>c << 2))) c++;
-    }
-    n = load<u32>(p + 48 + (<usize>c << 2));
-    p = t + (<usize>n << 2);
-    dim = load<u32>(p);
+/** One step down from the internal node at `p` for the key row at `key`; the child's address. */
+@inline function step(t: usize, p: usize, key: usize): usize {
+  const k = load<u32>(key + (<usize>load<u32>(p) << 2));
+  let c: u32;
+  if (ASC_FEATURE_SIMD) {
+    // The child is the number of split values below the key: two unsigned compares of 4 lanes.
+    const kv = i32x4.splat(k);
+    const lt0 = i32x4.gt_u(kv, v128.load(p, 16));
+    const lt1 = i32x4.gt_u(kv, v128.load(p, 32));
+    c = popcnt<u32>(i32x4.bitmask(lt0)) + popcnt<u32>(i32x4.bitmask(lt1));
+  } else {
+    c = 0;
+    while (k > load<u32>(p + 16 + (<usize>c << 2))) c++;
   }
+  return t + (<usize>load<u32>(p + 48 + (<usize>c << 2)) << 2);
+}
+
+/** Walks one tree from node `n` to its leaf with the key row at `key`; the leaf's address. */
+@inline function descend(t: usize, n: u32, key: usize): usize {
+  let p = t + (<usize>n << 2);
+  while (load<u32>(p) != LEAF) p = step(t, p, key);
   return p;
+}
+
+// IPv4 packets go through in chunks: first the walk of the first tree for four packets at a time
+// in lock-step (their dependent loads overlap), then each packet's leaf scans and other trees.
+const CHUNK: usize = 64;
+const KEYS: usize = memory.data(<i32>(CHUNK * 32), 16); // 8 words per packet
+const LEAVES: usize = memory.data(<i32>(CHUNK * 4), 16);
+
+function firstLeaves(t: usize, root: u32, n: usize): void {
+  const r = t + (<usize>root << 2);
+  let j: usize = 0;
+  for (; j + 4 <= n; j += 4) {
+    let pa = r;
+    let pb = r;
+    let pc = r;
+    let pd = r;
+    const ka = KEYS + (j << 5);
+    for (;;) {
+      const la = load<u32>(pa) == LEAF;
+      const lb = load<u32>(pb) == LEAF;
+      const lc = load<u32>(pc) == LEAF;
+      const ld = load<u32>(pd) == LEAF;
+      if (la && lb && lc && ld) break;
+      if (!la) pa = step(t, pa, ka);
+      if (!lb) pb = step(t, pb, ka + 32);
+      if (!lc) pc = step(t, pc, ka + 64);
+      if (!ld) pd = step(t, pd, ka + 96);
+    }
+    store<usize>(LEAVES + (j << 2), pa);
+    store<usize>(LEAVES + (j << 2), pb, 4);
+    store<usize>(LEAVES + (j << 2), pc, 8);
+    store<usize>(LEAVES + (j << 2), pd, 12);
+  }
+  for (; j < n; j++) {
+    let p = r;
+    while (load<u32>(p) != LEAF) p = step(t, p, KEYS + (j << 5));
+    store<usize>(LEAVES + (j << 2), p);
+  }
 }
 
 /**
@@ -137,43 +175,54 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
   const flagCol = batch + batchFlags(c);
   const trees4: u32 = root4 == NONE ? 0 : word(tree, root4);
   const trees6: u32 = root6 == NONE ? 0 : word(tree, root6);
-  for (let i: usize = 0; i < <usize>count; i++) {
-    const f = load<u8>(famCol + i);
-    const hp = (load<u8>(flagCol + i) & 1) != 0;
-    const sp: u32 = hp ? <u32>load<u16>(sportCol + (i << 1)) : NO_PORTS;
-    const dp: u32 = hp ? <u32>load<u16>(dportCol + (i << 1)) : NO_PORTS;
-    const pr: u32 = <u32>load<u8>(protoCol + i);
-    let best: u32 = LIMIT;
-    if (f == 4) {
-      const s = load<u32>(srcCol + (i << 2));
-      const d = load<u32>(dstCol + (i << 2));
-      store<u32>(KEY, s);
-      store<u32>(KEY, d, 4);
-      store<u32>(KEY, sp, 8);
-      store<u32>(KEY, dp, 12);
-      store<u32>(KEY, pr, 16);
-      for (let k: u32 = 0; k < trees4; k++) {
-        if (word(tree, root4 + 2 + 2 * k) >= best) break;
-        const leaf = descend(tree, word(tree, root4 + 1 + 2 * k));
-        const m = scan4(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), s, d, sp, dp, pr, best);
-        if (m != 0) best = m;
-      }
-    } else if (f == 6) {
-      const o = i << 4;
-      store<u64>(KEY, load<u64>(src6Col + o));
-      store<u64>(KEY, load<u64>(src6Col + o, 8), 8);
-      store<u64>(KEY, load<u64>(dst6Col + o), 16);
-      store<u64>(KEY, load<u64>(dst6Col + o, 8), 24);
-      store<u32>(KEY, sp, 32);
-      store<u32>(KEY, dp, 36);
-      store<u32>(KEY, pr, 40);
-      for (let k: u32 = 0; k < trees6; k++) {
-        if (word(tree, root6 + 2 + 2 * k) >= best) break;
-        const leaf = descend(tree, word(tree, root6 + 1 + 2 * k));
-        const m = scan6(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), sp, dp, pr, best);
-        if (m != 0) best = m;
-      }
+  for (let base: usize = 0; base < <usize>count; base += CHUNK) {
+    const n: usize = min(CHUNK, <usize>count - base);
+    // Keys of the chunk (8 words per packet; IPv6 packets fill theirs below).
+    for (let j: usize = 0; j < n; j++) {
+      const i = base + j;
+      const hp = (load<u8>(flagCol + i) & 1) != 0;
+      const row = KEYS + (j << 5);
+      store<u32>(row, load<u32>(srcCol + (i << 2)));
+      store<u32>(row, load<u32>(dstCol + (i << 2)), 4);
+      store<u32>(row, hp ? <u32>load<u16>(sportCol + (i << 1)) : NO_PORTS, 8);
+      store<u32>(row, hp ? <u32>load<u16>(dportCol + (i << 1)) : NO_PORTS, 12);
+      store<u32>(row, <u32>load<u8>(protoCol + i), 16);
     }
-    store<i32>(results + (i << 2), best == LIMIT ? 0 : <i32>best);
+    if (trees4 > 0) firstLeaves(tree, word(tree, root4 + 1), n);
+    for (let j: usize = 0; j < n; j++) {
+      const i = base + j;
+      const f = load<u8>(famCol + i);
+      const row = KEYS + (j << 5);
+      const sp = load<u32>(row, 8);
+      const dp = load<u32>(row, 12);
+      const pr = load<u32>(row, 16);
+      let best: u32 = LIMIT;
+      if (f == 4) {
+        const s = load<u32>(row);
+        const d = load<u32>(row, 4);
+        for (let k: u32 = 0; k < trees4; k++) {
+          if (word(tree, root4 + 2 + 2 * k) >= best) break;
+          const leaf = k == 0 ? load<usize>(LEAVES + (j << 2)) : descend(tree, word(tree, root4 + 1 + 2 * k), row);
+          const m = scan4(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), s, d, sp, dp, pr, best);
+          if (m != 0) best = m;
+        }
+      } else if (f == 6) {
+        const o = i << 4;
+        store<u64>(KEY, load<u64>(src6Col + o));
+        store<u64>(KEY, load<u64>(src6Col + o, 8), 8);
+        store<u64>(KEY, load<u64>(dst6Col + o), 16);
+        store<u64>(KEY, load<u64>(dst6Col + o, 8), 24);
+        store<u32>(KEY, sp, 32);
+        store<u32>(KEY, dp, 36);
+        store<u32>(KEY, pr, 40);
+        for (let k: u32 = 0; k < trees6; k++) {
+          if (word(tree, root6 + 2 + 2 * k) >= best) break;
+          const leaf = descend(tree, word(tree, root6 + 1 + 2 * k), KEY);
+          const m = scan6(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), sp, dp, pr, best);
+          if (m != 0) best = m;
+        }
+      }
+      store<i32>(results + (i << 2), best == LIMIT ? 0 : <i32>best);
+    }
   }
 }
