@@ -307,6 +307,20 @@ describe('robustness', () => {
   });
 });
 
+describe('default handoff', () => {
+  it('records and logs each tunnel, establishes it at once', () => {
+    const lines: string[] = [];
+    const { sim, a } = fig1({ log: (l: string) => lines.push(l) });
+    a.gw.processOne(pkt('tcp 10.1.0.5:40000 > 10.2.0.9:80'));
+    sim.settle();
+    a.gw.tearDown(a.gw.tunnels()[0]!.id);
+    expect(lines).toEqual([
+      'handoff: tunnel 1 (entry 2) to peer 198.51.100.1, proxy permit tcp 10.1.0.0 0.0.127.255 10.2.0.0 0.0.255.255 eq 80: established',
+      'handoff: tunnel 1 to peer 198.51.100.1 down (api)',
+    ]);
+  });
+});
+
 describe('tunnel lifetime', () => {
   it('idle tunnels time out, used ones stay until their lifetime; teardown through the API', () => {
     const { sim, a } = fig1({ timers: { tunnelIdleMs: 10_000, tunnelLifetimeMs: 25_000 } });

@@ -6,7 +6,8 @@ import type { Classifier, EngineName } from '../classify/types.js';
 import { DecodeError, TedError } from '../errors.js';
 import type { TedIdentity, TedProbe, TedResponse, TedSummary } from '../ike/ted-types.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE, TED_VERSION } from '../ike/ted-types.js';
-import { parseAnyAddress } from '../selector/address.js';
+import { formatAddress, parseAnyAddress } from '../selector/address.js';
+import { formatSelector } from '../selector/format.js';
 import type { Field } from '../selector/algebra.js';
 import { contains, equalSelectors, intersect, isSubset, mirror } from '../selector/algebra.js';
 import type { Entry, Family, Policy, Selector, Tuple } from '../selector/types.js';
@@ -82,11 +83,12 @@ export class RecordingHandoff implements Handoff {
   constructor(private readonly log?: (line: string) => void) {}
   bringUp(t: TunnelInfo): boolean {
     this.up.push(t);
-    this.log?.(`handoff: tunnel ${t.id} to peer entry ${t.entry} established`);
+    this.log?.(`handoff: tunnel ${t.id} (entry ${t.entry}) to peer ${formatAddress(t.peer.family, t.peer.address)}, proxy ${formatSelector(t.proxy)}: established`);
     return true;
   }
   tearDown(t: TunnelInfo, reason: TeardownReason): void {
     this.down.push({ tunnel: t, reason });
+    this.log?.(`handoff: tunnel ${t.id} to peer ${formatAddress(t.peer.family, t.peer.address)} down (${reason})`);
   }
 }
 
@@ -164,7 +166,7 @@ export class Gateway {
     this.localAddress = toIdentity(opts.localAddress);
     this.transport = opts.transport;
     this.clock = opts.clock ?? systemClock;
-    this.handoff = opts.handoff ?? new RecordingHandoff();
+    this.handoff = opts.handoff ?? new RecordingHandoff(opts.log);
     this.wire = opts.wire ?? defaultWire();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.timers = { ...DEFAULT_TIMERS, ...opts.timers };

@@ -125,6 +125,7 @@ export type GatewayEvent =
   | { type: 'probe-gave-up'; icookie: bigint; entry: number; destination: bigint; tries: number }
   | { type: 'probe-received'; icookie: bigint; from: TedIdentity; summary: TedSummary }
   | { type: 'probe-ignored'; reason: string; icookie?: bigint }
+  /** `bytes` is valid during the call only (the next response reuses the buffer): copy it to keep it. */
   | { type: 'response-sent'; icookie: bigint; rcookie: bigint; entry: number; proxy: Selector; to: TedIdentity; src: bigint; sport: number; dport: number; bytes: Uint8Array }
   | { type: 'response-received'; icookie: bigint; rcookie: bigint; peer: TedIdentity; proxy: Selector }
   | { type: 'response-dropped'; reason: string; icookie?: bigint }
@@ -166,8 +167,10 @@ export interface GatewayOptions {
   readonly checkResponseSource?: boolean;
   /** Wire codec (default: src/ike/ted.ts). */
   readonly wire?: TedWire;
-  /** Called for every step of a discovery; must not throw. */
+  /** Called for every step of a discovery; must not throw, and must not call process(). */
   readonly onEvent?: (e: GatewayEvent) => void;
+  /** Where the default handoff logs the tunnels it brings up and tears down (default: nowhere). */
+  readonly log?: (line: string) => void;
 }
 
 /** Per-packet results of `process`, reused between calls (copy what you keep). */
