@@ -173,4 +173,23 @@ describe('classify engines agree with the reference algebra', () => {
     c.dispose?.();
     c2.dispose?.();
   });
+
+  it('a tree over its word budget is rebuilt with larger leaves and stays exact', () => {
+    fc.assert(
+      fc.property(
+        worldArb.chain((w) => fc.tuple(fc.array(entryArb(w), { minLength: 20, maxLength: 80 }), fc.array(tupleArb(w), { minLength: 1, maxLength: 60 }))),
+        ([raw, tuples]) => {
+          const entries = numbered(raw);
+          const near = tuples.map((t, i) => (i % 2 ? insideEntry(t, entries[t.dport % entries.length]!) : t));
+          const expected = near.map((t) => firstMatch(entries, t));
+          for (const engine of ['wasm', 'ts'] as const) {
+            const c = compile(entries, { engine, leafSize: 1, maxTreeWords: 100 });
+            expect(near.map((t) => c.classifyOne(t))).toEqual(expected);
+            c.dispose?.();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 });
