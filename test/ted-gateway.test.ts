@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BYPASS, DROP, FORWARD } from '../src/ted/types.js';
 import { decodeProbe, readProbe, readResponse } from '../src/ike/ted.js';
 import { ikeWire } from '../src/ted/ike-wire.js';
+import { responderCookie } from '../src/ted/cookies.js';
 import { formatAddress } from '../src/selector/address.js';
 import { contains, isSubset, mirror } from '../src/selector/algebra.js';
 import type { OutboundDatagram } from '../src/transport/types.js';
@@ -483,10 +484,15 @@ describe('hostile input', () => {
   });
 
   it('responder cookies are stateless: the same probe gets the same cookie, another initiator another', () => {
-    const { sim, b } = fig1();
+    const secret = new Uint8Array(32).fill(3);
+    const { sim, b } = fig1({}, { secret });
     const got: bigint[] = [];
+    const raw: Uint8Array[] = [];
     sim.net.tap((r) => {
-      if (!r.injected && (r.datagram as OutboundDatagram).spoofSource === false) got.push(readResponse(r.datagram.payload).rcookie);
+      if (!r.injected && (r.datagram as OutboundDatagram).spoofSource === false) {
+        got.push(readResponse(r.datagram.payload).rcookie);
+        raw.push(r.datagram.payload);
+      }
     });
     for (const id of ['192.0.2.1', '192.0.2.1', '192.0.2.2']) {
       const bytes = ikeWire.encodeProbe({ icookie: 42n, capabilities: 0, id: { family: 4, address: ip(id) }, summary: { tedVersion: 3, family: 4, protocol: 6, src: ip('10.1.0.5'), dst: ip('10.2.0.9'), sport: 1, dport: 22 } });
@@ -495,6 +501,9 @@ describe('hostile input', () => {
     sim.net.flush();
     expect(got).toHaveLength(3);
     expect(got[0]).toBe(got[1]);
+    // Each answer is byte for byte the encoding of what it says (cookies written into a template).
+    for (const bytes of raw) expect([...ikeWire.encodeResponse(readResponse(bytes))]).toEqual([...bytes]);
+    expect(responderCookie(secret, 42n, { family: 4, address: ip('192.0.2.2') })).toBe(got[2]);
     expect(got[2]).not.toBe(got[0]);
     expect(b.gw.sizes().pending).toBe(0);
   });

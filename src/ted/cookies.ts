@@ -59,12 +59,31 @@ export class ResponderCookies {
 
   /** The same, with the initiator cookie read from its 8 wire bytes at `at` (no BigInt arithmetic). */
   cookieFromWire(bytes: Uint8Array, at: number, initiator: TedIdentity): bigint {
-    const m = this.msg;
-    for (let i = 0; i < 8; i++) m[i] = bytes[at + i]!;
-    return this.finish(initiator);
+    this.writeFromWire(bytes, at, initiator, this.out, 0);
+    return this.outView.getBigUint64(0);
   }
 
+  /** Computes the cookie for the initiator cookie at bytes[at..at+8) and writes it big-endian at out[to..to+8). */
+  writeFromWire(bytes: Uint8Array, at: number, initiator: TedIdentity, out: Uint8Array, to: number): void {
+    const m = this.msg;
+    for (let i = 0; i < 8; i++) m[i] = bytes[at + i]!;
+    this.hash(initiator);
+    let { hi, lo } = this.sip;
+    if (hi === 0 && lo === 0) lo = 1;
+    out[to] = hi >>> 24; out[to + 1] = hi >>> 16; out[to + 2] = hi >>> 8; out[to + 3] = hi;
+    out[to + 4] = lo >>> 24; out[to + 5] = lo >>> 16; out[to + 6] = lo >>> 8; out[to + 7] = lo;
+  }
+
+  private readonly out = new Uint8Array(8);
+  private readonly outView = new DataView(this.out.buffer);
+
   private finish(initiator: TedIdentity): bigint {
+    this.hash(initiator);
+    const v = this.sip.value();
+    return v === 0n ? 1n : v;
+  }
+
+  private hash(initiator: TedIdentity): void {
     const m = this.msg;
     let c: bigint;
     m[8] = initiator.family;
@@ -80,8 +99,6 @@ export class ResponderCookies {
       }
     }
     this.sip.hash(m, 9 + n);
-    const v = this.sip.value();
-    return v === 0n ? 1n : v;
   }
 }
 

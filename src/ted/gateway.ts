@@ -637,17 +637,14 @@ export class Gateway {
     if (this.actions[o] !== PERMIT) return this.ignoreProbe('probeDenied', 'denied', m.icookie);
     const rateKey = probe.id.family === 6 ? probe.id.address | (1n << 128n) : probe.id.address;
     if (!this.rate.take(rateKey, this.clock.now())) return this.ignoreProbe('probeRateLimited', 'rate-limited', m.icookie);
-    const proxy = this.selectors[o]!;
-    // (the initiator cookie is the message's first 8 bytes)
-    const rcookie = this.rcookies.cookieFromWire(d.payload, 0, probe.id);
-    const response: TedResponse = { icookie: probe.icookie, rcookie, capabilities: this.capabilities, id: this.localAddress, proxy };
-    let bytes: Uint8Array;
-    try {
-      bytes = this.scratch.subarray(0, this.wire.encodeResponseInto(response, this.scratch));
-    } catch (err) {
-      if (!(err instanceof RangeError)) throw err;
-      bytes = this.wire.encodeResponse(response); // larger than the scratch buffer (huge port sets)
-    }
+    // The response differs between probes only in its two cookies (the ISAKMP header's first 16
+    // bytes): copy the entry's encoded template and write them in.
+    const tpl = this.responseTemplate(o);
+    const bytes = tpl.length <= this.scratch.length ? this.scratch.subarray(0, tpl.length) : new Uint8Array(tpl.length);
+    bytes.set(tpl);
+    const wire = d.payload;
+    for (let i = 0; i < 8; i++) bytes[i] = wire[i]!; // the probe's initiator cookie
+    this.rcookies.writeFromWire(wire, 0, probe.id, bytes, 8);
     this.send({
       family: probe.id.family,
       src: this.localAddress.address,
@@ -658,8 +655,23 @@ export class Gateway {
       spoofSource: false,
     });
     c.responsesSent++;
-    if (this.onEvent) this.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy, to: probe.id, src: this.localAddress.address, sport: this.localPort, dport: this.peerPort, bytes });
+    if (this.onEvent) {
+      const rcookie = new DataView(bytes.buffer, bytes.byteOffset + 8, 8).getBigUint64(0);
+      this.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy: this.selectors[o]!, to: probe.id, src: this.localAddress.address, sport: this.localPort, dport: this.peerPort, bytes });
+    }
   }
+
+  /** The encoded response for entry `o` with placeholder cookies (made once per entry). */
+  private responseTemplate(o: number): Uint8Array {
+    let t = this.templates[o];
+    if (!t) {
+      const r: TedResponse = { icookie: 1n, rcookie: 1n, capabilities: this.capabilities, id: this.localAddress, proxy: this.selectors[o]! };
+      t = this.wire.encodeResponse(r);
+      this.templates[o] = t;
+    }
+    return t;
+  }
+  private readonly templates: (Uint8Array | undefined)[] = [];
 
   /**
    * Would this gateway accept a tunnel with `proxy` (given in the initiator's orientation)? The

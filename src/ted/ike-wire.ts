@@ -3,7 +3,7 @@
 // the full decode + TED rules (readProbe / readResponse, one pass for the canonical layout) run
 // only when those pass, so a bad message ID or cookie gets its own counter rather than a generic
 // "malformed". Messages of other exchanges are not decoded further (the engine ignores them).
-import { encodeResponse, probeToBytes, readProbe, readResponse, responseToBytes } from '../ike/ted.js';
+import { probeToBytes, readProbe, readResponse, responseToBytes } from '../ike/ted.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
 import { truncated } from '../ike/wire.js';
 import type { DecodedTed, TedWire } from './wire.js';
@@ -19,7 +19,6 @@ function u64(b: Uint8Array, o: number): bigint {
 export const ikeWire: TedWire = {
   encodeProbe: probeToBytes,
   encodeResponse: responseToBytes,
-  encodeResponseInto: (r, buf) => encodeResponse(r, buf, 0),
   decode(bytes: Uint8Array): DecodedTed {
     if (bytes.length < HEADER) truncated(`ISAKMP header: need ${HEADER} bytes, ${bytes.length} left`, 0);
     const icookie = u64(bytes, 0);

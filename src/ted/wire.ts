@@ -17,9 +17,12 @@ export interface DecodedTed {
 
 export interface TedWire {
   encodeProbe(p: TedProbe): Uint8Array;
+  /**
+   * Encodes a response. The engine encodes one per ACL entry and writes the cookies into bytes
+   * 0..15 (the ISAKMP header's initiator and responder cookies) per answer, so nothing else in
+   * the message may depend on the cookies.
+   */
   encodeResponse(r: TedResponse): Uint8Array;
-  /** Writes the response into `buf` at 0 and returns its length; throws RangeError when it does not fit. */
-  encodeResponseInto(r: TedResponse, buf: Uint8Array): number;
   /**
    * Decodes a datagram payload. Throws DecodeError (truncated or invalid) for bytes that are not
    * a well-formed ISAKMP message with a well-formed TED body when the exchange is 240 or 241;
