@@ -145,6 +145,9 @@ await bench.run();
 // Wall-clock figures suffer when other processes share the two cores; this process's CPU time
 // per item (user + system, GC threads included: if anything pessimistic) is the per-core figure.
 function cpuRate({ perCall, fn }) {
+  // Settle the heap first, so that background GC work left by an earlier task is not charged here.
+  globalThis.gc?.();
+  fn();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let n = 0;
