@@ -105,8 +105,9 @@ function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32,
     const lt1 = i32x4.gt_u(kv, v128.load(p, 32));
     c = popcnt<u32>(i32x4.bitmask(lt0)) + popcnt<u32>(i32x4.bitmask(lt1));
   } else {
-    c = 0;
-    while (k > load<u32>(p + 16 + (<usize>c << 2))) c++;
+    // Branch-free: seven compares summed (split 7 is NONE and never below a key).
+    c = <u32>(k > load<u32>(p, 16)) + <u32>(k > load<u32>(p, 20)) + <u32>(k > load<u32>(p, 24)) + <u32>(k > load<u32>(p, 28));
+    c += <u32>(k > load<u32>(p, 32)) + <u32>(k > load<u32>(p, 36)) + <u32>(k > load<u32>(p, 40));
   }
   return t + (<usize>load<u32>(p + 48 + (<usize>c << 2)) << 2);
 }
@@ -118,20 +119,25 @@ function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32,
   return p;
 }
 
-// IPv4 packets go through in chunks: first the walk of the first tree for four packets at a time
-// in lock-step (their dependent loads overlap), then each packet's leaf scans and other trees.
+// IPv4 packets go through in chunks, tree by tree: each tree is walked for four packets at a
+// time in lock-step (their dependent loads overlap), then each packet scans its leaf.
 const CHUNK: usize = 64;
 const KEYS: usize = memory.data(<i32>(CHUNK * 32), 16); // 8 words per packet
 const LEAVES: usize = memory.data(<i32>(CHUNK * 4), 16);
+const BEST: usize = memory.data(<i32>(CHUNK * 4), 16);
+// An empty leaf: where packets start that skip the current tree.
+const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0], 16);
 
-function firstLeaves(t: usize, root: u32, n: usize): void {
+/** Leaf of tree `root` for each packet j < n whose start is not EMPTY (start[j] from `first`). */
+function walkChunk(t: usize, root: u32, first: u32, n: usize): void {
   const r = t + (<usize>root << 2);
   let j: usize = 0;
-  for (; j + 4 <= n; j += 4) {
-    let pa = r;
-    let pb = r;
-    let pc = r;
-    let pd = r;
+  for (; j < n; j += 4) {
+    // Packets past n, not IPv4, or with a match below this tree's first ordinal start at EMPTY.
+    let pa = j < n && load<u32>(BEST + (j << 2)) > first ? r : EMPTY;
+    let pb = j + 1 < n && load<u32>(BEST + (j << 2), 4) > first ? r : EMPTY;
+    let pc = j + 2 < n && load<u32>(BEST + (j << 2), 8) > first ? r : EMPTY;
+    let pd = j + 3 < n && load<u32>(BEST + (j << 2), 12) > first ? r : EMPTY;
     const ka = KEYS + (j << 5);
     for (;;) {
       const la = load<u32>(pa) == LEAF;
@@ -148,11 +154,6 @@ function firstLeaves(t: usize, root: u32, n: usize): void {
     store<usize>(LEAVES + (j << 2), pb, 4);
     store<usize>(LEAVES + (j << 2), pc, 8);
     store<usize>(LEAVES + (j << 2), pd, 12);
-  }
-  for (; j < n; j++) {
-    let p = r;
-    while (load<u32>(p) != LEAF) p = step(t, p, KEYS + (j << 5));
-    store<usize>(LEAVES + (j << 2), p);
   }
 }
 
@@ -188,7 +189,20 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
       store<u32>(row, hp ? <u32>load<u16>(dportCol + (i << 1)) : NO_PORTS, 12);
       store<u32>(row, <u32>load<u8>(protoCol + i), 16);
     }
-    if (trees4 > 0) firstLeaves(tree, word(tree, root4 + 1), n);
+    // IPv4: tree by tree over the chunk. BEST is LIMIT for IPv4 packets still looking, 0 for others.
+    for (let j: usize = 0; j < n; j++) store<u32>(BEST + (j << 2), load<u8>(famCol + base + j) == 4 ? LIMIT : 0);
+    for (let k: u32 = 0; k < trees4; k++) {
+      const first = word(tree, root4 + 2 + 2 * k);
+      walkChunk(tree, word(tree, root4 + 1 + 2 * k), first, n);
+      for (let j: usize = 0; j < n; j++) {
+        const leaf = load<usize>(LEAVES + (j << 2));
+        const count = load<u32>(leaf, 4);
+        if (count == 0) continue;
+        const row = KEYS + (j << 5);
+        const m = scan4(tree, load<u32>(leaf, 8), count, load<u32>(row), load<u32>(row, 4), load<u32>(row, 8), load<u32>(row, 12), load<u32>(row, 16), load<u32>(BEST + (j << 2)));
+        if (m != 0) store<u32>(BEST + (j << 2), m);
+      }
+    }
     for (let j: usize = 0; j < n; j++) {
       const i = base + j;
       const f = load<u8>(famCol + i);
@@ -198,14 +212,7 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
       const pr = load<u32>(row, 16);
       let best: u32 = LIMIT;
       if (f == 4) {
-        const s = load<u32>(row);
-        const d = load<u32>(row, 4);
-        for (let k: u32 = 0; k < trees4; k++) {
-          if (word(tree, root4 + 2 + 2 * k) >= best) break;
-          const leaf = k == 0 ? load<usize>(LEAVES + (j << 2)) : descend(tree, word(tree, root4 + 1 + 2 * k), row);
-          const m = scan4(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), s, d, sp, dp, pr, best);
-          if (m != 0) best = m;
-        }
+        best = load<u32>(BEST + (j << 2));
       } else if (f == 6) {
         const o = i << 4;
         store<u64>(KEY, load<u64>(src6Col + o));
