@@ -257,6 +257,12 @@ describe('streaming reader', () => {
 });
 
 const shared = join(import.meta.dirname, '..', '..', 'shared', 'captures');
+// Time budget of each fuzz loop (CI default 3 s; TED_FUZZ_MS=60000 for a longer local run).
+const FUZZ_MS = Number(process.env.TED_FUZZ_MS ?? 3000);
+/** Endless seeded cases, drawn a thousand at a time (the loops stop at their deadline). */
+function* cases<T>(arb: fc.Arbitrary<T>, seed: number): Generator<T> {
+  for (let k = 0; ; k++) yield* fc.sample(arb, { numRuns: 1000, seed: seed * 100003 + k });
+}
 const haveShared = existsSync(shared);
 if (!haveShared) console.warn(`skipping fuzz over real captures: ${shared} is absent`);
 
@@ -265,9 +271,9 @@ describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', (
     const seeds: Uint8Array[] = readdirSync(shared).map((f) => new Uint8Array(readFileSync(join(shared, f))));
     const ng = writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks: [...readFrames(seeds[0]!)].map((f) => ({ data: f.data })) }]);
     seeds.push(ng);
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + FUZZ_MS;
     let runs = 0;
-    const rnd = fc.sample(fc.tuple(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 8 }), fc.nat()), { numRuns: 20000, seed: 7 });
+    const rnd = cases(fc.tuple(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 8 }), fc.nat()), 7);
     for (const [which, muts, cutSeed] of rnd) {
       if (Date.now() > deadline) break;
       const b = seeds[which]!.slice();
@@ -286,14 +292,14 @@ describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', (
       runs++;
     }
     expect(runs).toBeGreaterThan(100);
-  });
+  }, FUZZ_MS + 60000);
 
   it('classifyCapture (wasm and ts engines) on mutated real captures: the frames the reader gives, or the same typed error', async () => {
     const seeds: Uint8Array[] = readdirSync(shared).map((f) => new Uint8Array(readFileSync(join(shared, f))));
     seeds.push(writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks: [...readFrames(seeds[0]!)].map((f, i) => ({ interfaceId: i % 2, data: f.data })) }]));
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + FUZZ_MS;
     let runs = 0;
-    const rnd = fc.sample(fc.tuple(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }), fc.nat(), fc.integer({ min: 1, max: 9 })), { numRuns: 5000, seed: 8 });
+    const rnd = cases(fc.tuple(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }), fc.nat(), fc.integer({ min: 1, max: 9 })), 8);
     for (const [which, muts, cutSeed, batchSize] of rnd) {
       if (Date.now() > deadline) break;
       const b = seeds[which]!.slice();
@@ -322,5 +328,5 @@ describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', (
       runs++;
     }
     expect(runs).toBeGreaterThan(50);
-  });
+  }, FUZZ_MS + 60000);
 });
