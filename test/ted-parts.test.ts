@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SipHash } from '../src/ted/siphash.js';
 import { ResponderCookies } from '../src/ted/cookies.js';
-import { FlowCache } from '../src/ted/flow-cache.js';
+import { FlowCache, MAX_CACHED_SLOT } from '../src/ted/flow-cache.js';
 import { Scheduler } from '../src/ted/scheduler.js';
 import { ManualClock } from '../src/ted/clock.js';
 import { RateLimiter } from '../src/ted/rate-limit.js';
@@ -119,6 +119,34 @@ describe('FlowCache', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('FlowCache epochs and limits', () => {
+  it('forgets everything on every invalidation, across epoch wrap-arounds', () => {
+    const cache = new FlowCache(64);
+    for (let round = 0; round < 300; round++) {
+      for (let k = 0; k < 40; k++) expect(cache.get4(k, round, 1, 6)).toBe(-1);
+      for (let k = 0; k < 40; k++) cache.set4(k, round, 1, 6, (k * 7 + round) % 1000);
+      for (let k = 0; k < 40; k++) {
+        const v = cache.get4(k, round, 1, 6);
+        if (v !== -1) expect(v).toBe((k * 7 + round) % 1000);
+      }
+      // the previous round's keys are gone after invalidate, even with the same key words
+      cache.invalidate();
+      for (let k = 0; k < 40; k++) expect(cache.get4(k, round, 1, 6)).toBe(-1);
+    }
+  });
+  it('keeps protocol and the has-ports flag apart, and does not cache slots beyond its limit', () => {
+    const cache = new FlowCache(64);
+    cache.set4(1, 2, 3, 6, 11);
+    cache.set4(1, 2, 3, 17, 12);
+    cache.set4(1, 2, 3, 6 | (1 << 8), 13);
+    expect([cache.get4(1, 2, 3, 6), cache.get4(1, 2, 3, 17), cache.get4(1, 2, 3, 6 | (1 << 8))]).toEqual([11, 12, 13]);
+    cache.set4(9, 9, 9, 6, MAX_CACHED_SLOT + 1);
+    expect(cache.get4(9, 9, 9, 6)).toBe(-1);
+    cache.set4(9, 9, 9, 6, MAX_CACHED_SLOT);
+    expect(cache.get4(9, 9, 9, 6)).toBe(MAX_CACHED_SLOT);
   });
 });
 

@@ -4,9 +4,16 @@
 // slot carries the epoch it was written in, and bumping the epoch empties the whole cache (done
 // whenever a tunnel goes away, so a cached slot can never name a dead or reused tunnel).
 const WAYS = 4;
-// IPv4 record, one per slot, interleaved so a lookup touches one bucket's memory only:
-// [src, dst, ports, proto|flags, epoch, value]
-const R4 = 6;
+// IPv4 record, 16 bytes per slot so a 4-way bucket is one 64-byte cache line:
+// [src, dst, ports, tag] with tag = proto (8 bits) | hasPorts (1) | epoch (6) << 9 | value (17) << 15.
+// Values (tunnel slots) from 2^17 up are not cached (those flows take the miss path); the 6-bit
+// epoch wraps every 63 invalidations, when the whole table is cleared.
+const R4 = 4;
+const EPOCH_BITS = 6;
+const MAX_EPOCH4 = (1 << EPOCH_BITS) - 1;
+const KEY_MASK = (1 << (9 + EPOCH_BITS)) - 1;
+/** Largest value (tunnel slot) the IPv4 cache stores. */
+export const MAX_CACHED_SLOT = (1 << 17) - 1;
 const W6 = 10; // src6 x4, dst6 x4, ports, proto|flags
 
 function mix(h: number, v: number): number {
@@ -25,6 +32,7 @@ export class FlowCache {
   readonly slots: number;
   private readonly mask: number;
   private epoch = 1;
+  private epoch4 = 1;
   private rr = 0;
   private readonly rec4: Uint32Array;
   private readonly keys6: Uint32Array;
@@ -58,9 +66,12 @@ export class FlowCache {
   /** Forgets every flow. */
   invalidate(): void {
     this.writes = 0;
+    if (++this.epoch4 > MAX_EPOCH4) {
+      this.epoch4 = 1;
+      this.rec4.fill(0);
+    }
     if (++this.epoch > 0xfffffff0) {
       this.epoch = 1;
-      for (let s = 4; s < this.rec4.length; s += R4) this.rec4[s] = 0;
       this.ep6.fill(0);
     }
   }
@@ -69,23 +80,26 @@ export class FlowCache {
     return Math.min(this.writes, this.slots);
   }
 
-  /** Tunnel slot for an IPv4 flow, or -1. `pf` = protocol | flags << 8. */
+  /** Tunnel slot for an IPv4 flow, or -1. `pf` = protocol | flags << 8 (only the HAS_PORTS bit counts). */
   get4(src: number, dst: number, ports: number, pf: number): number {
-    const e = this.epoch;
+    const key = (pf & 0x1ff) | (this.epoch4 << 9);
     const r = this.rec4;
-    let o = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf)) & this.mask) * (WAYS * R4);
+    let o = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf & 0x1ff)) & this.mask) * (WAYS * R4);
     for (const end = o + WAYS * R4; o < end; o += R4) {
-      if (r[o + 4] === e && r[o] === src && r[o + 1] === dst && r[o + 2] === ports && r[o + 3] === pf) return r[o + 5]!;
+      const tag = r[o + 3]!;
+      if ((tag & KEY_MASK) === key && r[o] === src && r[o + 1] === dst && r[o + 2] === ports) return tag >>> 15;
     }
     return -1;
   }
 
   set4(src: number, dst: number, ports: number, pf: number, slot: number): void {
+    if (slot > MAX_CACHED_SLOT || slot < 0) return;
     const r = this.rec4;
-    const b = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf)) & this.mask) * (WAYS * R4);
+    const b = (finish(mix(mix(mix(mix(0x2545f491, src), dst), ports), pf & 0x1ff)) & this.mask) * (WAYS * R4);
+    const e = this.epoch4;
     let o = -1;
     for (let x = b; x < b + WAYS * R4; x += R4)
-      if (r[x + 4] !== this.epoch) {
+      if (((r[x + 3]! >>> 9) & MAX_EPOCH4) !== e) {
         o = x;
         break;
       }
@@ -96,9 +110,7 @@ export class FlowCache {
     r[o] = src;
     r[o + 1] = dst;
     r[o + 2] = ports;
-    r[o + 3] = pf;
-    r[o + 4] = this.epoch;
-    r[o + 5] = slot;
+    r[o + 3] = ((pf & 0x1ff) | (e << 9) | (slot << 15)) >>> 0;
     this.writes++;
   }
 
