@@ -63,7 +63,8 @@ export async function classifySource(
   topN = 10,
 ): Promise<ClassifySummary> {
   const batch = classifier.createBatch(BATCH);
-  const hits = new Float64Array(policy.entries.length + 1);
+  // Indexed by ordinal (parsers number entries 1..n; a hand-built policy may leave gaps).
+  const hits = new Float64Array(policy.entries.reduce((m, e) => Math.max(m, e.ordinal), 0) + 1);
   let packets = 0;
   let undecodable = 0;
   let elapsed = 0;
