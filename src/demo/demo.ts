@@ -256,7 +256,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       wiring = await privileged();
     } catch (err) {
       if (want === 'privileged') throw err;
-      fallback = `privileged set-up failed (${(err as Error).message}); using unprivileged ports`;
+      fallback = `root, but the privileged set-up failed (${(err as Error).message})`;
     }
   }
   const why = fallback ?? (want === 'unprivileged' ? 'asked for' : !root ? 'not root' : 'the policies name sites outside 127/8 (raw probes would leave this machine)');

@@ -31,7 +31,18 @@ export function demoPcap(frames: readonly DemoFrame[]): Uint8Array {
   );
 }
 
-const say = (line: string) => process.stdout.write(line + '\n');
+// A reader that goes away (`ted demo | head`) ends the output, not the demo: no EPIPE crash.
+let stdoutGone = false;
+const say = (line: string) => {
+  if (!stdoutGone) process.stdout.write(line + '\n');
+};
+function watchStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') stdoutGone = true;
+    else throw err;
+  });
+}
 
 /** One human line per step. */
 export function stepText(s: DemoStep, n: number): string {
@@ -96,6 +107,7 @@ export function registerDemo(program: Command): void {
       if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError('TED_USAGE_TIMEOUT', `--timeout must be a positive number of milliseconds, got '${o.timeout}'`);
       const initiatorPolicy = o.initiatorPolicy ? loadPolicy(o.initiatorPolicy, { format: o.format, acl: o.initiatorAcl }) : undefined;
       const responderPolicy = o.responderPolicy ? loadPolicy(o.responderPolicy, { format: o.format, acl: o.responderAcl }) : undefined;
+      watchStdout();
       let n = 0;
       const result = await runDemo({
         initiatorPolicy,
