@@ -205,6 +205,28 @@ describe('initiator timers and bounds', () => {
     expect(sent).toHaveLength(4);
   });
 
+  it('recovers from a lost probe and from a lost response by retransmission', () => {
+    for (const lose of ['probe', 'response'] as const) {
+      const { sim, a, b } = fig1();
+      let lost = 0;
+      sim.net.loss = (d) => {
+        const isProbe = d.dport === 500 && d.dst === ip('10.2.0.9');
+        if (lost === 0 && (lose === 'probe' ? isProbe : !isProbe)) {
+          lost++;
+          return true;
+        }
+        return false;
+      };
+      a.gw.processOne(pkt('tcp 10.1.0.5:40000 > 10.2.0.9:80'));
+      sim.settle(999);
+      expect(a.gw.tunnels(), lose).toHaveLength(0);
+      sim.settle(1);
+      expect(a.gw.tunnels()[0]?.state, lose).toBe('established');
+      expect(a.gw.counters).toMatchObject({ cipsNumTEDProbesSent: 2, probeRetransmits: 1, cipsNumTEDFailures: 0 });
+      expect(b.gw.counters.responsesSent).toBe(lose === 'probe' ? 1 : 2);
+    }
+  });
+
   it('honours configured backoff', () => {
     const sim = new Sim();
     const a = sim.gateway({ acl: A_ACL, ike: '192.0.2.1', timers: { probeTimeoutMs: 250, probeTries: 5, backoffFactor: 3 } });
