@@ -10,7 +10,6 @@ import { Scheduler } from '../src/ted/scheduler.js';
 import { ManualClock } from '../src/ted/clock.js';
 import { RateLimiter } from '../src/ted/rate-limit.js';
 import { loadWasm } from '../src/wasm/load.js';
-import { parseCisco } from '../src/policy/index.js';
 import { contains } from '../src/selector/algebra.js';
 import { DROP, FORWARD } from '../src/ted/types.js';
 import { Sim, pkt } from './ted-helpers.js';
