@@ -29,40 +29,54 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
 }
 
 /**
- * First IPv4 record (16 words, ordinal order) matching, with ordinal below limit; 0 if none.
- * Record: [pLo, sLo, dLo, 0, pHi, sHi, dHi, NONE, srcCare, dstCare, 0, 0, srcValue, dstValue,
- * ordinal, extra], so that protocol and ports are one 4-lane range check and the addresses one
- * masked compare.
+ * First IPv4 record (ordinal order) matching, with ordinal below limit; 0 if none. Records are in
+ * groups of 4, struct-of-arrays (48 words a group, see tree.ts): [srcCare, srcValue, dstCare,
+ * dstValue, pLo, pHi, sLo, sHi, dLo, dHi, ordinal, extra] x 4 lanes each.
  */
 function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
-  let p = t + (<usize>r << 2);
-  const end = p + <usize>count * 64;
+  const base = t + (<usize>r << 2);
   if (ASC_FEATURE_SIMD) {
-    const k1 = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 0, proto), 1, sport), 2, dport);
-    for (; p < end; p += 64) {
-      const ord = load<u32>(p, 56);
-      if (ord >= limit) return 0;
-      // Addresses first (scalar: they reject most records, often on the first load), then the
-      // protocol and both ports in one 4-lane range check.
-      if ((src & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
-      if ((dst & load<u32>(p, 36)) != load<u32>(p, 52)) continue;
-      const inRange = v128.and(i32x4.ge_u(k1, v128.load(p)), i32x4.le_u(k1, v128.load(p, 16)));
-      if (!i32x4.all_true(inRange)) continue;
-      const extra = load<u32>(p, 60);
-      if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
-      return ord;
+    // One packet against 4 records per step, without a branch per field: addresses as masked
+    // equality, protocol and ports (all below 2^31) as signed range compares, then the lowest
+    // set lane is the group's first match. Unused lanes never match.
+    const ks = i32x4.splat(src);
+    const kd = i32x4.splat(dst);
+    const kp = i32x4.splat(proto);
+    const ksp = i32x4.splat(sport);
+    const kdp = i32x4.splat(dport);
+    const end = base + <usize>((count + 3) >> 2) * 192;
+    for (let p = base; p < end; p += 192) {
+      if (load<u32>(p, 160) >= limit) return 0;
+      let m = i32x4.eq(v128.and(ks, v128.load(p)), v128.load(p, 16));
+      m = v128.and(m, i32x4.eq(v128.and(kd, v128.load(p, 32)), v128.load(p, 48)));
+      m = v128.andnot(m, i32x4.gt_s(v128.load(p, 64), kp));
+      m = v128.andnot(m, i32x4.gt_s(kp, v128.load(p, 80)));
+      m = v128.andnot(m, i32x4.gt_s(v128.load(p, 96), ksp));
+      m = v128.andnot(m, i32x4.gt_s(ksp, v128.load(p, 112)));
+      m = v128.andnot(m, i32x4.gt_s(v128.load(p, 128), kdp));
+      m = v128.andnot(m, i32x4.gt_s(kdp, v128.load(p, 144)));
+      let bits = i32x4.bitmask(m);
+      while (bits != 0) {
+        const lane = <usize>ctz(bits) << 2;
+        const ord = load<u32>(p + lane, 160);
+        if (ord >= limit) return 0;
+        const extra = load<u32>(p + lane, 176);
+        if (extra == 0 || extraOk(t, extra, sport, dport)) return ord;
+        bits &= bits - 1;
+      }
     }
     return 0;
   }
-  for (; p < end; p += 64) {
-    const ord = load<u32>(p, 56);
+  for (let i: u32 = 0; i < count; i++) {
+    const p = base + <usize>(i >> 2) * 192 + (<usize>(i & 3) << 2);
+    const ord = load<u32>(p, 160);
     if (ord >= limit) return 0;
-    if (proto - load<u32>(p) > load<u32>(p, 16) - load<u32>(p)) continue;
-    if (sport - load<u32>(p, 4) > load<u32>(p, 20) - load<u32>(p, 4)) continue;
-    if (dport - load<u32>(p, 8) > load<u32>(p, 24) - load<u32>(p, 8)) continue;
-    if ((src & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
-    if ((dst & load<u32>(p, 36)) != load<u32>(p, 52)) continue;
-    const extra = load<u32>(p, 60);
+    if ((src & load<u32>(p)) != load<u32>(p, 16)) continue;
+    if ((dst & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
+    if (proto - load<u32>(p, 64) > load<u32>(p, 80) - load<u32>(p, 64)) continue;
+    if (sport - load<u32>(p, 96) > load<u32>(p, 112) - load<u32>(p, 96)) continue;
+    if (dport - load<u32>(p, 128) > load<u32>(p, 144) - load<u32>(p, 128)) continue;
+    const extra = load<u32>(p, 176);
     if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
     return ord;
   }

@@ -18,9 +18,12 @@
 //                     goes to child #{j : key[dim] > split_j} (unsigned; unused splits = NONE)
 //           leaf:     [LEAF, count, recordsOffset, 0, ...]
 //   list    [k, root1, firstOrdinal1, ..., rootk, firstOrdinalk]: the trees of one family
-//   record  IPv4 (16 words, laid out for SIMD compares):
-//             [pLo, sLo, dLo, 0,  pHi, sHi, dHi, NONE,  srcCare, dstCare, 0, 0,
-//              srcValue, dstValue, ordinal, extra]
+//   record  IPv4: records go in groups of 4, struct-of-arrays (G4_WORDS = 48 words per group):
+//             [srcCare x4, srcValue x4, dstCare x4, dstValue x4, pLo x4, pHi x4, sLo x4, sHi x4,
+//              dLo x4, dHi x4, ordinal x4, extra x4]; record i is lane i & 3 of group i >> 2, so
+//             one packet is checked against 4 records with a few 4-lane compares (SIMD build),
+//             or record by record (scalar build, ts). Unused lanes of the last group never match
+//             (srcCare 0, srcValue 1) and have ordinal NONE.
 //           IPv6 (24 words): [ordinal, extra, pLo, pHi, sLo, sHi, dLo, dHi, then for the 4 src
 //             words then the 4 dst words: value, care]
 //   extra   0, or the offset of [nS, lo, hi, ..., nD, lo, hi, ...] for port sets with many ranges
@@ -37,9 +40,22 @@ export const HEADER_WORDS = 16;
 /** Words per node: internal [dim, children, 0, 0, split x8 (unused = NONE), child x8]; leaf [LEAF, count, records, 0, ...]. */
 export const NODE_WORDS = 20;
 export const NO_PORTS = 65536;
-/** Word of the ordinal and of `extra` in an IPv4 record. */
-export const R4_ORDINAL = 14;
-export const R4_EXTRA = 15;
+/** Words per group of 4 IPv4 records, and the word of each field's 4 lanes within a group. */
+export const G4_WORDS = 48;
+export const G4_SRC_CARE = 0;
+export const G4_SRC_VALUE = 4;
+export const G4_DST_CARE = 8;
+export const G4_DST_VALUE = 12;
+export const G4_PLO = 16;
+export const G4_PHI = 20;
+export const G4_SLO = 24;
+export const G4_SHI = 28;
+export const G4_DLO = 32;
+export const G4_DHI = 36;
+export const G4_ORDINAL = 40;
+export const G4_EXTRA = 44;
+/** Index of `extra` in a Box's record words (rec4 order below). */
+const R4_EXTRA = 15;
 export const H_ROOT4 = 1;
 export const H_ROOT6 = 2;
 export const H_WORDS = 3;
@@ -48,8 +64,52 @@ export const H_RECORDS6 = 6;
 export const H_COUNT4 = 7;
 export const H_COUNT6 = 8;
 
-export function recordWords(family: Family): number {
-  return family === 4 ? 16 : 24;
+/** Words taken by `n` records of a family (IPv4: whole groups of 4). */
+export function recordsWords(family: Family, n: number): number {
+  return family === 4 ? ((n + 3) >> 2) * G4_WORDS : n * 24;
+}
+
+/**
+ * Writes IPv4 record `i` of the group array at `at` from a Box's rec words
+ * [pLo, sLo, dLo, 0, pHi, sHi, dHi, NONE, srcCare, dstCare, 0, 0, srcValue, dstValue, ordinal, extra];
+ * `rec` undefined writes a lane that never matches.
+ */
+function putRecord4(a: Uint32Array, at: number, i: number, rec: readonly number[] | undefined): void {
+  const g = at + (i >> 2) * G4_WORDS + (i & 3);
+  if (!rec) {
+    for (let f = 0; f < G4_WORDS; f += 4) a[g + f] = 0;
+    a[g + G4_SRC_VALUE] = 1;
+    a[g + G4_ORDINAL] = NONE;
+    return;
+  }
+  a[g + G4_SRC_CARE] = rec[8]!;
+  a[g + G4_SRC_VALUE] = rec[12]!;
+  a[g + G4_DST_CARE] = rec[9]!;
+  a[g + G4_DST_VALUE] = rec[13]!;
+  a[g + G4_PLO] = rec[0]!;
+  a[g + G4_PHI] = rec[4]!;
+  a[g + G4_SLO] = rec[1]!;
+  a[g + G4_SHI] = rec[5]!;
+  a[g + G4_DLO] = rec[2]!;
+  a[g + G4_DHI] = rec[6]!;
+  a[g + G4_ORDINAL] = rec[14]!;
+  a[g + G4_EXTRA] = rec[R4_EXTRA]!;
+}
+
+/** Writes the records of `boxes` in order at `at` (IPv4 groups padded to 4; IPv6 copied from `src`). */
+function putRecords(st: { out: Words; family: Family }, at: number, boxes: readonly Box[], src?: (b: Box) => number): void {
+  const a = st.out.a;
+  if (st.family === 4) {
+    const n = ((boxes.length + 3) >> 2) << 2;
+    for (let i = 0; i < n; i++) putRecord4(a, at, i, boxes[i]?.rec);
+    return;
+  }
+  for (let i = 0; i < boxes.length; i++) {
+    if (src) {
+      const from = src(boxes[i]!);
+      a.copyWithin(at + i * 24, from, from + 24);
+    } else for (let k = 0; k < 24; k++) a[at + i * 24 + k] = boxes[i]!.rec[k]! >>> 0;
+  }
 }
 export function dims(family: Family): number {
   return family === 4 ? 5 : 11;
@@ -195,20 +255,16 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
     const boxes: Box[] = [];
     for (const e of sorted) if (e.family === family) boxes.push(...entryBoxes(e, maxExpand));
     // Canonical records in ordinal order (for the linear engine and for port lists).
-    const recordOffset = new Map<Box, number>();
-    const rw = recordWords(family);
-    const recStart = out.n;
-    for (const b of boxes) {
-      const at = out.reserve(rw);
-      for (let i = 0; i < rw; i++) out.a[at + i] = b.rec[i]! >>> 0;
-      recordOffset.set(b, at);
-    }
+    // Port lists first, so that every record carries its final `extra` offset.
     for (const b of boxes) {
       if (!b.extraPorts) continue;
       const [s, d] = b.extraPorts;
-      const at = out.push(s.length, ...s.flatMap((r) => [r.lo, r.hi]), d.length, ...d.flatMap((r) => [r.lo, r.hi]));
-      out.a[recordOffset.get(b)! + (family === 4 ? R4_EXTRA : 1)] = at;
+      b.rec[family === 4 ? R4_EXTRA : 1] = out.push(s.length, ...s.flatMap((r) => [r.lo, r.hi]), d.length, ...d.flatMap((r) => [r.lo, r.hi]));
     }
+    const recordOffset = new Map<Box, number>();
+    const recStart = out.reserve(recordsWords(family, boxes.length));
+    putRecords({ out, family }, recStart, boxes);
+    if (family === 6) boxes.forEach((b, i) => recordOffset.set(b, recStart + i * 24));
     out.a[family === 4 ? H_RECORDS4 : H_RECORDS6] = recStart;
     out.a[family === 4 ? H_COUNT4 : H_COUNT6] = boxes.length;
     if (boxes.length === 0) {
@@ -367,12 +423,8 @@ function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: num
   const first = n > st.leafSize ? bestSplit(boxes, lo, hi, all) : undefined;
   const out = st.out;
   if (!first || first.cost >= n) {
-    const rw = recordWords(st.family);
-    const recs = out.reserve(n * rw);
-    for (let i = 0; i < n; i++) {
-      const src = st.recordOffset.get(boxes[i]!)!;
-      out.a.copyWithin(recs + i * rw, src, src + rw);
-    }
+    const recs = out.reserve(recordsWords(st.family, n));
+    putRecords(st, recs, boxes, (b) => st.recordOffset.get(b)!);
     st.leafRecords += n;
     const a = out.a;
     a[at] = LEAF;

@@ -1,7 +1,30 @@
 // The `ts` engine's lookup and the `linear` engine's scan over the structure built by ./tree.ts:
 // the TypeScript twin of assembly/classify.ts (same layout, same steps).
 import { FLAG_HAS_PORTS, type TupleBatch } from './batch.js';
-import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, LEAF, NONE, NO_PORTS } from './tree.js';
+import {
+  G4_DHI,
+  G4_DLO,
+  G4_DST_CARE,
+  G4_DST_VALUE,
+  G4_EXTRA,
+  G4_ORDINAL,
+  G4_PHI,
+  G4_PLO,
+  G4_SHI,
+  G4_SLO,
+  G4_SRC_CARE,
+  G4_SRC_VALUE,
+  G4_WORDS,
+  H_COUNT4,
+  H_COUNT6,
+  H_RECORDS4,
+  H_RECORDS6,
+  H_ROOT4,
+  H_ROOT6,
+  LEAF,
+  NONE,
+  NO_PORTS,
+} from './tree.js';
 
 const LIMIT = 0xffffffff;
 
@@ -18,19 +41,21 @@ function extraOk(w: Uint32Array, extra: number, sport: number, dport: number): b
 }
 
 /**
- * First matching IPv4 record among `count` records at `r` (16 words each, ordinal order) with an
- * ordinal below `limit`; its ordinal or 0.
+ * First matching IPv4 record among `count` records in groups of 4 at `r` (see tree.ts; ordinal
+ * order) with an ordinal below `limit`; its ordinal or 0. Record by record: the scalar twin of
+ * the SIMD group check in assembly/classify.ts, with the same checks and the same answer.
  */
 export function scan4(w: Uint32Array, r: number, count: number, src: number, dst: number, sport: number, dport: number, proto: number, limit: number): number {
-  for (let end = r + count * 16; r < end; r += 16) {
-    const ord = w[r + 14]!;
+  for (let i = 0; i < count; i++) {
+    const g = r + (i >> 2) * G4_WORDS + (i & 3);
+    const ord = w[g + G4_ORDINAL]!;
     if (ord >= limit) return 0;
-    if (proto < w[r]! || proto > w[r + 4]!) continue;
-    if (sport < w[r + 1]! || sport > w[r + 5]!) continue;
-    if (dport < w[r + 2]! || dport > w[r + 6]!) continue;
-    if (((src & w[r + 8]!) >>> 0) !== w[r + 12]!) continue;
-    if (((dst & w[r + 9]!) >>> 0) !== w[r + 13]!) continue;
-    const extra = w[r + 15]!;
+    if (((src & w[g + G4_SRC_CARE]!) >>> 0) !== w[g + G4_SRC_VALUE]!) continue;
+    if (((dst & w[g + G4_DST_CARE]!) >>> 0) !== w[g + G4_DST_VALUE]!) continue;
+    if (proto < w[g + G4_PLO]! || proto > w[g + G4_PHI]!) continue;
+    if (sport < w[g + G4_SLO]! || sport > w[g + G4_SHI]!) continue;
+    if (dport < w[g + G4_DLO]! || dport > w[g + G4_DHI]!) continue;
+    const extra = w[g + G4_EXTRA]!;
     if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
     return ord;
   }

@@ -1,0 +1,52 @@
+// Profiling driver (not a bench suite): times wasm builds of the classifier against each other in
+// one process, interleaved round by round so that load from other work hits every variant alike.
+// Usage: node bench/classify-probe.mjs SET BATCH file1.wasm[,file2.wasm...] [rounds]
+//   SET: acl1_1K | fw1_1K | acl1_10K | fw1_10K (../shared/data/classbench); `ts` as a file name
+//   times the ts engine. Prints the median ns/packet per variant. Needs `npm run build`.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { compile, parseTrace } = await import(join(root, 'dist/classify/index.js'));
+const { parseClassBench } = await import(join(root, 'dist/policy/classbench.js'));
+const [set = 'acl1_1K', batchArg = '256', files = 'build/ted-simd.wasm,build/ted.wasm', roundsArg = '15'] = process.argv.slice(2);
+const dir = join(root, '..', 'shared', 'data', 'classbench');
+const policy = parseClassBench(readFileSync(join(dir, set), 'utf8'), set);
+const trace = parseTrace(readFileSync(join(dir, `${set}_trace`), 'utf8'), set).batch;
+const B = Number(batchArg);
+
+function inst(file) {
+  const i = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), { env: { abort() { throw new Error('abort'); } } });
+  return { exports: i.exports, simd: true, file };
+}
+const variants = files.split(',').map((f) => {
+  const c = f === 'ts' ? compile(policy, { engine: 'ts' }) : compile(policy, { engine: 'wasm', wasm: inst(f.startsWith('/') ? f : join(root, f)) });
+  const bs = [];
+  for (let at = 0; at < trace.count; at += B) {
+    const b = c.createBatch(B);
+    const n = Math.min(B, trace.count - at);
+    for (let i = 0; i < n; i++) b.set(i, trace.get(at + i));
+    b.count = n;
+    bs.push(b);
+  }
+  const pass = () => {
+    for (const b of bs) c.classify(b, b.results);
+  };
+  for (let k = 0; k < 30; k++) pass(); // tier up
+  return { f, pass, t: [] };
+});
+// Same answers from every variant.
+const ref = variants[0];
+for (let r = 0; r < Number(roundsArg); r++) {
+  for (const v of variants) {
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < 5; k++) v.pass();
+    v.t.push(Number(process.hrtime.bigint() - t0) / 5 / trace.count);
+  }
+}
+for (const v of variants) {
+  v.t.sort((a, b) => a - b);
+  console.log(`${set} B=${B} ${v.f}: median ${v.t[v.t.length >> 1].toFixed(1)} ns/pkt, min ${v.t[0].toFixed(1)}`);
+}
+void ref;
