@@ -67,18 +67,22 @@ function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dpo
     }
     return 0;
   }
-  for (let i: u32 = 0; i < count; i++) {
-    const p = base + <usize>(i >> 2) * 192 + (<usize>(i & 3) << 2);
-    const ord = load<u32>(p, 160);
-    if (ord >= limit) return 0;
-    if ((src & load<u32>(p)) != load<u32>(p, 16)) continue;
-    if ((dst & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
-    if (proto - load<u32>(p, 64) > load<u32>(p, 80) - load<u32>(p, 64)) continue;
-    if (sport - load<u32>(p, 96) > load<u32>(p, 112) - load<u32>(p, 96)) continue;
-    if (dport - load<u32>(p, 128) > load<u32>(p, 144) - load<u32>(p, 128)) continue;
-    const extra = load<u32>(p, 176);
-    if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
-    return ord;
+  // Record by record over whole groups: the unused lanes of the last group have ordinal NONE
+  // (>= any limit), so the scan stops there.
+  const end = base + <usize>((count + 3) >> 2) * 192;
+  for (let g = base; g < end; g += 192) {
+    for (let p = g; p < g + 16; p += 4) {
+      const ord = load<u32>(p, 160);
+      if (ord >= limit) return 0;
+      if ((src & load<u32>(p)) != load<u32>(p, 16)) continue;
+      if ((dst & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
+      if (proto - load<u32>(p, 64) > load<u32>(p, 80) - load<u32>(p, 64)) continue;
+      if (sport - load<u32>(p, 96) > load<u32>(p, 112) - load<u32>(p, 96)) continue;
+      if (dport - load<u32>(p, 128) > load<u32>(p, 144) - load<u32>(p, 128)) continue;
+      const extra = load<u32>(p, 176);
+      if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
+      return ord;
+    }
   }
   return 0;
 }

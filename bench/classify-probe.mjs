@@ -20,8 +20,17 @@ function inst(file) {
   const i = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), { env: { abort() { throw new Error('abort'); } } });
   return { exports: i.exports, simd: true, file };
 }
-const variants = files.split(',').map((f) => {
-  const c = f === 'ts' ? compile(policy, { engine: 'ts' }) : compile(policy, { engine: 'wasm', wasm: inst(f.startsWith('/') ? f : join(root, f)) });
+// A variant `FILE@DIST` compiles with the library in DIST (e.g. an older build) instead of dist/.
+const libs = new Map();
+async function lib(dist) {
+  if (!libs.has(dist)) libs.set(dist, await import(join(dist, 'classify/index.js')));
+  return libs.get(dist);
+}
+const variants = [];
+for (const spec of files.split(',')) {
+  const [f, dist] = spec.split('@');
+  const comp = dist ? (await lib(dist)).compile : compile;
+  const c = f === 'ts' ? comp(policy, { engine: 'ts' }) : comp(policy, { engine: 'wasm', wasm: inst(f.startsWith('/') ? f : join(root, f)) });
   const bs = [];
   for (let at = 0; at < trace.count; at += B) {
     const b = c.createBatch(B);
@@ -34,8 +43,8 @@ const variants = files.split(',').map((f) => {
     for (const b of bs) c.classify(b, b.results);
   };
   for (let k = 0; k < 30; k++) pass(); // tier up
-  return { f, pass, t: [] };
-});
+  variants.push({ f: spec, pass, t: [] });
+}
 // Same answers from every variant.
 const ref = variants[0];
 for (let r = 0; r < Number(roundsArg); r++) {

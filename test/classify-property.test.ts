@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { compile, engineName } from '../src/classify/index.js';
 import { TupleBatch } from '../src/classify/batch.js';
 import type { Classifier } from '../src/classify/types.js';
+import * as T from '../src/classify/tree.js';
+import { G4 } from '../src/classify/walk.js';
 import { firstMatch } from '../src/selector/algebra.js';
 import type { Entry, Tuple } from '../src/selector/types.js';
 import { FULL_PORTS } from '../src/selector/types.js';
@@ -172,6 +174,11 @@ describe('classify engines agree with the reference algebra', () => {
     wasm.exports.free(big);
     c.dispose?.();
     c2.dispose?.();
+  });
+
+  it('the ts scan\'s literal IPv4 group offsets are tree.ts\'s layout', () => {
+    expect(G4).toEqual({ words: T.G4_WORDS, srcCare: T.G4_SRC_CARE, srcValue: T.G4_SRC_VALUE, dstCare: T.G4_DST_CARE, dstValue: T.G4_DST_VALUE, pLo: T.G4_PLO, pHi: T.G4_PHI, sLo: T.G4_SLO, sHi: T.G4_SHI, dLo: T.G4_DLO, dHi: T.G4_DHI, ordinal: T.G4_ORDINAL, extra: T.G4_EXTRA });
+    expect(T.LEAF).toBe(0xff);
   });
 
   it('a tree over its word budget is rebuilt with larger leaves and stays exact', () => {
