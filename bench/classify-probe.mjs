@@ -30,7 +30,8 @@ const variants = [];
 for (const spec of files.split(',')) {
   const [f, dist] = spec.split('@');
   const comp = dist ? (await lib(dist)).compile : compile;
-  const c = f === 'ts' ? comp(policy, { engine: 'ts' }) : comp(policy, { engine: 'wasm', wasm: inst(f.startsWith('/') ? f : join(root, f)) });
+  const leafSize = process.env.PROBE_LEAF ? Number(process.env.PROBE_LEAF) : undefined; // tree option under test
+  const c = f === 'ts' ? comp(policy, { engine: 'ts', leafSize }) : comp(policy, { engine: 'wasm', leafSize, wasm: inst(f.startsWith('/') ? f : join(root, f)) });
   const bs = [];
   for (let at = 0; at < trace.count; at += B) {
     const b = c.createBatch(B);

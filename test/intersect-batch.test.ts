@@ -68,6 +68,39 @@ describe('intersectBatch', () => {
     expect(() => intersectBatch(es[0]!, es, { engine: 'fast' as 'ts' })).toThrow(expect.objectContaining({ code: 'CLASSIFY_BAD_ENGINE' }));
   });
 
+  it('one entries array reused across calls (its cached encoding) and changed in place between calls', () => {
+    fc.assert(
+      fc.property(
+        worldArb.chain((w) => fc.tuple(fc.array(entryArb(w), { minLength: 2, maxLength: 5 }), fc.array(entryArb(w), { minLength: 16, maxLength: 80 }), fc.array(entryArb(w), { minLength: 1, maxLength: 4 }))),
+        ([proxies, es, extra]) => {
+          const entries = es.map((e) => strip(e as Selector));
+          // Left sides for pairs, one array kept and changed in place with `entries`.
+          const lefts: Selector[] = [];
+          const check = () => {
+            for (const p of proxies) {
+              const proxy = strip(p as Selector);
+              const expected = entries.map((e) => intersect(proxy, e));
+              for (const o of engines) expect(intersectBatch(proxy, entries, o), o.engine).toEqual(expected);
+            }
+            lefts.length = entries.length;
+            for (let i = 0; i < lefts.length; i++) if (!lefts[i] || i % 3 === 0) lefts[i] = strip(proxies[i % proxies.length] as Selector);
+            const expected = lefts.map((l, i) => intersect(l, entries[i]!));
+            for (const o of engines) expect(intersectBatch(lefts, entries, o), `${o.engine} pairs`).toEqual(expected);
+          };
+          check();
+          // The same array, changed: an element replaced, then elements appended, then removed.
+          entries[entries.length >> 1] = strip(extra[0] as Selector);
+          check();
+          entries.push(...extra.map((e) => strip(e as Selector)));
+          check();
+          entries.splice(0, 3);
+          check();
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it('SelectorTable: entries encoded once, many proxies (growing port lists), intersect and status', () => {
     fc.assert(
       fc.property(

@@ -15,6 +15,7 @@ import type { PortRange, PortSet, Selector } from '../selector/types.js';
 import { FULL_PORTS } from '../selector/types.js';
 import { loadWasm, type TedWasm } from '../wasm/load.js';
 import { UsageError } from '../errors.js';
+import { refreshBatches } from './index.js';
 
 export const SEL_WORDS = 22;
 export const OUT_WORDS = 24;
@@ -43,21 +44,7 @@ function encode(selectors: readonly Selector[], pairs: Uint32Array, count: numbe
   const sels = new Uint32Array(selectors.length * SEL_WORDS);
   const pool = new Uint32Array(Math.max(2, ranges * 2));
   let p = 0;
-  selectors.forEach((s, i) => {
-    const o = i * SEL_WORDS;
-    sels[o] = s.family;
-    sels[o + 1] = s.protocol;
-    putAddress(sels, o + 2, s.src.value & s.src.care);
-    putAddress(sels, o + 6, s.src.care);
-    putAddress(sels, o + 10, s.dst.value & s.dst.care);
-    putAddress(sels, o + 14, s.dst.care);
-    sels[o + 18] = p;
-    sels[o + 19] = s.sport.length;
-    for (const r of s.sport) (pool[p++] = r.lo), (pool[p++] = r.hi);
-    sels[o + 20] = p;
-    sels[o + 21] = s.dport.length;
-    for (const r of s.dport) (pool[p++] = r.lo), (pool[p++] = r.hi);
-  });
+  for (let i = 0; i < selectors.length; i++) p = encodeInto(sels, i * SEL_WORDS, selectors[i]!, pool, p, p);
   let outPoolWords = 2;
   for (let i = 0; i < count; i++) {
     const a = selectors[pairs[2 * i]!]!;
@@ -65,6 +52,66 @@ function encode(selectors: readonly Selector[], pairs: Uint32Array, count: numbe
     outPoolWords += 2 * (a.sport.length + b.sport.length + a.dport.length + b.dport.length);
   }
   return { sels, pool, pairs, count, outPoolWords };
+}
+
+/**
+ * Each selector's encoding (SEL_WORDS with range offsets from 0, then its port ranges), cached by
+ * object: turning BigInt addresses into words (~12 ns per conversion here) was most of the cost of
+ * a batch, and selectors are readonly values that callers pass again and again (ACL entries,
+ * proxies). A selector changed in place after its first use would be seen stale: don't.
+ */
+const encoded = new WeakMap<Selector, Uint32Array>();
+
+function encodingOf(s: Selector): Uint32Array {
+  let c = encoded.get(s);
+  if (c) return c;
+  const ranges = s.sport.length + s.dport.length;
+  c = new Uint32Array(SEL_WORDS + 2 * ranges);
+  const pool = c.subarray(SEL_WORDS);
+  c[0] = s.family;
+  c[1] = s.protocol;
+  if (s.family === 4 && s.src.care <= 0xffffffffn && s.dst.care <= 0xffffffffn && s.src.value <= 0xffffffffn && s.dst.value <= 0xffffffffn) {
+    // IPv4: one word per field.
+    const sc = Number(s.src.care);
+    const dc = Number(s.dst.care);
+    c[5] = Number(s.src.value) & sc;
+    c[9] = sc;
+    c[13] = Number(s.dst.value) & dc;
+    c[17] = dc;
+  } else {
+    putAddress(c, 2, s.src.value);
+    putAddress(c, 6, s.src.care);
+    putAddress(c, 10, s.dst.value);
+    putAddress(c, 14, s.dst.care);
+    // value & care word by word
+    for (let k = 2; k < 6; k++) c[k] = c[k]! & c[k + 4]!;
+    for (let k = 10; k < 14; k++) c[k] = c[k]! & c[k + 4]!;
+  }
+  let p = 0;
+  c[18] = 0;
+  c[19] = s.sport.length;
+  for (const r of s.sport) (pool[p++] = r.lo), (pool[p++] = r.hi);
+  c[20] = p;
+  c[21] = s.dport.length;
+  for (const r of s.dport) (pool[p++] = r.lo), (pool[p++] = r.hi);
+  encoded.set(s, c);
+  return c;
+}
+
+/**
+ * Writes selector `s` at sels[o..o+SEL_WORDS) and its port ranges at pool[p..]; the selector's
+ * range offsets are written as `ref` + their place after p (pool offsets the kernel will see).
+ * Returns the pool word after the ranges.
+ */
+function encodeInto(sels: Uint32Array, o: number, s: Selector, pool: Uint32Array, p: number, ref: number): number {
+  const c = encodingOf(s);
+  for (let k = 0; k < 18; k++) sels[o + k] = c[k]!;
+  sels[o + 18] = ref;
+  sels[o + 19] = c[19]!;
+  sels[o + 20] = ref + c[20]!;
+  sels[o + 21] = c[21]!;
+  for (let k = SEL_WORDS; k < c.length; k++) pool[p++] = c[k]!;
+  return p;
 }
 
 function putAddress(w: Uint32Array, at: number, v: bigint): void {
@@ -185,13 +232,16 @@ function ranges(outPool: Uint32Array, at: number, n: number): PortSet {
   return out;
 }
 
+/** The empty results, one frozen object per field, shared by every call (they carry no per-pair data). */
+const EMPTY: readonly Intersection[] = STATUS_FIELDS.map((field) => Object.freeze({ empty: true as const, field: field ?? 'family' }));
+
 function decode(out: Uint32Array, outPool: Uint32Array, count: number): Intersection[] {
   const res: Intersection[] = [];
   for (let i = 0; i < count; i++) {
     const r = i * OUT_WORDS;
     const status = out[r]!;
     if (status !== 0) {
-      res.push({ empty: true, field: STATUS_FIELDS[status]! });
+      res.push(EMPTY[status]!);
       continue;
     }
     const family = out[r + 1] as 4 | 6;
@@ -214,59 +264,161 @@ type PairsExport = (sels: number, pool: number, pairs: number, count: number, ou
 
 /** The WebAssembly scratch region per instance, grown when a batch needs more. */
 const scratch = new WeakMap<TedWasm, { ptr: number; bytes: number }>();
+/** The TS engine's scratch arrays, grown when a batch needs more. */
+let tsScratch: Record<'sels' | 'pool' | 'pairs' | 'out' | 'outPool', Uint32Array> = { sels: new Uint32Array(0), pool: new Uint32Array(0), pairs: new Uint32Array(0), out: new Uint32Array(0), outPool: new Uint32Array(0) };
 
-function runWasm(wasm: TedWasm, e: Encoded): { out: Uint32Array; outPool: Uint32Array } {
-  const fn = wasm.exports.intersectPairs as PairsExport;
-  if (typeof fn !== 'function') throw new TypeError('this WebAssembly build has no intersectPairs export: rebuild with `npm run build:wasm`');
-  const a16 = (n: number) => (n + 15) & ~15;
-  const sizes = [e.sels.byteLength, e.pool.byteLength, e.count * 8, e.count * OUT_WORDS * 4, e.outPoolWords * 4].map(a16);
-  const need = sizes.reduce((x, y) => x + y, 0);
-  let s = scratch.get(wasm);
-  if (!s || s.bytes < need) {
-    if (s) wasm.exports.free(s.ptr);
-    const bytes = Math.max(need, 64 * 1024);
-    s = { ptr: wasm.exports.alloc(bytes), bytes };
-    scratch.set(wasm, s);
+/** Views of one call's areas: [sels, pool, pairs, out, outPool] for word counts `words`. */
+function scratchViews(engine: 'wasm' | 'ts', wasm: TedWasm | undefined, words: readonly number[]): Uint32Array[] {
+  if (engine === 'ts') {
+    const s = tsScratch;
+    const keys = ['sels', 'pool', 'pairs', 'out', 'outPool'] as const;
+    if (keys.some((k, i) => s[k].length < words[i]!)) {
+      tsScratch = { sels: grow(s.sels, words[0]!), pool: grow(s.pool, words[1]!), pairs: grow(s.pairs, words[2]!), out: grow(s.out, words[3]!), outPool: grow(s.outPool, words[4]!) };
+    }
+    return keys.map((k) => tsScratch[k]);
   }
-  const at: number[] = [];
+  const w = wasm!;
+  const sizes = words.map((n) => (n * 4 + 15) & ~15);
+  const need = sizes.reduce((x, y) => x + y, 0);
+  let s = scratch.get(w);
+  if (!s || s.bytes < need) {
+    if (s) w.exports.free(s.ptr);
+    const bytes = Math.max(need, 64 * 1024, s ? 2 * s.bytes : 0);
+    const ptr = w.exports.alloc(bytes);
+    if (!ptr) throw new RangeError(`WebAssembly allocation of ${bytes} bytes failed`);
+    s = { ptr, bytes };
+    scratch.set(w, s);
+    refreshBatches(w); // memory may have grown: classify batches re-view it
+  }
+  const buf = w.exports.memory.buffer;
+  const views: Uint32Array[] = [];
   let p = s.ptr;
-  for (const z of sizes) at.push(p), (p += z);
-  const buf = wasm.exports.memory.buffer;
-  new Uint32Array(buf, at[0], e.sels.length).set(e.sels);
-  new Uint32Array(buf, at[1], e.pool.length).set(e.pool);
-  new Uint32Array(buf, at[2], e.count * 2).set(e.pairs.subarray(0, e.count * 2));
-  const used = fn(at[0]!, at[1]!, at[2]!, e.count, at[3]!, at[4]!);
-  const mem = wasm.exports.memory.buffer;
-  return { out: new Uint32Array(mem, at[3], e.count * OUT_WORDS), outPool: new Uint32Array(mem, at[4], Math.max(used, 0)) };
+  sizes.forEach((z, i) => {
+    views.push(new Uint32Array(buf, p, words[i]!));
+    p += z;
+  });
+  return views;
+}
+
+function grow(a: Uint32Array, n: number): Uint32Array {
+  return a.length >= n ? a : new Uint32Array(Math.max(n, 2 * a.length, 256));
+}
+
+/** Below this many entries one proxy is encoded with them per call; from it on, the entries' encoding is cached. */
+const TABLE_MIN = 16;
+
+/**
+ * Encoded entry tables per entries array (and engine/instance), so that repeated one-shot calls
+ * with the same array encode only the proxy. The array's elements are compared by identity on
+ * every call (a changed array is re-encoded); selectors are readonly and are not re-read.
+ */
+const tables = new WeakMap<readonly Selector[], { snap: Selector[]; byKey: Map<TedWasm | 'ts', SelectorTable> }>();
+
+function tableFor(entries: readonly Selector[], engine: 'wasm' | 'ts', wasm: TedWasm | undefined): SelectorTable {
+  let c = tables.get(entries);
+  if (c) {
+    if (!sameElements(c.snap, entries)) {
+      for (const t of c.byKey.values()) t.dispose();
+      c = undefined;
+    }
+  }
+  if (!c) {
+    c = { snap: entries.slice(), byKey: new Map() };
+    tables.set(entries, c);
+  }
+  const key = engine === 'wasm' ? wasm! : 'ts';
+  let t = c.byKey.get(key);
+  if (!t) c.byKey.set(key, (t = new SelectorTable(c.snap, { engine, wasm })));
+  return t;
+}
+
+/** Encoded selectors of one side of a batch: SEL_WORDS each, range offsets from 0 into `pool`. */
+interface Block {
+  sels: Uint32Array;
+  pool: Uint32Array;
+}
+
+/** Blocks of long arrays, checked element by element against a snapshot on every use. */
+const blocks = new WeakMap<readonly Selector[], Block & { snap: Selector[] }>();
+
+function blockFor(list: readonly Selector[]): Block {
+  const long = list.length >= TABLE_MIN;
+  if (long) {
+    const c = blocks.get(list);
+    if (c && sameElements(c.snap, list)) return c;
+  }
+  const e = encode(list, new Uint32Array(0), 0);
+  let words = 0;
+  for (const s of list) words += 2 * (s.sport.length + s.dport.length);
+  const block = { sels: e.sels, pool: e.pool.subarray(0, words) };
+  if (long) blocks.set(list, { ...block, snap: list.slice() });
+  return block;
+}
+
+function proxyBlock(s: Selector): Block {
+  const c = encodingOf(s);
+  return { sels: c.subarray(0, SEL_WORDS), pool: c.subarray(SEL_WORDS) };
+}
+
+function sameElements(snap: readonly Selector[], list: readonly Selector[]): boolean {
+  if (snap.length !== list.length) return false;
+  for (let i = 0; i < snap.length; i++) if (snap[i] !== list[i]) return false;
+  return true;
 }
 
 /**
  * Intersects `a` with every selector of `b` (a single selector), or a[i] with b[i] (arrays of
  * equal length). Each result equals algebra.intersect's: the largest selector inside both, or the
- * first empty field.
+ * first empty field (empty results are shared frozen objects).
+ *
+ * One proxy against 16 or more entries: the entries' encoding is cached per array (a WeakMap;
+ * the array is checked element by element for changes on each call), so a responder calling it
+ * with its ACL's entries pays only for the proxy. Otherwise everything is encoded straight into a
+ * reused scratch area; long arrays (either side of many pairs) keep their encoding cached the
+ * same way, and every selector's own encoding is cached too (see `encoded`).
  */
 export function intersectBatch(a: Selector | readonly Selector[], b: readonly Selector[], options: IntersectOptions = {}): Intersection[] {
   const engine = pickEngine(options);
   const many = Array.isArray(a);
-  if (many && (a as readonly Selector[]).length !== b.length) throw new RangeError(`intersectBatch: ${(a as readonly Selector[]).length} left selectors but ${b.length} right ones`);
+  const left = a as readonly Selector[];
+  if (many && left.length !== b.length) throw new RangeError(`intersectBatch: ${left.length} left selectors but ${b.length} right ones`);
   const count = b.length;
-  const selectors: Selector[] = many ? [...(a as readonly Selector[]), ...b] : [a as Selector, ...b];
-  const pairs = new Uint32Array(2 * count);
-  for (let i = 0; i < count; i++) {
-    pairs[2 * i] = many ? i : 0;
-    pairs[2 * i + 1] = many ? count + i : 1 + i;
-  }
   if (count === 0) return [];
-  if (engine === 'linear') return pairs.length === 0 ? [] : Array.from({ length: count }, (_, i) => intersect(selectors[pairs[2 * i]!]!, selectors[pairs[2 * i + 1]!]!));
-  const e = encode(selectors, pairs, count);
-  if (engine === 'wasm') {
-    const { out, outPool } = runWasm(options.wasm ?? loadWasm(), e);
-    return decode(out, outPool, count);
+  if (engine === 'linear') {
+    const res: Intersection[] = new Array(count);
+    for (let i = 0; i < count; i++) res[i] = intersect(many ? left[i]! : (a as Selector), b[i]!);
+    return res;
   }
-  const out = new Uint32Array(count * OUT_WORDS);
-  const outPool = new Uint32Array(e.outPoolWords);
-  intersectKernel(e.sels, e.pool, e.pairs, count, out, outPool);
-  return decode(out, outPool, count);
+  const wasm = engine === 'wasm' ? (options.wasm ?? loadWasm()) : undefined;
+  if (!many && count >= TABLE_MIN) return tableFor(b, engine, wasm).intersect(a as Selector);
+  // Selectors: the left ones (or the proxy) first, then b's; pairs index them. Each side is an
+  // encoded block (cached per array when long), copied in with b's range offsets moved past a's.
+  const nLeft = many ? count : 1;
+  const lb = many ? blockFor(left) : proxyBlock(a as Selector);
+  const rb = blockFor(b);
+  const lp = lb.pool.length;
+  const rp = rb.pool.length;
+  const words = [(nLeft + count) * SEL_WORDS, Math.max(2, lp + rp), 2 * count, count * OUT_WORDS, 2 + (many ? lp + rp : count * lp + rp)];
+  const [sels, pool, pairs, out, outPool] = scratchViews(engine, wasm, words) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  sels.set(lb.sels);
+  sels.set(rb.sels, nLeft * SEL_WORDS);
+  pool.set(lb.pool);
+  pool.set(rb.pool, lp);
+  for (let i = 0; i < count; i++) {
+    const o = (nLeft + i) * SEL_WORDS;
+    sels[o + 18] += lp;
+    sels[o + 20] += lp;
+    pairs[2 * i] = many ? i : 0;
+    pairs[2 * i + 1] = nLeft + i;
+  }
+  if (engine === 'ts') {
+    const used = intersectKernel(sels, pool, pairs, count, out, outPool);
+    return decode(out, outPool.subarray(0, used), count);
+  }
+  const fn = wasm!.exports.intersectPairs as PairsExport;
+  if (typeof fn !== 'function') throw new TypeError('this WebAssembly build has no intersectPairs export: rebuild with `npm run build:wasm`');
+  const used = fn(sels.byteOffset, pool.byteOffset, pairs.byteOffset, count, out.byteOffset, outPool.byteOffset);
+  return decode(out, outPool.subarray(0, Math.max(used, 0)), count);
 }
 
 /**
@@ -285,6 +437,10 @@ export class SelectorTable {
   private region: { ptr: number; bytes: number; at: number[] } | undefined;
   private out: Uint32Array = new Uint32Array(0);
   private outPool: Uint32Array = new Uint32Array(0);
+  /** The proxy's encoding (SEL_WORDS), then its port ranges: reused by every call. */
+  private head: Uint32Array = new Uint32Array(SEL_WORDS + 16);
+  /** What the finalizer frees if the table is dropped without dispose(). */
+  private readonly hold: { wasm: TedWasm | undefined; ptr: number } = { wasm: undefined, ptr: 0 };
 
   constructor(selectors: readonly Selector[], options: IntersectOptions = {}) {
     this.engine = pickEngine(options);
@@ -320,6 +476,13 @@ export class SelectorTable {
     const bytes = sizes.reduce((x, y) => x + y, 0);
     if (this.region) wasm.exports.free(this.region.ptr);
     const ptr = wasm.exports.alloc(bytes);
+    if (!ptr) throw new RangeError(`WebAssembly allocation of ${bytes} bytes failed`);
+    if (!this.hold.wasm) {
+      this.hold.wasm = wasm;
+      freeRegion.register(this, this.hold, this);
+    }
+    this.hold.ptr = ptr;
+    refreshBatches(wasm); // memory may have grown: classify batches re-view it
     const at: number[] = [];
     let q = ptr;
     for (const z of sizes) at.push(q), (q += z);
@@ -334,22 +497,11 @@ export class SelectorTable {
   private run(proxy: Selector): void {
     const ranges = proxy.sport.length + proxy.dport.length;
     if (2 * ranges > this.proxyRoom) this.layout(Math.max(ranges, 2 * this.proxyRoom));
-    const head = new Uint32Array(SEL_WORDS);
-    const pr = new Uint32Array(2 * ranges);
-    head[0] = proxy.family;
-    head[1] = proxy.protocol;
-    putAddress(head, 2, proxy.src.value & proxy.src.care);
-    putAddress(head, 6, proxy.src.care);
-    putAddress(head, 10, proxy.dst.value & proxy.dst.care);
-    putAddress(head, 14, proxy.dst.care);
-    let k = 0;
-    for (const r of proxy.sport) (pr[k++] = r.lo), (pr[k++] = r.hi);
-    for (const r of proxy.dport) (pr[k++] = r.lo), (pr[k++] = r.hi);
+    if (this.head.length < SEL_WORDS + 2 * ranges) this.head = new Uint32Array(SEL_WORDS + 2 * ranges);
+    const head = this.head.subarray(0, SEL_WORDS);
+    const pr = this.head.subarray(SEL_WORDS, SEL_WORDS + 2 * ranges);
     const base = this.entryPoolWords;
-    head[18] = base;
-    head[19] = proxy.sport.length;
-    head[20] = base + 2 * proxy.sport.length;
-    head[21] = proxy.dport.length;
+    encodeInto(head, 0, proxy, pr, 0, base);
     if (this.engine !== 'wasm') {
       this.e.sels.set(head, 0);
       this.e.pool.set(pr, base);
@@ -394,8 +546,15 @@ export class SelectorTable {
   dispose(): void {
     if (this.region && this.wasm) this.wasm.exports.free(this.region.ptr);
     this.region = undefined;
+    this.hold.ptr = 0;
+    freeRegion.unregister(this);
   }
 }
+
+/** Frees a SelectorTable's WebAssembly region when the table is collected without dispose() (cached tables). */
+const freeRegion = new FinalizationRegistry<{ wasm: TedWasm | undefined; ptr: number }>((h) => {
+  if (h.wasm && h.ptr) h.wasm.exports.free(h.ptr);
+});
 
 const ANY4: Selector = { family: 4, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: FULL_PORTS, dport: FULL_PORTS };
 
