@@ -1,27 +1,12 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
+import { DIST_CLI, runCli } from './support/cli.js';
+import { present } from './support/shared.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
-afterEach(() => {
-  process.exitCode = undefined;
-});
+const run = (...argv: string[]) => runCli(argv);
 
 const dir = mkdtempSync(join(tmpdir(), 'ted-intersect-'));
 const EX = new URL('../examples/', import.meta.url).pathname;
@@ -176,15 +161,13 @@ describe('ted intersect --batch', () => {
   });
 });
 
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
-describe.skipIf(!existsSync(CLI))('ted intersect end to end (dist)', () => {
+describe.skipIf(!present(DIST_CLI, 'skipping end-to-end CLI tests (npm run build:ts builds dist)'))('ted intersect end to end (dist)', () => {
   it('the README command works and reads --batch from stdin', () => {
-    const r = spawnSync(process.execPath, [CLI, 'intersect', 'permit ip 10.11.0.0 0.0.255.255 any', 'permit ip 10.0.0.0 0.255.255.255 any'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [DIST_CLI, 'intersect', 'permit ip 10.11.0.0 0.0.255.255 any', 'permit ip 10.0.0.0 0.255.255.255 any'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('permit ip 10.11.0.0 0.0.255.255 any\n');
-    const s = spawnSync(process.execPath, [CLI, 'intersect', '--batch', '-'], { input: '{"id": 7, "a": "udp any any", "b": "tcp any any"}\n', encoding: 'utf8' });
+    const s = spawnSync(process.execPath, [DIST_CLI, 'intersect', '--batch', '-'], { input: '{"id": 7, "a": "udp any any", "b": "tcp any any"}\n', encoding: 'utf8' });
     expect(s.status).toBe(0);
     expect(JSON.parse(s.stdout)).toEqual({ id: 7, empty: true, field: 'protocol' });
   });
 });
-if (!existsSync(CLI)) console.warn(`skipping end-to-end CLI tests: ${CLI} not built (npm run build:ts)`);

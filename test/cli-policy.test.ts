@@ -1,26 +1,12 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
+import { DIST_CLI, runCli } from './support/cli.js';
+import { present } from './support/shared.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
-afterEach(() => {
-  process.exitCode = undefined;
-});
+const run = (...argv: string[]) => runCli(argv);
 
 const EX = new URL('../examples/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'ted-policy-'));
@@ -134,15 +120,13 @@ describe('ted policy check', () => {
   });
 });
 
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
-describe.skipIf(!existsSync(CLI))('ted policy check end to end (dist)', () => {
+describe.skipIf(!present(DIST_CLI, 'skipping end-to-end CLI tests (npm run build:ts builds dist)'))('ted policy check end to end (dist)', () => {
   it('lists the bundled example and fails on a bad file with exit 2', () => {
-    const ok = spawnSync(process.execPath, [CLI, 'policy', 'check', EX + 'responder.acl'], { encoding: 'utf8' });
+    const ok = spawnSync(process.execPath, [DIST_CLI, 'policy', 'check', EX + 'responder.acl'], { encoding: 'utf8' });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('TED-RESPONDER: IPv4, 6 entries');
-    const bad = spawnSync(process.execPath, [CLI, 'policy', 'check', file('e2e.acl', 'access-list 5 permit any\n')], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [DIST_CLI, 'policy', 'check', file('e2e.acl', 'access-list 5 permit any\n')], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/POLICY_UNSUPPORTED/);
   });
 });
-if (!existsSync(CLI)) console.warn(`skipping end-to-end CLI tests: ${CLI} not built (npm run build:ts)`);
