@@ -371,10 +371,10 @@ function sameElements(snap: readonly Selector[], list: readonly Selector[]): boo
  * equal length). Each result equals algebra.intersect's: the largest selector inside both, or the
  * first empty field (empty results are shared frozen objects).
  *
- * One proxy against 16 or more entries: the entries' encoding is cached per array (a WeakMap;
- * the array is checked element by element for changes on each call), so a responder calling it
- * with its ACL's entries pays only for the proxy. Otherwise everything is encoded straight into a
- * reused scratch area; long arrays (either side of many pairs) keep their encoding cached the
+ * One proxy against 16 or more entries: from the second call with the same array on, its
+ * entries' encoding is cached (a WeakMap; the array is checked element by element for changes on
+ * each call), so a responder calling it with its ACL's entries pays only for the proxy. Otherwise
+ * everything is copied into a reused scratch area; long arrays (either side of many pairs) keep their encoding cached the
  * same way, and every selector's own encoding is cached too (see `encoded`).
  */
 export function intersectBatch(a: Selector | readonly Selector[], b: readonly Selector[], options: IntersectOptions = {}): Intersection[] {
@@ -390,7 +390,10 @@ export function intersectBatch(a: Selector | readonly Selector[], b: readonly Se
     return res;
   }
   const wasm = engine === 'wasm' ? (options.wasm ?? loadWasm()) : undefined;
-  if (!many && count >= TABLE_MIN) return tableFor(b, engine, wasm).intersect(a as Selector);
+  // The same long array again: its entries get a SelectorTable (encoded once, in WebAssembly
+  // memory for `wasm`); only a second sighting builds one, so callers passing a fresh array every
+  // time do not leave a region per call behind them until the collector runs the finalizers.
+  if (!many && count >= TABLE_MIN && (tables.has(b) || blocks.has(b))) return tableFor(b, engine, wasm).intersect(a as Selector);
   // Selectors: the left ones (or the proxy) first, then b's; pairs index them. Each side is an
   // encoded block (cached per array when long), copied in with b's range offsets moved past a's.
   const nLeft = many ? count : 1;
