@@ -5,32 +5,19 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { probeToBytes, responseToBytes } from '../src/ike/ted.js';
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcap } from '../src/pcap/writer.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
+import { DIST_CLI, runCli } from './support/cli.js';
+import { CAPTURES, present } from './support/shared.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 const KEYS = ['frame', 'src', 'dst', 'sport', 'dport', 'icookie', 'rcookie', 'version', 'exchange', 'flags', 'msgid', 'length', 'encrypted', 'payloads', 'ted'];
-const CAPTURES = new URL('../../shared/captures/', import.meta.url).pathname;
-const SHARED = existsSync(CAPTURES);
-if (!SHARED) console.warn('decode-cli: ../shared/captures absent; skipping the shared-capture runs');
+const SHARED = present(CAPTURES, 'decode-cli: skipping the shared-capture runs');
 
 const tmp = mkdtempSync(join(tmpdir(), 'ted-decode-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -163,19 +150,18 @@ describe.skipIf(!SHARED)('ted decode on the shared captures', () => {
   });
 });
 
-const DIST = new URL('../dist/cli/main.js', import.meta.url).pathname;
-const BUILT = existsSync(DIST) && existsSync(new URL('../dist/cli/commands/decode.js', import.meta.url).pathname);
+const BUILT = existsSync(DIST_CLI) && existsSync(new URL('../dist/cli/commands/decode.js', import.meta.url).pathname);
 if (!BUILT) console.warn('decode-cli: dist/ not built with the decode command; skipping the end-to-end run (npm test builds it)');
 describe.skipIf(!BUILT)('end to end', () => {
   it('node dist/cli/main.js decode --json', () => {
-    const out = execFileSync('node', [DIST, 'decode', tedCapture(), '--json'], { encoding: 'utf8' });
+    const out = execFileSync('node', [DIST_CLI, 'decode', tedCapture(), '--json'], { encoding: 'utf8' });
     expect(out.trim().split('\n')).toHaveLength(5);
   });
   it('a reader that goes away (| head) ends the run quietly with exit 0', () => {
     const frame = udp(4, 500, 500, probeToBytes(probe));
     const file = join(tmp, 'many.pcap');
     writeFileSync(file, writePcap(Array.from({ length: 20000 }, (_, i) => ({ data: frame, timestamp: 1700000000 + i }))));
-    const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(DIST)} decode ${JSON.stringify(file)} | head -c 100 >/dev/null`], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(DIST_CLI)} decode ${JSON.stringify(file)} | head -c 100 >/dev/null`], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

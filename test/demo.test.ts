@@ -1,47 +1,21 @@
 // `ted demo` end to end on real loopback sockets: the library story, the CLI (text, --json,
 // --pcap dissected by tshark), custom policies and bad input.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runDemo, type DemoStep } from '../src/demo/demo.js';
-import { main } from '../src/cli/main.js';
 import { readFrames } from '../src/pcap/reader.js';
 import { readProbe, readResponse } from '../src/ike/ted.js';
+import { DIST_CLI, runCli } from './support/cli.js';
+import { haveTshark, tshark } from './support/tshark.js';
 
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const tshark = hasTshark();
-if (!tshark) console.warn('demo.test: tshark not installed; the pcap dissection check is skipped');
+const haveTsharkHere = haveTshark('demo.test: the pcap dissection check is skipped');
 
 const tmp = mkdtempSync(join(tmpdir(), 'ted-demo-'));
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const before = process.exitCode;
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    process.exitCode = before;
-  }
-}
-
-afterEach(() => {
-  process.exitCode = undefined;
-});
+const cli = runCli;
 
 function checkStory(steps: DemoStep[]) {
   const v3 = steps.filter((s) => s.case === 'v3');
@@ -96,7 +70,6 @@ describe('runDemo', () => {
 });
 
 describe('ted demo without root (built CLI as nobody)', () => {
-  const dist = new URL('../dist/cli/main.js', import.meta.url);
   let setpriv = false;
   try {
     execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
@@ -104,17 +77,11 @@ describe('ted demo without root (built CLI as nobody)', () => {
   } catch {
     setpriv = false;
   }
-  let distOk = false;
-  try {
-    readFileSync(dist);
-    distOk = true;
-  } catch {
-    distOk = false;
-  }
+  const distOk = existsSync(DIST_CLI);
   const can = process.getuid?.() === 0 && setpriv && distOk;
   if (!can) console.warn('demo.test: the unprivileged-user run needs root, setpriv and dist/ (npm run build); skipped');
   it.skipIf(!can)('runs the whole story on unprivileged ports', () => {
-    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, dist.pathname, 'demo', '--json'], { encoding: 'utf8', timeout: 20_000 });
+    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, DIST_CLI, 'demo', '--json'], { encoding: 'utf8', timeout: 20_000 });
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as DemoStep);
     expect(lines[0]).toMatchObject({ step: 'setup', mode: 'unprivileged' });
     expect(String(lines[0]!.note)).toMatch(/^not root/);
@@ -146,10 +113,10 @@ describe('ted demo (CLI)', () => {
     expect(frames.length).toBe(6);
   });
 
-  it.skipIf(!tshark)('the pcap dissects in tshark as ISAKMP 240/241 with no expert warning', async () => {
+  it.skipIf(!haveTsharkHere)('the pcap dissects in tshark as ISAKMP 240/241 with no expert warning', async () => {
     const pcap = join(tmp, 'demo2.pcap');
     expect((await cli(['demo', '--json', '--unprivileged', '--pcap', pcap])).code).toBe(0);
-    const fields = execFileSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.dstport', '-e', 'isakmp.exchangetype', '-e', 'isakmp.ispi'], { encoding: 'utf8' })
+    const fields = tshark(['-r', pcap, '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.dstport', '-e', 'isakmp.exchangetype', '-e', 'isakmp.ispi'])
       .trim()
       .split('\n')
       .map((l) => l.split('\t'));
@@ -157,7 +124,7 @@ describe('ted demo (CLI)', () => {
     expect(fields[0]!.slice(0, 4)).toEqual(['127.11.0.5', '127.22.0.80', '500', '240']);
     expect(fields[1]!.slice(0, 4)).toEqual(['127.0.2.1', '127.0.1.1', '500', '241']);
     expect(fields[0]![4]).toBe(fields[1]![4]); // same initiator cookie
-    const expert = execFileSync('tshark', ['-r', pcap, '-z', 'expert', '-q'], { encoding: 'utf8' });
+    const expert = tshark(['-r', pcap, '-z', 'expert', '-q']);
     expect(expert).not.toMatch(/Warning|Error|Malformed/i);
   });
 

@@ -1,28 +1,21 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
 import { classifyPcapFile, PROGRESS_THRESHOLD, startProgress } from '../src/cli/commands/pcap.js';
 import { compile } from '../src/classify/index.js';
 import { parsePolicy } from '../src/policy/index.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
 import { writePcap } from '../src/pcap/writer.js';
+import { runCli } from './support/cli.js';
+import { CAPTURES, present } from './support/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ted-pcap-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const code = await main(argv);
-  vi.restoreAllMocks();
-  return { code, out, err };
-}
+const run = runCli;
 
 const udp = (sport: number) => encodeUdpPacket({ family: 4, src: 0x0a000001n, dst: 0x0a000002n, sport, dport: 500, payload: new Uint8Array(8) });
 const udp6 = encodeUdpPacket({ family: 6, src: 1n, dst: 2n, sport: 500, dport: 500, payload: new Uint8Array(4) });
@@ -88,8 +81,8 @@ describe('ted pcap info', () => {
     expect(missing.code).toBe(2);
   });
 
-  const shared = join(import.meta.dirname, '..', '..', 'shared', 'captures', 'sv_IKEv2_SA_INIT_2-8-weak.pcap');
-  it.skipIf(!existsSync(shared))('a real raw-IP capture', async () => {
+  const shared = join(CAPTURES, 'sv_IKEv2_SA_INIT_2-8-weak.pcap');
+  it.skipIf(!present(shared, 'pcap-cli: skipping the real raw-IP capture'))('a real raw-IP capture', async () => {
     const r = await run(['pcap', 'info', shared, '--json']);
     expect(JSON.parse(r.out)).toMatchObject({ format: 'pcap', frames: 1, linkTypes: { 'raw (101)': 1 }, protocols: { 'ipv4/udp': 1 } });
   });
