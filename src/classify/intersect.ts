@@ -366,6 +366,37 @@ function sameElements(snap: readonly Selector[], list: readonly Selector[]): boo
   return true;
 }
 
+/** Long entries arrays seen once by intersectBatch (a second call gives them a SelectorTable). */
+const seen = new WeakSet<readonly Selector[]>();
+
+/** One proxy against entries, each encoded (from its cached encoding) straight into the scratch area. */
+function oneShot(proxy: Selector, b: readonly Selector[], engine: 'wasm' | 'ts', wasm: TedWasm | undefined): Intersection[] {
+  const count = b.length;
+  const pr = proxy.sport.length + proxy.dport.length;
+  let ranges = 0;
+  for (let i = 0; i < count; i++) ranges += b[i]!.sport.length + b[i]!.dport.length;
+  const words = [(1 + count) * SEL_WORDS, Math.max(2, 2 * (pr + ranges)), 2 * count, count * OUT_WORDS, 2 + 2 * (count * pr + ranges)];
+  const [sels, pool, pairs, out, outPool] = scratchViews(engine, wasm, words) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  let p = encodeInto(sels, 0, proxy, pool, 0, 0);
+  for (let i = 0; i < count; i++) {
+    p = encodeInto(sels, (1 + i) * SEL_WORDS, b[i]!, pool, p, p);
+    pairs[2 * i] = 0;
+    pairs[2 * i + 1] = 1 + i;
+  }
+  return runKernel(engine, wasm, sels, pool, pairs, count, out, outPool);
+}
+
+function runKernel(engine: 'wasm' | 'ts', wasm: TedWasm | undefined, sels: Uint32Array, pool: Uint32Array, pairs: Uint32Array, count: number, out: Uint32Array, outPool: Uint32Array): Intersection[] {
+  if (engine === 'ts') {
+    const used = intersectKernel(sels, pool, pairs, count, out, outPool);
+    return decode(out, outPool.subarray(0, used), count);
+  }
+  const fn = wasm!.exports.intersectPairs as PairsExport;
+  if (typeof fn !== 'function') throw new TypeError('this WebAssembly build has no intersectPairs export: rebuild with `npm run build:wasm`');
+  const used = fn(sels.byteOffset, pool.byteOffset, pairs.byteOffset, count, out.byteOffset, outPool.byteOffset);
+  return decode(out, outPool.subarray(0, Math.max(used, 0)), count);
+}
+
 /**
  * Intersects `a` with every selector of `b` (a single selector), or a[i] with b[i] (arrays of
  * equal length). Each result equals algebra.intersect's: the largest selector inside both, or the
@@ -393,7 +424,11 @@ export function intersectBatch(a: Selector | readonly Selector[], b: readonly Se
   // The same long array again: its entries get a SelectorTable (encoded once, in WebAssembly
   // memory for `wasm`); only a second sighting builds one, so callers passing a fresh array every
   // time do not leave a region per call behind them until the collector runs the finalizers.
-  if (!many && count >= TABLE_MIN && (tables.has(b) || blocks.has(b))) return tableFor(b, engine, wasm).intersect(a as Selector);
+  if (!many && count >= TABLE_MIN) {
+    if (tables.has(b) || seen.has(b)) return tableFor(b, engine, wasm).intersect(a as Selector);
+    seen.add(b);
+    return oneShot(a as Selector, b, engine, wasm);
+  }
   // Selectors: the left ones (or the proxy) first, then b's; pairs index them. Each side is an
   // encoded block (cached per array when long), copied in with b's range offsets moved past a's.
   const nLeft = many ? count : 1;
@@ -414,14 +449,7 @@ export function intersectBatch(a: Selector | readonly Selector[], b: readonly Se
     pairs[2 * i] = many ? i : 0;
     pairs[2 * i + 1] = nLeft + i;
   }
-  if (engine === 'ts') {
-    const used = intersectKernel(sels, pool, pairs, count, out, outPool);
-    return decode(out, outPool.subarray(0, used), count);
-  }
-  const fn = wasm!.exports.intersectPairs as PairsExport;
-  if (typeof fn !== 'function') throw new TypeError('this WebAssembly build has no intersectPairs export: rebuild with `npm run build:wasm`');
-  const used = fn(sels.byteOffset, pool.byteOffset, pairs.byteOffset, count, out.byteOffset, outPool.byteOffset);
-  return decode(out, outPool.subarray(0, Math.max(used, 0)), count);
+  return runKernel(engine, wasm, sels, pool, pairs, count, out, outPool);
 }
 
 /**
