@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, validateConfig, parsePrefix, inPrefixes } from '../src/daemon/config.js';
 import { ConfigError } from '../src/errors.js';
 import { loadPolicy } from '../src/policy/index.js';
+import { thrown } from './support/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ted-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,15 +17,7 @@ function write(name: string, text: string): string {
   return p;
 }
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (fn: () => unknown): ConfigError => thrown(ConfigError, fn);
 
 const minimal = { ike: { address: '198.51.100.1' }, policy: { file: 'policy.acl' } };
 

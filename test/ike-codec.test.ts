@@ -2,7 +2,8 @@
 // encodingLength, re-encoding gives identical bytes, and encoding at a non-zero offset into a
 // larger buffer gives the same bytes there), plus golden bytes and the typed errors.
 import fc from 'fast-check';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../src/errors.js';
 import { isakmpHeader, type IsakmpHeader } from '../src/ike/index.js';
@@ -14,6 +15,8 @@ import { tedProxyPayload, tedResponsePayload, tedSummaryPayload, TED_PROBE_HASH 
 import { fromHex, hex } from '../src/ike/wire.js';
 import { decodeFrame } from '../src/packet/decode.js';
 import { readFrames } from '../src/pcap/reader.js';
+import { thrown } from './support/errors.js';
+import { CAPTURES, present } from './support/shared.js';
 
 const b = (s: string): Uint8Array => fromHex(s.replace(/\s+/g, ''));
 
@@ -53,15 +56,7 @@ function messageRoundTrip(m: IkeMessage): Uint8Array {
   return buf;
 }
 
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return e as DecodeError;
-  }
-  throw new Error('expected a DecodeError');
-}
+const decodeError = (f: () => unknown): DecodeError => thrown(DecodeError, f);
 
 const hdr = (o: Partial<IsakmpHeader> = {}): IsakmpHeader => ({
   icookie: 0x0102030405060708n,
@@ -394,14 +389,12 @@ describe('random messages round-trip', () => {
   });
 });
 
-const SHARED_CAPTURES = new URL('../../shared/captures/', import.meta.url).pathname;
-const HAVE_SHARED = existsSync(SHARED_CAPTURES);
-if (!HAVE_SHARED) console.warn('ike-codec: ../shared/captures absent; skipping the real-message golden round trips');
+const HAVE_SHARED = present(CAPTURES, 'ike-codec: skipping the real-message golden round trips');
 describe.skipIf(!HAVE_SHARED)('real messages (../shared/captures) as golden fixtures', () => {
   it('every well-formed message re-encodes byte for byte', () => {
     let n = 0;
-    for (const f of readdirSync(SHARED_CAPTURES).filter((x) => x.endsWith('.pcap') && !/bad-length|zero-length/.test(x))) {
-      for (const fr of readFrames(readFileSync(SHARED_CAPTURES + f))) {
+    for (const f of readdirSync(CAPTURES).filter((x) => x.endsWith('.pcap') && !/bad-length|zero-length/.test(x))) {
+      for (const fr of readFrames(readFileSync(join(CAPTURES, f)))) {
         const p = decodeFrame(fr.linkType, fr.data);
         if (!p.ok || p.protocol !== 17) continue;
         const ike = fr.data.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength);

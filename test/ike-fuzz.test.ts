@@ -2,7 +2,8 @@
 // shared captures when present, and our own probes and responses). Only DecodeError with an
 // IKE_* code and a sane offset may escape; whatever decodes re-encodes to the same structure;
 // the decoder still works afterwards.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { isakmpStart } from '../src/cli/commands/decode.js';
@@ -12,6 +13,7 @@ import { probeToBytes, readProbe, readProbeGeneral, readResponse, readResponseGe
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
 import { decodeFrame } from '../src/packet/decode.js';
 import { readFrames } from '../src/pcap/reader.js';
+import { CAPTURES, present } from './support/shared.js';
 
 const BUDGET_MS = Number(process.env.IKE_FUZZ_MS ?? 2500);
 const SEED = Number(process.env.IKE_FUZZ_SEED ?? Date.now() % 0x7fffffff);
@@ -43,13 +45,9 @@ const response: TedResponse = {
 
 function seeds(): Uint8Array[] {
   const out = [probeToBytes(probe), responseToBytes(response), probeToBytes({ ...probe, proxy: undefined })];
-  const dir = new URL('../../shared/captures/', import.meta.url).pathname;
-  if (!existsSync(dir)) {
-    console.warn('ike-fuzz: ../shared/captures absent; mutating only our own messages');
-    return out;
-  }
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.pcap'))) {
-    for (const fr of readFrames(readFileSync(dir + f))) {
+  if (!present(CAPTURES, 'ike-fuzz: mutating only our own messages')) return out;
+  for (const f of readdirSync(CAPTURES).filter((x) => x.endsWith('.pcap'))) {
+    for (const fr of readFrames(readFileSync(join(CAPTURES, f)))) {
       const p = decodeFrame(fr.linkType, fr.data);
       if (!p.ok || p.protocol !== 17) continue;
       const payload = fr.data.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength);

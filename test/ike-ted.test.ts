@@ -27,6 +27,7 @@ import type { TedIdentity, TedProbe, TedResponse, TedSummary } from '../src/ike/
 import { hex, w32 } from '../src/ike/wire.js';
 import type { Family } from '../src/selector/types.js';
 import { bits, familyArb, selectorArb } from './algebra-arbitraries.js';
+import { thrown } from './support/errors.js';
 
 const cookie = fc.bigInt({ min: 1n, max: (1n << 64n) - 1n });
 const caps = fc.integer({ min: 0, max: 0xffffffff });
@@ -73,15 +74,7 @@ function generic(m: IkeMessage): string {
   return hex(b);
 }
 
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a DecodeError');
-}
+const decodeError = (f: () => unknown): DecodeError => thrown(DecodeError, f);
 
 const probe: TedProbe = {
   icookie: 0xfafaeb49382a763cn,

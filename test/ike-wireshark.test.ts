@@ -2,8 +2,7 @@
 // UDP 500 and UDP 4500 behind the non-ESP marker) dissect without malformed packets or expert
 // warnings, and every field tshark reads equals ours; every capture in ../shared/captures decodes
 // to the same fields tshark reads, and the two broken ones give our typed errors with offsets.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,20 +14,11 @@ import { hex } from '../src/ike/wire.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcap } from '../src/pcap/writer.js';
 import { formatAddress } from '../src/selector/address.js';
+import { CAPTURES, present } from './support/shared.js';
+import { haveTshark, tshark as runTshark } from './support/tshark.js';
 
-function haveTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const TSHARK = haveTshark();
-if (!TSHARK) console.warn('ike-wireshark: tshark not found; skipping Wireshark interoperability tests (.ci/run installs it)');
-const CAPTURES = new URL('../../shared/captures/', import.meta.url).pathname;
-const SHARED = existsSync(CAPTURES);
-if (!SHARED) console.warn(`ike-wireshark: ${CAPTURES} absent; skipping the shared-capture comparisons`);
+const TSHARK = haveTshark('ike-wireshark: skipping Wireshark interoperability tests');
+const SHARED = present(CAPTURES, 'ike-wireshark: skipping the shared-capture comparisons');
 
 type Json = Record<string, unknown>;
 interface TsharkFrame {
@@ -39,7 +29,7 @@ interface TsharkFrame {
 }
 
 function tshark(file: string): TsharkFrame[] {
-  const out = execFileSync('tshark', ['-r', file, '-o', 'tcp.desegment_tcp_streams:FALSE', '-T', 'json', '--no-duplicate-keys'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  const out = runTshark(['-r', file, '-o', 'tcp.desegment_tcp_streams:FALSE', '-T', 'json', '--no-duplicate-keys']);
   return (JSON.parse(out) as { _source: { layers: Json } }[]).map((f) => {
     const layers = f._source.layers;
     const text = JSON.stringify(layers);

@@ -1,7 +1,7 @@
 // Differential tests: the WebAssembly header walk (assembly/decode.ts) against its TypeScript twin
 // and against decodeFrame, on random, mutated and real frames, random batch sizes and chunkings.
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { readFrames } from '../src/pcap/reader.js';
 import { writePcap } from '../src/pcap/writer.js';
 import { loadWasm } from '../src/wasm/load.js';
 import { buildFrame, specArb } from './packet-gen.js';
+import { CAPTURES, present } from './support/shared.js';
 
 let wasmOk = true;
 try {
@@ -307,8 +308,8 @@ describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch
     }
   });
 
-  const shared = join(import.meta.dirname, '..', '..', 'shared', 'captures');
-  it.skipIf(!existsSync(shared))('real captures: both engines equal the reference', async () => {
+  const shared = CAPTURES;
+  it.skipIf(!present(shared, 'packet-wasm: skipping the real-capture comparison'))('real captures: both engines equal the reference', async () => {
     for (const name of readdirSync(shared)) {
       const bytes = new Uint8Array(readFileSync(join(shared, name)));
       const frames = [...readFrames(bytes)].map((f) => ({ linkType: f.linkType, data: f.data }));

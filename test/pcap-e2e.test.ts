@@ -3,7 +3,7 @@
 // engines and classified; every frame's result equals the linear oracle (firstMatch) on the
 // tuple the frame was built from.
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -20,6 +20,7 @@ import { parseIPv4, parseIPv6 } from '../src/selector/address.js';
 import { firstMatch } from '../src/selector/algebra.js';
 import type { Policy, Tuple } from '../src/selector/types.js';
 import { buildFrame, type PacketSpec } from './packet-gen.js';
+import { CLASSBENCH, present } from './support/shared.js';
 
 const ACL = `
 ip access-list extended E2E-V4
@@ -182,9 +183,8 @@ describe('Cisco ACL + generated capture vs the linear oracle', () => {
 
 // Real rule sets: frames built from ClassBench trace tuples must classify to the trace's expected
 // first match (its last column) through capture -> header walk -> classifier.
-const classbench = join(import.meta.dirname, '..', '..', 'shared', 'data', 'classbench');
-const haveClassbench = existsSync(join(classbench, 'acl1_1K_trace'));
-if (!haveClassbench) console.warn(`pcap e2e: ${classbench} absent, skipping the ClassBench capture test`);
+const classbench = CLASSBENCH;
+const haveClassbench = present(join(classbench, 'acl1_1K_trace'), 'pcap e2e: skipping the ClassBench capture test');
 
 describe.skipIf(!haveClassbench || !compile)('ClassBench traces as captures', () => {
   for (const set of ['acl1_1K', 'fw1_1K']) {

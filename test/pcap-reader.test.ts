@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { classifyCapture } from '../src/pcap/classify.js';
 import { detectCaptureFormat, openCapture, readCaptureFile, readFrames, type Frame } from '../src/pcap/reader.js';
 import { PcapFileWriter, writePcap } from '../src/pcap/writer.js';
 import { buildFrame, specArb } from './packet-gen.js';
+import { CAPTURES, present } from './support/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ted-pcap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -256,15 +257,14 @@ describe('streaming reader', () => {
   });
 });
 
-const shared = join(import.meta.dirname, '..', '..', 'shared', 'captures');
+const shared = CAPTURES;
 // Time budget of each fuzz loop (CI default 3 s; TED_FUZZ_MS=60000 for a longer local run).
 const FUZZ_MS = Number(process.env.TED_FUZZ_MS ?? 3000);
 /** Endless seeded cases, drawn a thousand at a time (the loops stop at their deadline). */
 function* cases<T>(arb: fc.Arbitrary<T>, seed: number): Generator<T> {
   for (let k = 0; ; k++) yield* fc.sample(arb, { numRuns: 1000, seed: seed * 100003 + k });
 }
-const haveShared = existsSync(shared);
-if (!haveShared) console.warn(`skipping fuzz over real captures: ${shared} is absent`);
+const haveShared = present(shared, 'skipping fuzz over real captures');
 
 describe.skipIf(!haveShared)('fuzz over mutated real captures (bounded time)', () => {
   it('only typed errors escape; with onError, reading continues past recoverable damage', () => {

@@ -1,7 +1,6 @@
 // The decoder against tshark: real captures, and files our writers produce.
-import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,20 +10,12 @@ import { readFrames } from '../src/pcap/reader.js';
 import { writePcap } from '../src/pcap/writer.js';
 import { formatAddress } from '../src/selector/address.js';
 import { buildFrame, specArb, type BuiltFrame } from './packet-gen.js';
+import { CAPTURES, present } from './support/shared.js';
+import { haveTshark, tshark as runTshark } from './support/tshark.js';
 
-function haveTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const tshark = haveTshark();
-if (!tshark) console.warn('skipping tshark comparisons: tshark is not installed');
-const shared = join(import.meta.dirname, '..', '..', 'shared', 'captures');
-const haveShared = existsSync(shared);
-if (!haveShared) console.warn(`skipping real-capture comparisons: ${shared} is absent`);
+const tshark = haveTshark('skipping tshark comparisons');
+const shared = CAPTURES;
+const haveShared = present(shared, 'skipping real-capture comparisons');
 
 const dir = mkdtempSync(join(tmpdir(), 'ted-tshark-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,7 +26,7 @@ const FIELDS = ['ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ip.proto', 'tcp.src
 function tsharkRows(path: string): string[][] {
   const args = ['-r', path, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-T', 'fields', '-E', 'occurrence=f', '-E', 'separator=\t'];
   for (const f of FIELDS) args.push('-e', f);
-  const out = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = runTshark(args);
   return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
 }
 
@@ -135,7 +126,7 @@ describe.skipIf(!tshark)('timestamps and lengths we write, as tshark reads them'
       const path = join(dir, `ts-${nanos}.pcap`);
       const stamps = frames.map((_, i) => ({ tsSec: 1700000000 + i * 37, tsNsec: (i * 123456789) % 1e9 }));
       writeFileSync(path, writePcap(frames.map((f, i) => ({ data: f.data, ...stamps[i]! })), { nanos, snaplen: 60 }));
-      const out = execFileSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len', '-e', 'frame.cap_len'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = runTshark(['-r', path, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len', '-e', 'frame.cap_len']);
       const rows = out.trim().split('\n').map((l) => l.split('\t'));
       const ours = [...readFrames(readFileSync(path))];
       expect(rows.length).toBe(frames.length);

@@ -6,16 +6,9 @@ import { detectFormat, loadPolicy, parsePolicy } from '../src/policy/index.js';
 import { contains, equalSelectors, firstMatch, intersect, mirror, mirrorTuple } from '../src/selector/algebra.js';
 import { formatEntry, formatSelector } from '../src/selector/format.js';
 import type { Tuple } from '../src/selector/types.js';
+import { thrown } from './support/errors.js';
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof PolicyError) return e;
-    throw e;
-  }
-  throw new Error('expected a PolicyError');
-}
+const errorOf = (fn: () => unknown): PolicyError => thrown(PolicyError, fn);
 
 /** The single problem of a one-ACL file made of `lines`. */
 function problemOf(...lines: string[]) {

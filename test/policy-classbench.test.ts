@@ -1,23 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PolicyError } from '../src/errors.js';
 import { parseClassBench } from '../src/policy/classbench.js';
 import { firstMatch } from '../src/selector/algebra.js';
 import type { Tuple } from '../src/selector/types.js';
+import { thrown } from './support/errors.js';
+import { CLASSBENCH, present } from './support/shared.js';
 
-const DIR = new URL('../../shared/data/classbench/', import.meta.url).pathname;
-const haveData = existsSync(DIR);
-if (!haveData) console.warn(`skipping ClassBench data tests: ${DIR} not found`);
+const DIR = CLASSBENCH + '/';
+const haveData = present(DIR, 'skipping ClassBench data tests');
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof PolicyError) return e;
-    throw e;
-  }
-  throw new Error('expected a PolicyError');
-}
+const errorOf = (fn: () => unknown): PolicyError => thrown(PolicyError, fn);
 
 describe('parseClassBench', () => {
   it('parses a rule with tabs or spaces, ranges, exact and any protocol', () => {

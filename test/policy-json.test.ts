@@ -3,16 +3,9 @@ import { PolicyError } from '../src/errors.js';
 import { parseJsonPolicy } from '../src/policy/json.js';
 import { parseCisco } from '../src/policy/cisco.js';
 import { equalSelectors } from '../src/selector/algebra.js';
+import { thrown } from './support/errors.js';
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof PolicyError) return e;
-    throw e;
-  }
-  throw new Error('expected a PolicyError');
-}
+const errorOf = (fn: () => unknown): PolicyError => thrown(PolicyError, fn);
 
 const entries = (...items: string[]) => `{"entries": [\n${items.join(',\n')}\n]}`;
 
