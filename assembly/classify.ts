@@ -33,7 +33,7 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
  * groups of 4, struct-of-arrays (48 words a group, see tree.ts): [srcCare, srcValue, dstCare,
  * dstValue, pLo, pHi, sLo, sHi, dLo, dHi, ordinal, extra] x 4 lanes each.
  */
-function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
+@inline function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
   const base = t + (<usize>r << 2);
   if (ASC_FEATURE_SIMD) {
     // One packet against 4 records per step, without a branch per field: addresses as masked
