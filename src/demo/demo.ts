@@ -168,11 +168,13 @@ async function privileged(): Promise<Wiring> {
   const { createRawTransport } = await import('../transport/raw.js');
   const opened: Transport[] = [];
   try {
-    const responder = await createUdpTransport({ bind: [{ address: DEMO_RESPONDER, port: 500 }, { address: '0.0.0.0', port: 500 }] });
+    // Three gateways of this process on UDP 500: the initiators' own-address sockets are more
+    // specific than the responder's wildcard, so Linux delivers responses to them (shared port).
+    const responder = await createUdpTransport({ bind: [{ address: DEMO_RESPONDER, port: 500 }, { address: '0.0.0.0', port: 500 }], shared: true });
     opened.push(responder);
-    const initiator = await createRawTransport({ bind: [{ address: DEMO_INITIATOR, port: 500 }] });
+    const initiator = await createRawTransport({ bind: [{ address: DEMO_INITIATOR, port: 500 }], shared: true });
     opened.push(initiator);
-    const v2 = await createRawTransport({ bind: [{ address: DEMO_INITIATOR_V2, port: 500 }] });
+    const v2 = await createRawTransport({ bind: [{ address: DEMO_INITIATOR_V2, port: 500 }], shared: true });
     opened.push(v2);
     return {
       mode: 'privileged',

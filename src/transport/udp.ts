@@ -37,6 +37,12 @@ export interface UdpTransportOptions {
   readonly redirect?: (d: OutboundDatagram, dest: UdpDestination) => UdpDestination | undefined;
   /** Called for socket errors and failed sends (they never throw out of `send`). */
   readonly onError?: (err: Error, context: string) => void;
+  /**
+   * Several gateways of one process share the port (the demo: a responder's wildcard socket and
+   * the initiators' own-address sockets, all on UDP 500). Sets SO_REUSEADDR on every socket and
+   * skips the check that the port is free: only for sockets this process owns on both sides.
+   */
+  readonly shared?: boolean;
 }
 
 /** What the transport counted; read it for `ted status`. */
@@ -84,13 +90,14 @@ export class UdpTransport implements Transport {
       // SO_REUSEADDR (needed for a wildcard and a specific socket on one port) would also let a
       // second daemon bind the same port silently and steal datagrams: check first that each
       // endpoint is free on its own, without the option.
-      if (ordered.length > 1)
+      const reuse = ordered.length > 1 || options.shared === true;
+      if (ordered.length > 1 && !options.shared)
         for (const ep of ordered) {
           if ((ep.port ?? IKE_PORT) === 0) continue;
           const trial = await transport.bindOne(ep, false);
           await new Promise<void>((resolve) => trial.socket.close(() => resolve()));
         }
-      for (const ep of ordered) opened.push(await transport.bindOne(ep, ordered.length > 1));
+      for (const ep of ordered) opened.push(await transport.bindOne(ep, reuse));
     } catch (err) {
       await transport.close();
       throw err;
