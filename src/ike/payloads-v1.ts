@@ -100,22 +100,64 @@ export interface SaPayloadV1 {
 // Situation bits after which RFC 2407 4.6.1 appends labelled-domain data we keep raw.
 const SIT_SECRECY_OR_INTEGRITY = 0x06;
 
-function transformLength(t: TransformV1): number {
+// IKEv2 (RFC 7296 3.3.1-3.3.2) kept this proposal and transform framing, with the same "more"
+// markers (2 after a proposal, 3 after a transform); only bytes 4-7 of a transform differ.
+interface TransformShape {
+  readonly attributes: readonly Attribute[];
+}
+interface ProposalShape<T extends TransformShape> {
+  readonly number: number;
+  readonly protocol: number;
+  readonly spi: Uint8Array;
+  readonly transforms: readonly T[];
+}
+
+function transformLength(t: TransformShape): number {
   return 8 + attributesLength(t.attributes);
 }
 
-function proposalLength(p: ProposalV1): number {
+function proposalLength(p: ProposalShape<TransformShape>): number {
   let n = 8 + p.spi.length;
   for (const t of p.transforms) n += transformLength(t);
   return n;
 }
 
+export function proposalsLength(proposals: readonly ProposalShape<TransformShape>[]): number {
+  let n = 0;
+  for (const p of proposals) n += proposalLength(p);
+  return n;
+}
+
+/** Writes the proposals at `o`; `head` writes bytes 4-7 of each transform (version-specific). */
+export function encodeProposals<T extends TransformShape>(proposals: readonly ProposalShape<T>[], buf: Uint8Array, o: number, head: (t: T, buf: Uint8Array, at: number) => void): void {
+  proposals.forEach((pr, i) => {
+    const plen = proposalLength(pr);
+    buf[o] = i === proposals.length - 1 ? 0 : PayloadV1.PROPOSAL;
+    buf[o + 1] = 0;
+    w16(buf, o + 2, plen);
+    buf[o + 4] = pr.number;
+    buf[o + 5] = pr.protocol;
+    buf[o + 6] = pr.spi.length;
+    buf[o + 7] = pr.transforms.length;
+    buf.set(pr.spi, o + 8);
+    let t = o + 8 + pr.spi.length;
+    pr.transforms.forEach((tr, j) => {
+      const tlen = transformLength(tr);
+      buf[t] = j === pr.transforms.length - 1 ? 0 : PayloadV1.TRANSFORM;
+      buf[t + 1] = 0;
+      w16(buf, t + 2, tlen);
+      head(tr, buf, t + 4);
+      encodeAttributes(tr.attributes, buf, t + 8);
+      t += tlen;
+    });
+    o += plen;
+  });
+}
+
 export const saV1: PayloadCodec<SaPayloadV1> = bodyCodec<SaPayloadV1>({
   length(p) {
     if (p.rest) return 4 + p.rest.length;
-    let n = 8;
-    for (const pr of p.proposals) n += proposalLength(pr);
-    return n;
+    return 8 + proposalsLength(p.proposals);
   },
   encode(p, buf, o) {
     w32(buf, o, p.doi);
@@ -124,30 +166,10 @@ export const saV1: PayloadCodec<SaPayloadV1> = bodyCodec<SaPayloadV1>({
       return;
     }
     w32(buf, o + 4, p.situation ?? 0);
-    o += 8;
-    p.proposals.forEach((pr, i) => {
-      const plen = proposalLength(pr);
-      buf[o] = i === p.proposals.length - 1 ? 0 : PayloadV1.PROPOSAL;
-      buf[o + 1] = 0;
-      w16(buf, o + 2, plen);
-      buf[o + 4] = pr.number;
-      buf[o + 5] = pr.protocol;
-      buf[o + 6] = pr.spi.length;
-      buf[o + 7] = pr.transforms.length;
-      buf.set(pr.spi, o + 8);
-      let t = o + 8 + pr.spi.length;
-      pr.transforms.forEach((tr, j) => {
-        const tlen = transformLength(tr);
-        buf[t] = j === pr.transforms.length - 1 ? 0 : PayloadV1.TRANSFORM;
-        buf[t + 1] = 0;
-        w16(buf, t + 2, tlen);
-        buf[t + 4] = tr.number;
-        buf[t + 5] = tr.id;
-        w16(buf, t + 6, 0);
-        encodeAttributes(tr.attributes, buf, t + 8);
-        t += tlen;
-      });
-      o += plen;
+    encodeProposals(p.proposals, buf, o + 8, (tr, b, at) => {
+      b[at] = tr.number;
+      b[at + 1] = tr.id;
+      w16(b, at + 2, 0);
     });
   },
   decode(buf, start, end, _flags, ctx, type) {
@@ -401,29 +423,40 @@ export interface NotifyPayloadV1 {
   readonly data: Uint8Array;
 }
 
+/** The Notify fields after the IKEv1 DOI, laid out the same in IKEv2 (RFC 7296 3.10). */
+export interface NotifyFields {
+  readonly protocol: number;
+  readonly notifyType: number;
+  readonly spi: Uint8Array;
+  readonly data: Uint8Array;
+}
+
+export const notifyFieldsLength = (p: NotifyFields): number => 4 + p.spi.length + p.data.length;
+
+export function encodeNotifyFields(p: NotifyFields, buf: Uint8Array, o: number): void {
+  buf[o] = p.protocol;
+  buf[o + 1] = p.spi.length;
+  w16(buf, o + 2, p.notifyType);
+  buf.set(p.spi, o + 4);
+  buf.set(p.data, o + 4 + p.spi.length);
+}
+
+/** The caller has checked that the 4 fixed bytes at `o` are inside the payload. */
+export function decodeNotifyFields(buf: Uint8Array, o: number, end: number, ctx?: DecodeContext): NotifyFields {
+  const spiSize = buf[o + 1]!;
+  if (o + 4 + spiSize > end) invalid('IKE_BAD_NOTIFY', `SPI size ${spiSize} crosses the end of the payload`, o + 1, ctx);
+  return { protocol: buf[o]!, notifyType: u16(buf, o + 2), spi: copyBytes(buf, o + 4, o + 4 + spiSize), data: copyBytes(buf, o + 4 + spiSize, end) };
+}
+
 export const notifyV1: PayloadCodec<NotifyPayloadV1> = bodyCodec<NotifyPayloadV1>({
-  length: (p) => 8 + p.spi.length + p.data.length,
+  length: (p) => 4 + notifyFieldsLength(p),
   encode(p, buf, o) {
     w32(buf, o, p.doi);
-    buf[o + 4] = p.protocol;
-    buf[o + 5] = p.spi.length;
-    w16(buf, o + 6, p.notifyType);
-    buf.set(p.spi, o + 8);
-    buf.set(p.data, o + 8 + p.spi.length);
+    encodeNotifyFields(p, buf, o + 4);
   },
   decode(buf, start, end, _f, ctx, type) {
     fits(start, 8, end, 'NOTIFY payload', ctx);
-    const spiSize = buf[start + 5]!;
-    if (start + 8 + spiSize > end) invalid('IKE_BAD_NOTIFY', `SPI size ${spiSize} crosses the end of the payload`, start + 5, ctx);
-    return {
-      kind: 'notify',
-      type: type ?? PayloadV1.NOTIFY,
-      doi: u32(buf, start),
-      protocol: buf[start + 4]!,
-      notifyType: u16(buf, start + 6),
-      spi: copyBytes(buf, start + 8, start + 8 + spiSize),
-      data: copyBytes(buf, start + 8 + spiSize, end),
-    };
+    return { kind: 'notify', type: type ?? PayloadV1.NOTIFY, doi: u32(buf, start), ...decodeNotifyFields(buf, start + 4, end, ctx) };
   },
 });
 

@@ -2,7 +2,7 @@
 // kept on every payload so that re-encoding gives the same bytes.
 import { PayloadV2, TsType } from './constants.js';
 import { bodyCodec, type PayloadCodec } from './payload.js';
-import { attributesLength, decodeAttributes, encodeAttributes, type Attribute } from './payloads-v1.js';
+import { decodeAttributes, decodeNotifyFields, encodeNotifyFields, encodeProposals, notifyFieldsLength, proposalsLength, type Attribute } from './payloads-v1.js';
 import { copyBytes, invalid, LIMITS, fits, readAddr, u16, w16, writeAddr } from './wire.js';
 
 const crit = (p: { critical?: boolean }): number => (p.critical ? 0x80 : 0);
@@ -39,44 +39,14 @@ export interface SaPayloadV2 {
   readonly proposals: readonly ProposalV2[];
 }
 
-const tLen = (t: TransformV2): number => 8 + attributesLength(t.attributes);
-function pLen(p: ProposalV2): number {
-  let n = 8 + p.spi.length;
-  for (const t of p.transforms) n += tLen(t);
-  return n;
-}
-
 export const saV2: PayloadCodec<SaPayloadV2> = bodyCodec<SaPayloadV2>({
   flags: crit,
-  length(p) {
-    let n = 0;
-    for (const pr of p.proposals) n += pLen(pr);
-    return n;
-  },
+  length: (p) => proposalsLength(p.proposals),
   encode(p, buf, o) {
-    p.proposals.forEach((pr, i) => {
-      const plen = pLen(pr);
-      buf[o] = i === p.proposals.length - 1 ? 0 : 2;
-      buf[o + 1] = 0;
-      w16(buf, o + 2, plen);
-      buf[o + 4] = pr.number;
-      buf[o + 5] = pr.protocol;
-      buf[o + 6] = pr.spi.length;
-      buf[o + 7] = pr.transforms.length;
-      buf.set(pr.spi, o + 8);
-      let t = o + 8 + pr.spi.length;
-      pr.transforms.forEach((tr, j) => {
-        const tl = tLen(tr);
-        buf[t] = j === pr.transforms.length - 1 ? 0 : 3;
-        buf[t + 1] = 0;
-        w16(buf, t + 2, tl);
-        buf[t + 4] = tr.transformType;
-        buf[t + 5] = 0;
-        w16(buf, t + 6, tr.id);
-        encodeAttributes(tr.attributes, buf, t + 8);
-        t += tl;
-      });
-      o += plen;
+    encodeProposals(p.proposals, buf, o, (tr, b, at) => {
+      b[at] = tr.transformType;
+      b[at + 1] = 0;
+      w16(b, at + 2, tr.id);
     });
   },
   decode(buf, start, end, flags, ctx, type) {
@@ -196,27 +166,11 @@ export interface NotifyPayloadV2 {
 
 export const notifyV2: PayloadCodec<NotifyPayloadV2> = bodyCodec<NotifyPayloadV2>({
   flags: crit,
-  length: (p) => 4 + p.spi.length + p.data.length,
-  encode(p, buf, o) {
-    buf[o] = p.protocol;
-    buf[o + 1] = p.spi.length;
-    w16(buf, o + 2, p.notifyType);
-    buf.set(p.spi, o + 4);
-    buf.set(p.data, o + 4 + p.spi.length);
-  },
+  length: notifyFieldsLength,
+  encode: encodeNotifyFields,
   decode(buf, start, end, flags, ctx, type) {
     fits(start, 4, end, 'Notify payload', ctx);
-    const spiSize = buf[start + 1]!;
-    if (start + 4 + spiSize > end) invalid('IKE_BAD_NOTIFY', `SPI size ${spiSize} crosses the end of the payload`, start + 1, ctx);
-    return {
-      kind: 'notify2',
-      type: type ?? PayloadV2.NOTIFY,
-      ...isCrit(flags),
-      protocol: buf[start]!,
-      notifyType: u16(buf, start + 2),
-      spi: copyBytes(buf, start + 4, start + 4 + spiSize),
-      data: copyBytes(buf, start + 4 + spiSize, end),
-    };
+    return { kind: 'notify2', type: type ?? PayloadV2.NOTIFY, ...isCrit(flags), ...decodeNotifyFields(buf, start, end, ctx) };
   },
 });
 
