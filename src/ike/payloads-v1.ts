@@ -73,18 +73,26 @@ export function decodeAttributes(buf: Uint8Array, o: number, end: number, ctx?: 
 //  !  Transform #  !  Transform-Id !           RESERVED2           !
 //  !                        SA Attributes                          !
 
+/** What the shared proposal encoder needs of a transform (IKEv1 or IKEv2). */
+export interface TransformShape {
+  readonly attributes: readonly Attribute[];
+}
+
 export interface TransformV1 {
   readonly number: number;
   readonly id: number;
   readonly attributes: readonly Attribute[];
 }
 
-export interface ProposalV1 {
+/** A proposal substructure; IKEv1 and IKEv2 differ only in their transforms. */
+export interface Proposal<T extends TransformShape> {
   readonly number: number;
   readonly protocol: number;
   readonly spi: Uint8Array;
-  readonly transforms: readonly TransformV1[];
+  readonly transforms: readonly T[];
 }
+
+export type ProposalV1 = Proposal<TransformV1>;
 
 export interface SaPayloadV1 {
   readonly kind: 'sa';
@@ -102,34 +110,25 @@ const SIT_SECRECY_OR_INTEGRITY = 0x06;
 
 // IKEv2 (RFC 7296 3.3.1-3.3.2) kept this proposal and transform framing, with the same "more"
 // markers (2 after a proposal, 3 after a transform); only bytes 4-7 of a transform differ.
-interface TransformShape {
-  readonly attributes: readonly Attribute[];
-}
-interface ProposalShape<T extends TransformShape> {
-  readonly number: number;
-  readonly protocol: number;
-  readonly spi: Uint8Array;
-  readonly transforms: readonly T[];
-}
 
 function transformLength(t: TransformShape): number {
   return 8 + attributesLength(t.attributes);
 }
 
-function proposalLength(p: ProposalShape<TransformShape>): number {
+function proposalLength(p: Proposal<TransformShape>): number {
   let n = 8 + p.spi.length;
   for (const t of p.transforms) n += transformLength(t);
   return n;
 }
 
-export function proposalsLength(proposals: readonly ProposalShape<TransformShape>[]): number {
+export function proposalsLength(proposals: readonly Proposal<TransformShape>[]): number {
   let n = 0;
   for (const p of proposals) n += proposalLength(p);
   return n;
 }
 
 /** Writes the proposals at `o`; `head` writes bytes 4-7 of each transform (version-specific). */
-export function encodeProposals<T extends TransformShape>(proposals: readonly ProposalShape<T>[], buf: Uint8Array, o: number, head: (t: T, buf: Uint8Array, at: number) => void): void {
+export function encodeProposals<T extends TransformShape>(proposals: readonly Proposal<T>[], buf: Uint8Array, o: number, head: (t: T, buf: Uint8Array, at: number) => void): void {
   proposals.forEach((pr, i) => {
     const plen = proposalLength(pr);
     buf[o] = i === proposals.length - 1 ? 0 : PayloadV1.PROPOSAL;

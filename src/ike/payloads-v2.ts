@@ -2,7 +2,7 @@
 // kept on every payload so that re-encoding gives the same bytes.
 import { PayloadV2, TsType } from './constants.js';
 import { bodyCodec, type PayloadCodec } from './payload.js';
-import { decodeAttributes, decodeNotifyFields, encodeNotifyFields, encodeProposals, notifyFieldsLength, proposalsLength, type Attribute } from './payloads-v1.js';
+import { decodeAttributes, decodeNotifyFields, encodeNotifyFields, encodeProposals, notifyFieldsLength, proposalsLength, type Attribute, type Proposal } from './payloads-v1.js';
 import { copyBytes, invalid, LIMITS, fits, readAddr, u16, w16, writeAddr } from './wire.js';
 
 const crit = (p: { critical?: boolean }): number => (p.critical ? 0x80 : 0);
@@ -25,12 +25,7 @@ export interface TransformV2 {
   readonly attributes: readonly Attribute[];
 }
 
-export interface ProposalV2 {
-  readonly number: number;
-  readonly protocol: number;
-  readonly spi: Uint8Array;
-  readonly transforms: readonly TransformV2[];
-}
+export type ProposalV2 = Proposal<TransformV2>;
 
 export interface SaPayloadV2 {
   readonly kind: 'sa2';
