@@ -17,7 +17,7 @@ import type { Counters } from '../ted/counters.js';
 import { createGateway, type Gateway } from '../ted/gateway.js';
 import type { GatewayEvent, Handoff, TunnelInfo } from '../ted/types.js';
 import { DROP, FORWARD, VERDICT_NAMES } from '../ted/types.js';
-import type { OutboundDatagram, Transport } from '../transport/types.js';
+import type { Datagram, OutboundDatagram, Transport } from '../transport/types.js';
 import { createUdpTransport, type UdpTransport } from '../transport/udp.js';
 
 /** One step of the story; `--json` prints each as a line. */
@@ -27,14 +27,8 @@ export interface DemoStep {
 }
 
 /** A datagram the demo put on the wire, as a real network would carry it (for --pcap). */
-export interface DemoFrame {
+export interface DemoFrame extends Datagram {
   readonly kind: 'probe' | 'response';
-  readonly family: Family;
-  readonly src: bigint;
-  readonly dst: bigint;
-  readonly sport: number;
-  readonly dport: number;
-  readonly payload: Uint8Array;
   readonly time: number;
 }
 
