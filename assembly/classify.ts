@@ -144,7 +144,9 @@ const KEYS: usize = memory.data(<i32>(CHUNK * 32), 16); // 8 words per packet
 const LEAVES: usize = memory.data(<i32>(CHUNK * 4), 16);
 const BEST: usize = memory.data(<i32>(CHUNK * 4), 16);
 // An empty leaf: where packets start that skip the current tree.
-const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0], 16);
+// Its splits are NONE and its children point back to it (set per call: children are offsets
+// from the structure).
+const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0, 0, 0, 0, 0, 0, 0, 0], 16);
 
 /** Leaf of tree `root` for each packet j < n whose start is not EMPTY (start[j] from `first`). */
 function walkChunk(t: usize, root: u32, first: u32, n: usize): void {
@@ -157,16 +159,14 @@ function walkChunk(t: usize, root: u32, first: u32, n: usize): void {
     let pc = j + 2 < n && load<u32>(BEST + (j << 2), 8) > first ? r : EMPTY;
     let pd = j + 3 < n && load<u32>(BEST + (j << 2), 12) > first ? r : EMPTY;
     const ka = KEYS + (j << 5);
-    for (;;) {
-      const la = load<u32>(pa) == LEAF;
-      const lb = load<u32>(pb) == LEAF;
-      const lc = load<u32>(pc) == LEAF;
-      const ld = load<u32>(pd) == LEAF;
-      if (la && lb && lc && ld) break;
-      if (!la) pa = step(t, pa, ka);
-      if (!lb) pb = step(t, pb, ka + 32);
-      if (!lc) pc = step(t, pc, ka + 64);
-      if (!ld) pd = step(t, pd, ka + 96);
+    // Every lane steps each round: a step from a leaf stays on it (tree.ts), so there is no
+    // per-lane branch to mispredict when the four packets reach leaves at different depths.
+    // Dimensions are below LEAF (0xff), so the AND of the four is LEAF only when all are leaves.
+    while ((load<u32>(pa) & load<u32>(pb) & load<u32>(pc) & load<u32>(pd)) != LEAF) {
+      pa = step(t, pa, ka);
+      pb = step(t, pb, ka + 32);
+      pc = step(t, pc, ka + 64);
+      pd = step(t, pd, ka + 96);
     }
     store<usize>(LEAVES + (j << 2), pa);
     store<usize>(LEAVES + (j << 2), pb, 4);
@@ -192,6 +192,9 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
   const protoCol = batch + batchProto(c);
   const famCol = batch + batchFamily(c);
   const flagCol = batch + batchFlags(c);
+  // EMPTY's children: itself, as an offset in words from `tree` (wraps around in 32 bits).
+  const self = <u32>((EMPTY - tree) >> 2);
+  for (let j: usize = 0; j < 8; j++) store<u32>(EMPTY + 48 + (j << 2), self);
   const trees4: u32 = root4 == NONE ? 0 : word(tree, root4);
   const trees6: u32 = root6 == NONE ? 0 : word(tree, root6);
   for (let base: usize = 0; base < <usize>count; base += CHUNK) {

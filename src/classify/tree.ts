@@ -16,7 +16,7 @@
 //   header  [MAGIC, list4, list6, words, ports, records4, records6, count4, count6, 0...]  (16 words)
 //   node    internal: [dim, k, 0, 0, split0..split7, child0..child7] (NODE_WORDS): the key
 //                     goes to child #{j : key[dim] > split_j} (unsigned; unused splits = NONE)
-//           leaf:     [LEAF, count, recordsOffset, 0, ...]
+//           leaf:     [LEAF, count, recordsOffset, 0, NONE x8, self x8] (a step stays on it)
 //   list    [k, root1, firstOrdinal1, ..., rootk, firstOrdinalk]: the trees of one family
 //   record  IPv4: records go in groups of 4, struct-of-arrays (G4_WORDS = 48 words per group):
 //             [srcCare x4, srcValue x4, dstCare x4, dstValue x4, pLo x4, pHi x4, sLo x4, sHi x4,
@@ -431,6 +431,10 @@ function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: num
     a[at + 1] = n;
     a[at + 2] = recs;
     a[at + 3] = 0;
+    // A step from a leaf stays on it (no split is below any key, child 0 is the leaf itself), so
+    // the wasm lock-step walk steps every lane without a branch per lane.
+    for (let j = 0; j < 8; j++) a[at + 4 + j] = NONE;
+    for (let j = 0; j < 8; j++) a[at + 12 + j] = at;
     return;
   }
   const dim = first.dim;
