@@ -240,18 +240,13 @@ export async function classifyPcapFile(
   const total = statSync(path).size;
   const bar = opts.progress === false ? { update() {}, stop() {} } : startProgress('classifying', total);
   const run: PcapClassifyRun = { frames: 0, decoded: 0, matched: 0, byLinkType: {}, byOutcome: {}, hits: new Float64Array(classifier.rules + 1), bytes: total, elapsedMs: 0 };
-  const reasonCounts = new Float64Array(REASON_NAMES.length + 1);
-  const ltCounts = new Map<number, number>();
+  const counts = new FrameCounts();
   const t0 = performance.now();
   try {
     for await (const b of classifyCapture(path, { classifier, engine: opts.engine, onProgress: (done) => bar.update(done) })) {
       const res = b.results!;
-      for (let i = 0; i < b.count; i++) {
-        const r = res[i]!;
-        run.hits[r]!++;
-        reasonCounts[Math.min(b.reasons[i]!, REASON_NAMES.length)]!++;
-      }
-      countLinkTypes(b, ltCounts);
+      for (let i = 0; i < b.count; i++) run.hits[res[i]!]!++;
+      counts.add(b);
       run.frames += b.count;
       opts.onBatch?.(b);
     }
@@ -260,11 +255,7 @@ export async function classifyPcapFile(
   }
   run.elapsedMs = performance.now() - t0;
   run.matched = run.frames - run.hits[0]!;
-  run.decoded = reasonCounts[0]!;
-  reasonCounts.forEach((n, r) => {
-    if (n > 0) run.byOutcome[REASON_NAMES[r] ?? 'unknown'] = n;
-  });
-  for (const [lt, n] of ltCounts) run.byLinkType[`${linkTypeName(lt)} (${lt})`] = n;
+  counts.report(run);
   return run;
 }
 
@@ -289,24 +280,18 @@ export function pcapSource(file: string, engine: DecodeEngine, tally: PcapTally)
   return async function* (batch: TupleBatch) {
     const total = statSync(file).size;
     const bar = startProgress('classifying', total);
-    const reasonCounts = new Float64Array(REASON_NAMES.length + 1);
-    const ltCounts = new Map<number, number>();
+    const counts = new FrameCounts();
     const t0 = performance.now();
     try {
       for await (const b of classifyCapture(file, { engine, batch, onProgress: (done) => bar.update(done) })) {
-        for (let i = 0; i < b.count; i++) reasonCounts[Math.min(b.reasons[i]!, REASON_NAMES.length)]!++;
-        countLinkTypes(b, ltCounts);
+        counts.add(b);
         tally.frames += b.count;
         yield;
       }
     } finally {
       bar.stop();
       tally.elapsedMs = performance.now() - t0;
-      tally.decoded = reasonCounts[0]!;
-      reasonCounts.forEach((n, r) => {
-        if (n > 0) tally.byOutcome[REASON_NAMES[r] ?? 'unknown'] = n;
-      });
-      for (const [lt, n] of ltCounts) tally.byLinkType[`${linkTypeName(lt)} (${lt})`] = n;
+      counts.report(tally);
     }
   };
 }
@@ -325,15 +310,31 @@ export function formatPcapTally(t: PcapTally): string {
   ].join('\n') + '\n';
 }
 
-function countLinkTypes(b: CaptureBatch, ltCounts: Map<number, number>): void {
-  // Link types change rarely (per interface): count runs instead of frames.
-  let i = 0;
-  while (i < b.count) {
-    const lt = b.linkTypes[i]!;
-    let j = i + 1;
-    while (j < b.count && b.linkTypes[j] === lt) j++;
-    ltCounts.set(lt, (ltCounts.get(lt) ?? 0) + (j - i));
-    i = j;
+/** Frames of classified capture batches counted by decode outcome and by link type. */
+class FrameCounts {
+  private readonly reasons = new Float64Array(REASON_NAMES.length + 1);
+  private readonly linkTypes = new Map<number, number>();
+
+  add(b: CaptureBatch): void {
+    for (let i = 0; i < b.count; i++) this.reasons[Math.min(b.reasons[i]!, REASON_NAMES.length)]!++;
+    // Link types change rarely (per interface): count runs instead of frames.
+    let i = 0;
+    while (i < b.count) {
+      const lt = b.linkTypes[i]!;
+      let j = i + 1;
+      while (j < b.count && b.linkTypes[j] === lt) j++;
+      this.linkTypes.set(lt, (this.linkTypes.get(lt) ?? 0) + (j - i));
+      i = j;
+    }
+  }
+
+  /** Writes the counts, named, into a run or tally. */
+  report(into: { decoded: number; byOutcome: Record<string, number>; byLinkType: Record<string, number> }): void {
+    into.decoded = this.reasons[0]!;
+    this.reasons.forEach((n, r) => {
+      if (n > 0) into.byOutcome[REASON_NAMES[r] ?? 'unknown'] = n;
+    });
+    for (const [lt, n] of this.linkTypes) into.byLinkType[`${linkTypeName(lt)} (${lt})`] = n;
   }
 }
 
