@@ -5,13 +5,10 @@
 // Run: npm run bench (builds first), or `node bench/ike.bench.mjs` after `npm run build`.
 // Writes bench/ike-results.json. Env: IKE_BENCH_BATCH (messages per timed call, default 10000),
 // IKE_BENCH_TIME_MS (per task, default 1000).
-import { writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
+import { cpuRate, machine, root, writeResults } from './support.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ted = await import(join(root, 'dist', 'ike', 'ted.js'));
 const msg = await import(join(root, 'dist', 'ike', 'message.js'));
 
@@ -60,10 +57,11 @@ let sink = 0;
 const bench = new Bench({ name: 'ike', time: TIME, warmupTime: 200 });
 const fns = new Map();
 const add = (name, fn) => {
-  fns.set(name, fn);
-  bench.add(name, () => {
+  const call = () => {
     for (let i = 0; i < BATCH; i++) fn();
-  });
+  };
+  fns.set(name, call);
+  bench.add(name, call);
 };
 add('encode probe IPv4', () => (sink += ted.encodeProbe(probe4, out, 0)));
 add('encode response IPv4', () => (sink += ted.encodeResponse(response4, out, 0)));
@@ -78,38 +76,20 @@ add('decodeProbe+verifyProbe (general path) IPv4', () => (sink += ted.verifyProb
 add('decodeResponse+verifyResponse (general path) IPv4', () => (sink += ted.verifyResponse(ted.decodeResponse(bytes.response4)).capabilities));
 await bench.run();
 
-// Wall-clock figures suffer when other processes share the cores; CPU time of this process per
-// message (user + system, GC threads included, so if anything pessimistic) is the per-core figure.
-function cpuRate(fn) {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < TIME) {
-    for (let i = 0; i < BATCH; i++) fn();
-    n += BATCH;
-  }
-  const c = process.cpuUsage(c0);
-  return n / ((c.user + c.system) / 1e6);
-}
-
 const rows = bench.tasks.map((t) => {
   const ms = t.result.latency?.p50 ?? t.result.period;
   const ns = (ms * 1e6) / BATCH;
-  const cpu = cpuRate(fns.get(t.name));
+  const cpu = cpuRate(fns.get(t.name), BATCH, TIME);
   return { task: t.name, wall_msgs_per_s: Math.round(1e9 / ns), cpu_msgs_per_s: Math.round(cpu), cpu_ns_per_msg: +(1e9 / cpu).toFixed(1), meets_1M_per_core: cpu >= 1e6 };
 });
 const report = {
   suite: 'ike',
   date: new Date().toISOString(),
-  node: process.version,
-  v8: process.versions.v8,
-  cpu: cpus()[0]?.model,
+  ...machine(),
   batch: BATCH,
-  loadavg: loadavg().map((x) => +x.toFixed(2)),
-  cores: cpus().length,
   bytes: Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, v.length])),
   rows,
 };
 console.log(`\n${bench.name}: ${BATCH} messages per call, Node ${process.version}, ${report.cpu}, load ${report.loadavg.join(' ')} on ${report.cores} cores (sink ${sink % 10})`);
 console.table(rows);
-writeFileSync(join(root, 'bench', 'ike-results.json'), JSON.stringify(report, null, 2) + '\n');
+writeResults(report);

@@ -5,13 +5,12 @@
 // Run: npm run bench (builds first), or `node bench/packet.bench.mjs` after `npm run build`.
 // Writes bench/packet-results.json. Env: PACKET_BENCH_FRAMES (default 1000000).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
+import { machine, root, writeResults } from './support.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => join(root, 'dist', p);
 const { encodeEthernet, encodeIPv4, encodeL4 } = await import(dist('packet/encode.js'));
 const { PcapFileWriter } = await import(dist('pcap/writer.js'));
@@ -148,9 +147,7 @@ const report = {
   suite: 'packet',
   title: 'Captures: pcap bytes -> 5-tuples -> first-match results (64-byte Ethernet frames, one core)',
   date: new Date().toISOString(),
-  node: process.version,
-  v8: process.versions.v8,
-  cpu: cpus()[0]?.model,
+  ...machine(),
   frames: FRAMES,
   frame_bytes: 64,
   file_bytes: bytes.length,
@@ -158,7 +155,6 @@ const report = {
   rows,
   ratio_wasm_vs_ts_decode: wasmRow && tsRow ? +(tsRow.ms_per_pass / wasmRow.ms_per_pass).toFixed(2) : undefined,
   ratio_tcpdump_vs_wasm_decode: wasmRow && tcpdumpMs ? +(tcpdumpMs / wasmRow.ms_per_pass).toFixed(2) : undefined,
-  load_average: (await import('node:os')).loadavg().map((x) => +x.toFixed(2)),
   notes: [
     `${FRAMES} frames of 64 bytes built from the acl1_1K trace tuples; one pass = read the whole in-memory capture, walk every header, classify against ${policy?.entries.length ?? '-'} rules; median of 10 passes after 4 warm-ups.`,
     `Target: >= 5 Mpps capture -> results on one core (1K rules). Measured: ${full ? `${full.mpps} Mpps (wasm decode + wasm classify)` : 'no classifier available'}; decode alone ${wasmRow?.mpps ?? '-'} Mpps wasm vs ${tsRow?.mpps ?? '-'} ts.`,
@@ -168,5 +164,5 @@ const report = {
 };
 console.log(`\n${bench.name}: ${FRAMES} frames (${(bytes.length / 1e6).toFixed(1)} MB), Node ${process.version}, ${report.cpu}`);
 console.table(rows);
-writeFileSync(join(root, 'bench', 'packet-results.json'), JSON.stringify(report, null, 2) + '\n');
+writeResults(report);
 rmSync(dir, { recursive: true, force: true });

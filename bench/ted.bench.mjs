@@ -7,13 +7,10 @@
 //
 // Run: npm run bench (builds first), or `node bench/ted.bench.mjs` after `npm run build`.
 // Writes bench/ted-results.json. Env: TED_BENCH_TIME_MS (per task, default 1000).
-import { writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
+import { cpuRate, machine, root, writeResults } from './support.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const imp = (p) => import(join(root, 'dist', p));
 const { createGateway } = await imp('ted/gateway.js');
 const { ManualClock } = await imp('ted/clock.js');
@@ -142,29 +139,12 @@ add(`responder: probes handed to gateway.receive`, PROBES, () => {
 });
 await bench.run();
 
-// Wall-clock figures suffer when other processes share the two cores; this process's CPU time
-// per item (user + system, GC threads included: if anything pessimistic) is the per-core figure.
-function cpuRate({ perCall, fn }) {
-  // Settle the heap first, so that background GC work left by an earlier task is not charged here.
-  globalThis.gc?.();
-  fn();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < TIME) {
-    fn();
-    n += perCall;
-  }
-  const c = process.cpuUsage(c0);
-  return n / ((c.user + c.system) / 1e6);
-}
-
 const hits0 = initiator.counters.flowCacheHits;
 const rows = bench.tasks.map((t) => {
   const { perCall } = fns.get(t.name);
   const ms = t.result.latency?.p50 ?? t.result.period;
   const wall = (perCall * 1000) / ms;
-  const cpu = cpuRate(fns.get(t.name));
+  const cpu = cpuRate(fns.get(t.name).fn, perCall, TIME);
   const row = { task: t.name, wall_per_s: Math.round(wall), cpu_per_s: Math.round(cpu), cpu_ns_per_item: +(1e9 / cpu).toFixed(1) };
   if (t.name.startsWith('responder')) return { ...row, target: '200000 probes/s', meets: cpu >= 200000 };
   if (t.name.startsWith('data')) return { ...row, target: '5 Mpps', meets: cpu >= 5e6 };
@@ -218,15 +198,12 @@ if (typeof globalThis.gc === 'function') {
   };
 }
 
+const host = machine();
 const report = {
   suite: 'ted',
   title: 'Discovery engine: data path with tunnels up, responder probe handling',
   date: new Date().toISOString(),
-  node: process.version,
-  v8: process.versions.v8,
-  cpu: cpus()[0]?.model,
-  cores: cpus().length,
-  loadavg: loadavg().map((x) => +x.toFixed(2)),
+  ...host,
   entries: ENTRIES,
   tunnels,
   flows: FLOWS,
@@ -238,11 +215,11 @@ const report = {
   notes: [
     `${tunnels} tunnels discovered through the in-memory network at set-up (${ENTRIES} initiator entries x ${RESPONDERS} responders); ${FLOWS} flows replayed in batches, flow cache ${1 << 17} slots.`,
     'cpu_per_s = items per second of this process\'s CPU time (user + system, GC threads included), the per-core figure on a shared machine; wall_per_s = tinybench median wall clock.',
-    `load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} cores.`,
+    `load average at the end: ${host.loadavg.map((x) => x.toFixed(2)).join(' ')} on ${host.cores} cores.`,
     ...(flood ? [`flood: ${flood.datagrams} forged datagrams (probes from random identities, responses with random cookies): heap ${flood.heapBeforeKB} KB -> ${flood.heapAfterKB} KB after GC; responder rate table ${flood.responder.sizes.rateEntries} entries (limit 4096), initiator pending ${flood.initiator.sizes.pending}.`] : []),
   ],
 };
 console.log(`\n${bench.name}: ${tunnels} tunnels, ${ENTRIES}-entry ACL, ${FLOWS} flows; set-up discovered them in ${report.setup.ms} ms; Node ${process.version}, ${report.cpu}, load ${report.loadavg.join(' ')} on ${report.cores} cores (sink ${sink % 10})`);
 console.table(rows);
 if (flood) console.log('flood:', JSON.stringify(flood));
-writeFileSync(join(root, 'bench', 'ted-results.json'), JSON.stringify(report, null, 2) + '\n');
+writeResults(report);
