@@ -87,7 +87,7 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
   return 0;
 }
 
-/** IPv6 records (24 words); the address words are at KEY[0..8). */
+/** IPv6 records (24 words, see tree.ts); the address words are at KEY[0..8). */
 function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
   let p = t + (<usize>r << 2);
   const end = p + <usize>count * 96;
@@ -97,14 +97,19 @@ function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32,
     if (proto - load<u32>(p, 8) > load<u32>(p, 12) - load<u32>(p, 8)) continue;
     if (sport - load<u32>(p, 16) > load<u32>(p, 20) - load<u32>(p, 16)) continue;
     if (dport - load<u32>(p, 24) > load<u32>(p, 28) - load<u32>(p, 24)) continue;
-    let ok = true;
-    for (let k: usize = 0; k < 8; k++) {
-      if ((load<u32>(KEY + (k << 2)) & load<u32>(p + 36 + (k << 3))) != load<u32>(p + 32 + (k << 3))) {
-        ok = false;
-        break;
+    if (ASC_FEATURE_SIMD) {
+      // Each address is one 4-lane masked compare: [value x4, care x4] per address.
+      const ks = v128.and(v128.load(KEY), v128.load(p, 48));
+      const kd = v128.and(v128.load(KEY, 16), v128.load(p, 80));
+      if (!i32x4.all_true(v128.and(i32x4.eq(ks, v128.load(p, 32)), i32x4.eq(kd, v128.load(p, 64))))) continue;
+    } else {
+      let ok = true;
+      for (let k: usize = 0; k < 4; k++) {
+        if ((load<u32>(KEY + (k << 2)) & load<u32>(p + 48 + (k << 2))) != load<u32>(p + 32 + (k << 2))) ok = false;
+        if ((load<u32>(KEY + 16 + (k << 2)) & load<u32>(p + 80 + (k << 2))) != load<u32>(p + 64 + (k << 2))) ok = false;
       }
+      if (!ok) continue;
     }
-    if (!ok) continue;
     const extra = load<u32>(p, 4);
     if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
     return ord;

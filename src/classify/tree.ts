@@ -24,8 +24,9 @@
 //             one packet is checked against 4 records with a few 4-lane compares (SIMD build),
 //             or record by record (scalar build, ts). Unused lanes of the last group never match
 //             (srcCare 0, srcValue 1) and have ordinal NONE.
-//           IPv6 (24 words): [ordinal, extra, pLo, pHi, sLo, sHi, dLo, dHi, then for the 4 src
-//             words then the 4 dst words: value, care]
+//           IPv6 (24 words): [ordinal, extra, pLo, pHi, sLo, sHi, dLo, dHi, srcValue x4,
+//             srcCare x4, dstValue x4, dstCare x4] (most significant word first; each address
+//             one 4-lane masked compare)
 //   extra   0, or the offset of [nS, lo, hi, ..., nD, lo, hi, ...] for port sets with many ranges
 // Dimensions: IPv4 0 src, 1 dst, 2 sport, 3 dport, 4 proto; IPv6 0-3 src words (0 = most
 // significant), 4-7 dst words, 8 sport, 9 dport, 10 proto. NONE (0xffffffff) marks an empty tree.
@@ -190,12 +191,10 @@ export function entryBoxes(e: Entry, maxExpand: number): Box[] {
   const dc = addressWords(e.dst.care, f);
   const addrLo: number[] = [];
   const addrHi: number[] = [];
-  const addrRec: number[] = [];
   let exact = true;
   for (const [v, c] of [...sv.map((v, i) => [v, sc[i]!]), ...dv.map((v, i) => [v, dc[i]!])] as [number, number][]) {
     addrLo.push(v);
     addrHi.push((v | ~c) >>> 0);
-    addrRec.push(v, c);
     if (!isContiguous(c)) exact = false;
   }
   const pLo = e.protocol === 0 ? 0 : e.protocol;
@@ -208,7 +207,7 @@ export function entryBoxes(e: Entry, maxExpand: number): Box[] {
     lo: [...addrLo, s[0], d[0], pLo],
     hi: [...addrHi, s[1], d[1], pHi],
     exact: ex,
-    rec: f === 4 ? [pLo, s[0], d[0], 0, pHi, s[1], d[1], NONE, sc[0]!, dc[0]!, 0, 0, sv[0]!, dv[0]!, e.ordinal, 0] : [e.ordinal, 0, pLo, pHi, s[0], s[1], d[0], d[1], ...addrRec],
+    rec: f === 4 ? [pLo, s[0], d[0], 0, pHi, s[1], d[1], NONE, sc[0]!, dc[0]!, 0, 0, sv[0]!, dv[0]!, e.ordinal, 0] : [e.ordinal, 0, pLo, pHi, s[0], s[1], d[0], d[1], ...sv, ...sc, ...dv, ...dc],
     extraPorts: extra,
   });
   if (sr.length * dr.length <= maxExpand) {

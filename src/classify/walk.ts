@@ -54,7 +54,8 @@ export function scan6(w: Uint32Array, r: number, count: number, key: Uint32Array
     if (proto < w[r + 2]! || proto > w[r + 3]!) continue;
     if (sport < w[r + 4]! || sport > w[r + 5]!) continue;
     if (dport < w[r + 6]! || dport > w[r + 7]!) continue;
-    for (let k = 0; k < 8; k++) if (((key[k]! & w[r + 9 + 2 * k]!) >>> 0) !== w[r + 8 + 2 * k]!) continue next;
+    for (let k = 0; k < 4; k++) if (((key[k]! & w[r + 12 + k]!) >>> 0) !== w[r + 8 + k]!) continue next;
+    for (let k = 0; k < 4; k++) if (((key[4 + k]! & w[r + 20 + k]!) >>> 0) !== w[r + 16 + k]!) continue next;
     const extra = w[r + 1]!;
     if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
     return w[r]!;
