@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { classifyPcapFile, PROGRESS_THRESHOLD, startProgress } from '../src/cli/commands/pcap.js';
-import { compile } from '../src/classify/index.js';
-import { parsePolicy } from '../src/policy/index.js';
+import { PROGRESS_THRESHOLD, startProgress } from '../src/cli/commands/pcap.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
 import { writePcap } from '../src/pcap/writer.js';
@@ -88,9 +86,10 @@ describe('ted pcap info', () => {
   });
 });
 
-describe('classifyPcapFile (the engine of ted classify --pcap)', () => {
+describe('ted classify --pcap over a pcapng with two link types', () => {
   it('gives every frame its ordinal in capture order (0 for none and for undecodable frames) and tallies outcomes', async () => {
-    const policy = parsePolicy('access-list 101 deny udp any any eq 4500\naccess-list 101 permit udp host 10.0.0.1 any eq 500\n', { format: 'cisco' });
+    const aclPath = join(dir, 'cls-ng.acl');
+    writeFileSync(aclPath, 'access-list 101 deny udp any any eq 4500\naccess-list 101 permit udp host 10.0.0.1 any eq 500\n');
     const path = join(dir, 'cls.pcapng');
     const n4500 = encodeUdpPacket({ family: 4, src: 0x0a000001n, dst: 0x0a000002n, sport: 1, dport: 4500, payload: new Uint8Array(1) });
     const blocks = [
@@ -102,12 +101,11 @@ describe('classifyPcapFile (the engine of ted classify --pcap)', () => {
     ];
     writeFileSync(path, writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks }]));
     for (const engine of ['wasm', 'ts'] as const) {
-      const cls = compile(policy, { engine });
-      const lines: number[] = [];
-      const run = await classifyPcapFile(path, cls, { engine, progress: false, onBatch: (b) => lines.push(...b.results!.subarray(0, b.count)) });
-      expect(lines).toEqual([2, 0, 1, 0, 0]);
-      expect(run).toMatchObject({ frames: 5, decoded: 3, matched: 2, byLinkType: { 'ethernet (1)': 3, 'raw (101)': 2 }, byOutcome: { ok: 3, 'not-ip': 1, 'l4-truncated': 1 } });
-      expect(Array.from(run.hits)).toEqual([3, 1, 1]);
+      const outPath = join(dir, `out-ng-${engine}.txt`);
+      const r = await run(['classify', '--policy', aclPath, '--pcap', path, '--engine', engine, '--out', outPath, '--json']);
+      expect(r.code).toBe(0);
+      expect(readFileSync(outPath, 'utf8')).toBe('2\n0\n1\n0\n0\n');
+      expect(JSON.parse(r.out)).toMatchObject({ packets: 5, matched: 2, capture: { frames: 5, decoded: 3, byLinkType: { 'ethernet (1)': 3, 'raw (101)': 2 }, byOutcome: { ok: 3, 'not-ip': 1, 'l4-truncated': 1 } } });
     }
   });
 });
@@ -132,7 +130,6 @@ describe('ted classify --pcap', () => {
       const r = await run(['classify', '--policy', capPath.replace('cls.pcap', 'acl.txt'), '--pcap', capPath, '--engine', engine, '--out', outPath]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
-      const { readFileSync } = await import('node:fs');
       expect(readFileSync(outPath, 'utf8')).toBe('2\n0\n1\n0\n0\n3\n');
       expect(r.out).toMatch(/^capture .*cls\.pcap: 6 frames, 4 decoded/m);
       expect(r.out).toMatch(/^link types: ethernet \(1\) 6$/m);

@@ -10,7 +10,6 @@ import { LINK_TYPE_NAMES, REASON_NAMES, walkFrame, WalkState } from '../../packe
 import { CaptureFileReader } from '../../pcap/reader.js';
 import { classifyCapture, type CaptureBatch } from '../../pcap/classify.js';
 import type { DecodeEngine } from '../../packet/batch-decode.js';
-import type { Classifier } from '../../classify/types.js';
 import type { TupleBatch } from '../../classify/batch.js';
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 59: 'none', 132: 'sctp' };
@@ -210,53 +209,6 @@ export function formatCaptureInfo(i: CaptureInfo): string {
   if (Object.keys(i.skippedRecords).length > 0) lines.push(['skipped records', sorted(i.skippedRecords)]);
   if (i.error) lines.push(['stopped at', `${i.error.code} at byte ${i.error.offset}: ${i.error.message}`]);
   return lines.map(([k, v]) => `${(k + ':').padEnd(13)} ${v}`).join('\n') + '\n';
-}
-
-export interface PcapClassifyRun {
-  frames: number;
-  decoded: number;
-  /** Frames with a non-zero result. */
-  matched: number;
-  /** Frames by link type ("ethernet (1)": n). */
-  byLinkType: Record<string, number>;
-  /** Frames by decode outcome ("ok", "not-ip", "ip-truncated", ...). */
-  byOutcome: Record<string, number>;
-  /** Hits per ordinal (index 0 = no match or no tuple). */
-  hits: Float64Array;
-  bytes: number;
-  elapsedMs: number;
-}
-
-/**
- * Classifies every frame of a capture file (streamed, bounded memory) and tallies link types and
- * decode outcomes. `onBatch` sees each batch in capture order (results[i] is frame
- * firstIndex + i's ordinal, 0 for none or not decodable) to write per-frame output.
- */
-export async function classifyPcapFile(
-  path: string,
-  classifier: Classifier,
-  opts: { engine?: DecodeEngine; onBatch?: (b: CaptureBatch) => void; progress?: boolean } = {},
-): Promise<PcapClassifyRun> {
-  const total = statSync(path).size;
-  const bar = opts.progress === false ? { update() {}, stop() {} } : startProgress('classifying', total);
-  const run: PcapClassifyRun = { frames: 0, decoded: 0, matched: 0, byLinkType: {}, byOutcome: {}, hits: new Float64Array(classifier.rules + 1), bytes: total, elapsedMs: 0 };
-  const counts = new FrameCounts();
-  const t0 = performance.now();
-  try {
-    for await (const b of classifyCapture(path, { classifier, engine: opts.engine, onProgress: (done) => bar.update(done) })) {
-      const res = b.results!;
-      for (let i = 0; i < b.count; i++) run.hits[res[i]!]!++;
-      counts.add(b);
-      run.frames += b.count;
-      opts.onBatch?.(b);
-    }
-  } finally {
-    bar.stop();
-  }
-  run.elapsedMs = performance.now() - t0;
-  run.matched = run.frames - run.hits[0]!;
-  counts.report(run);
-  return run;
 }
 
 /** Tallies of a capture fed to `ted classify` through pcapSource. */
