@@ -16,7 +16,7 @@ import { parseIPv4 } from '../src/selector/address.js';
 import { parseEntry } from '../src/policy/cisco.js';
 import type { Address, PortSet, Selector, Tuple } from '../src/selector/types.js';
 import { FULL_PORTS } from '../src/selector/types.js';
-import { familyArb, selectorArb, selectorPairArb, tupleNear } from './algebra-arbitraries.js';
+import { familyArb, selectorPairArb, tupleNear } from './algebra-arbitraries.js';
 
 const RUNS = { numRuns: 3000 };
 const pairAndTuple = familyArb.chain((f) =>
