@@ -9,7 +9,7 @@ import { TupleBatch } from '../src/classify/batch.js';
 import { BatchDecoder, decodePcapTS } from '../src/packet/batch-decode.js';
 import { DecodeError } from '../src/errors.js';
 import { decodeFrame } from '../src/packet/decode.js';
-import { classifyCapture } from '../src/pcap/classify.js';
+import { classifyCapture, type CaptureBatch } from '../src/pcap/classify.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
 import { readFrames } from '../src/pcap/reader.js';
 import { writePcap } from '../src/pcap/writer.js';
@@ -216,12 +216,13 @@ describe.skipIf(!wasmOk)('wasm pcapng fast path = TypeScript twin', () => {
   });
 });
 
-async function collectOpts(source: Uint8Array | string, opts: Parameters<typeof classifyCapture>[1]) {
+async function collectOpts(source: Uint8Array | string, opts: Parameters<typeof classifyCapture>[1], onBatch?: (b: CaptureBatch) => void) {
   const reasons: number[] = [];
   const rows: number[][] = [];
   const lts: number[] = [];
   const caplens: number[] = [];
   for await (const b of classifyCapture(source, opts)) {
+    onBatch?.(b);
     for (let i = 0; i < b.count; i++) {
       reasons.push(b.reasons[i]!);
       rows.push(row(b.batch, i));
@@ -234,22 +235,11 @@ async function collectOpts(source: Uint8Array | string, opts: Parameters<typeof 
 
 describe.skipIf(!wasmOk)('classifyCapture end to end (both engines, random batch sizes and chunkings)', () => {
   async function collect(source: Uint8Array | string, engine: 'wasm' | 'ts', batchSize: number, chunkSize: number) {
-    const reasons: number[] = [];
-    const rows: number[][] = [];
-    const lts: number[] = [];
-    const caplens: number[] = [];
     let next = 1;
-    for await (const b of classifyCapture(source, { engine, batchSize, chunkSize })) {
+    return collectOpts(source, { engine, batchSize, chunkSize }, (b) => {
       expect(b.firstIndex).toBe(next);
       next += b.count;
-      for (let i = 0; i < b.count; i++) {
-        reasons.push(b.reasons[i]!);
-        rows.push(row(b.batch, i));
-        lts.push(b.linkTypes[i]!);
-        caplens.push(b.caplens[i]!);
-      }
-    }
-    return { reasons, rows, lts, caplens };
+    });
   }
 
   it('pcap and pcapng, from memory and from a file, equal the per-frame reference', async () => {
