@@ -39,30 +39,31 @@ function intersectRanges(pool: usize, a: usize, na: usize, b: usize, nb: usize, 
 }
 
 /**
- * For each pair i of selector indices (pairs[2i], pairs[2i+1]) writes a result record at
- * out + i * OUT_WORDS words and its port ranges to outPool. Returns the outPool words used.
+ * For each pair i of selector indices (pairs[2i], pairs[2i+1]) writes its status byte at
+ * status + i and, for non-empty pairs only, a result record (word 0 = i) at out + k * OUT_WORDS
+ * words for the k-th of them, port ranges to outPool. Returns the outPool words used.
  */
-export function intersectPairs(sels: usize, pool: usize, pairs: usize, count: i32, out: usize, outPool: usize): i32 {
+export function intersectPairs(sels: usize, pool: usize, pairs: usize, count: i32, out: usize, outPool: usize, status: usize): i32 {
   let op: usize = 0;
+  let kept: usize = 0;
   for (let i: usize = 0; i < <usize>count; i++) {
     const a = sels + ((<usize>w(pairs, 2 * i) * SEL_WORDS) << 2);
     const b = sels + ((<usize>w(pairs, 2 * i + 1) * SEL_WORDS) << 2);
-    const r = out + ((i * OUT_WORDS) << 2);
-    put(r, 0, 0);
+    const r = out + ((kept * OUT_WORDS) << 2);
     if (w(a, 0) != w(b, 0)) {
-      put(r, 0, 1);
+      store<u8>(status + i, 1);
       continue;
     }
     put(r, 1, w(a, 0));
     const pa = w(a, 1);
     const pb = w(b, 1);
     if (pa != 0 && pb != 0 && pa != pb) {
-      put(r, 0, 2);
+      store<u8>(status + i, 2);
       continue;
     }
     put(r, 2, pa == 0 ? pb : pa);
-    let status: u32 = 0;
-    for (let f: usize = 0; f < 2 && status == 0; f++) {
+    let st: u32 = 0;
+    for (let f: usize = 0; f < 2 && st == 0; f++) {
       const va: usize = 2 + 8 * f;
       for (let k: usize = 0; k < 4; k++) {
         const ca = w(a, va + 4 + k);
@@ -70,32 +71,35 @@ export function intersectPairs(sels: usize, pool: usize, pairs: usize, count: i3
         const xa = w(a, va + k);
         const xb = w(b, va + k);
         if (((xa ^ xb) & ca & cb) != 0) {
-          status = 3 + <u32>f;
+          st = 3 + <u32>f;
           break;
         }
         put(r, 3 + 8 * f + k, xa | xb);
         put(r, 7 + 8 * f + k, ca | cb);
       }
     }
-    if (status != 0) {
-      put(r, 0, status);
+    if (st != 0) {
+      store<u8>(status + i, <u8>st);
       continue;
     }
     const ns = intersectRanges(pool, <usize>w(a, 18), <usize>w(a, 19), <usize>w(b, 18), <usize>w(b, 19), outPool, op);
     if (ns == 0) {
-      put(r, 0, 5);
+      store<u8>(status + i, 5);
       continue;
     }
     put(r, 19, <u32>op);
     put(r, 20, <u32>ns);
     const nd = intersectRanges(pool, <usize>w(a, 20), <usize>w(a, 21), <usize>w(b, 20), <usize>w(b, 21), outPool, op + 2 * ns);
     if (nd == 0) {
-      put(r, 0, 6);
+      store<u8>(status + i, 6);
       continue;
     }
     put(r, 21, <u32>(op + 2 * ns));
     put(r, 22, <u32>nd);
     op += 2 * (ns + nd);
+    put(r, 0, <u32>i);
+    store<u8>(status + i, 0);
+    kept++;
   }
   return <i32>op;
 }

@@ -8,8 +8,9 @@
 //              dst care w0..w3, sportOff, sportCount, dportOff, dportCount]     (SEL_WORDS)
 //             addresses as 4 words, most significant first (IPv4 in w3); port ranges are
 //             (lo, hi) pairs at offsets in the pool
-//   result    [status, then a selector as above]                                 (OUT_WORDS)
-//             status 0 = not empty, else STATUS_FIELDS[status] is the first empty field
+//   status    one byte per pair: 0 = not empty, else STATUS_FIELDS[status] is the first empty field
+//   result    [pair index, then a selector as above]                             (OUT_WORDS)
+//             for the non-empty pairs only, in pair order
 import { intersect, type Field, type Intersection } from '../selector/algebra.js';
 import type { PortRange, PortSet, Selector } from '../selector/types.js';
 import { FULL_PORTS } from '../selector/types.js';
@@ -163,30 +164,32 @@ function intersectRanges(pool: Uint32Array, a: number, na: number, b: number, nb
 
 /**
  * The kernel (TS twin of assembly/intersect.ts intersectPairs): for each pair i of selector
- * indices (pairs[2i], pairs[2i+1]) writes a result record at out[i * OUT_WORDS] and its port
- * ranges to outPool. Returns the outPool words used.
+ * indices (pairs[2i], pairs[2i+1]) writes its status to status[i] (0 = not empty, else the index
+ * of the first empty field in STATUS_FIELDS) and, for the non-empty ones only, a result record at
+ * out[k * OUT_WORDS] (k-th non-empty pair; word 0 = i) with its port ranges in outPool. Statuses
+ * are compact so that mostly-empty batches touch little memory. Returns the outPool words used.
  */
-export function intersectKernel(sels: Uint32Array, pool: Uint32Array, pairs: Uint32Array, count: number, out: Uint32Array, outPool: Uint32Array): number {
+export function intersectKernel(sels: Uint32Array, pool: Uint32Array, pairs: Uint32Array, count: number, out: Uint32Array, outPool: Uint32Array, status: Uint8Array): number {
   let op = 0;
+  let kept = 0;
   for (let i = 0; i < count; i++) {
     const a = pairs[2 * i]! * SEL_WORDS;
     const b = pairs[2 * i + 1]! * SEL_WORDS;
-    const r = i * OUT_WORDS;
-    out[r] = 0;
+    const r = kept * OUT_WORDS;
     if (sels[a] !== sels[b]) {
-      out[r] = 1;
+      status[i] = 1;
       continue;
     }
     out[r + 1] = sels[a]!;
     const pa = sels[a + 1]!;
     const pb = sels[b + 1]!;
     if (pa !== 0 && pb !== 0 && pa !== pb) {
-      out[r] = 2;
+      status[i] = 2;
       continue;
     }
     out[r + 2] = pa === 0 ? pb : pa;
-    let status = 0;
-    for (let f = 0; f < 2 && status === 0; f++) {
+    let st = 0;
+    for (let f = 0; f < 2 && st === 0; f++) {
       const va = a + 2 + 8 * f;
       const vb = b + 2 + 8 * f;
       for (let k = 0; k < 4; k++) {
@@ -195,32 +198,35 @@ export function intersectKernel(sels: Uint32Array, pool: Uint32Array, pairs: Uin
         const xa = sels[va + k]!;
         const xb = sels[vb + k]!;
         if (((xa ^ xb) & ca & cb) !== 0) {
-          status = 3 + f;
+          st = 3 + f;
           break;
         }
         out[r + 3 + 8 * f + k] = (xa | xb) >>> 0;
         out[r + 7 + 8 * f + k] = (ca | cb) >>> 0;
       }
     }
-    if (status !== 0) {
-      out[r] = status;
+    if (st !== 0) {
+      status[i] = st;
       continue;
     }
     const ns = intersectRanges(pool, sels[a + 18]!, sels[a + 19]!, sels[b + 18]!, sels[b + 19]!, outPool, op);
     if (ns === 0) {
-      out[r] = 5;
+      status[i] = 5;
       continue;
     }
     out[r + 19] = op;
     out[r + 20] = ns;
     const nd = intersectRanges(pool, sels[a + 20]!, sels[a + 21]!, sels[b + 20]!, sels[b + 21]!, outPool, op + 2 * ns);
     if (nd === 0) {
-      out[r] = 6;
+      status[i] = 6;
       continue;
     }
     out[r + 21] = op + 2 * ns;
     out[r + 22] = nd;
     op += 2 * (ns + nd);
+    out[r] = i;
+    status[i] = 0;
+    kept++;
   }
   return op;
 }
@@ -235,17 +241,18 @@ function ranges(outPool: Uint32Array, at: number, n: number): PortSet {
 /** The empty results, one frozen object per field, shared by every call (they carry no per-pair data). */
 const EMPTY: readonly Intersection[] = STATUS_FIELDS.map((field) => Object.freeze({ empty: true as const, field: field ?? 'family' }));
 
-function decode(out: Uint32Array, outPool: Uint32Array, count: number): Intersection[] {
-  const res: Intersection[] = [];
+function decode(status: Uint8Array, out: Uint32Array, outPool: Uint32Array, count: number): Intersection[] {
+  const res: Intersection[] = new Array(count);
+  let kept = 0;
   for (let i = 0; i < count; i++) {
-    const r = i * OUT_WORDS;
-    const status = out[r]!;
-    if (status !== 0) {
-      res.push(EMPTY[status]!);
+    const st = status[i]!;
+    if (st !== 0) {
+      res[i] = EMPTY[st]!;
       continue;
     }
+    const r = kept++ * OUT_WORDS;
     const family = out[r + 1] as 4 | 6;
-    res.push({
+    res[i] = {
       empty: false,
       selector: {
         family,
@@ -255,25 +262,25 @@ function decode(out: Uint32Array, outPool: Uint32Array, count: number): Intersec
         sport: ranges(outPool, out[r + 19]!, out[r + 20]!),
         dport: ranges(outPool, out[r + 21]!, out[r + 22]!),
       },
-    });
+    };
   }
   return res;
 }
 
-type PairsExport = (sels: number, pool: number, pairs: number, count: number, out: number, outPool: number) => number;
+type PairsExport = (sels: number, pool: number, pairs: number, count: number, out: number, outPool: number, status: number) => number;
 
 /** The WebAssembly scratch region per instance, grown when a batch needs more. */
 const scratch = new WeakMap<TedWasm, { ptr: number; bytes: number }>();
 /** The TS engine's scratch arrays, grown when a batch needs more. */
-let tsScratch: Record<'sels' | 'pool' | 'pairs' | 'out' | 'outPool', Uint32Array> = { sels: new Uint32Array(0), pool: new Uint32Array(0), pairs: new Uint32Array(0), out: new Uint32Array(0), outPool: new Uint32Array(0) };
+let tsScratch: Record<'sels' | 'pool' | 'pairs' | 'out' | 'outPool' | 'status', Uint32Array> = { sels: new Uint32Array(0), pool: new Uint32Array(0), pairs: new Uint32Array(0), out: new Uint32Array(0), outPool: new Uint32Array(0), status: new Uint32Array(0) };
 
-/** Views of one call's areas: [sels, pool, pairs, out, outPool] for word counts `words`. */
+/** Views of one call's areas: [sels, pool, pairs, out, outPool, status] for word counts `words`. */
 function scratchViews(engine: 'wasm' | 'ts', wasm: TedWasm | undefined, words: readonly number[]): Uint32Array[] {
   if (engine === 'ts') {
     const s = tsScratch;
-    const keys = ['sels', 'pool', 'pairs', 'out', 'outPool'] as const;
+    const keys = ['sels', 'pool', 'pairs', 'out', 'outPool', 'status'] as const;
     if (keys.some((k, i) => s[k].length < words[i]!)) {
-      tsScratch = { sels: grow(s.sels, words[0]!), pool: grow(s.pool, words[1]!), pairs: grow(s.pairs, words[2]!), out: grow(s.out, words[3]!), outPool: grow(s.outPool, words[4]!) };
+      tsScratch = { sels: grow(s.sels, words[0]!), pool: grow(s.pool, words[1]!), pairs: grow(s.pairs, words[2]!), out: grow(s.out, words[3]!), outPool: grow(s.outPool, words[4]!), status: grow(s.status, words[5]!) };
     }
     return keys.map((k) => tsScratch[k]);
   }
@@ -375,26 +382,26 @@ function oneShot(proxy: Selector, b: readonly Selector[], engine: 'wasm' | 'ts',
   const pr = proxy.sport.length + proxy.dport.length;
   let ranges = 0;
   for (let i = 0; i < count; i++) ranges += b[i]!.sport.length + b[i]!.dport.length;
-  const words = [(1 + count) * SEL_WORDS, Math.max(2, 2 * (pr + ranges)), 2 * count, count * OUT_WORDS, 2 + 2 * (count * pr + ranges)];
-  const [sels, pool, pairs, out, outPool] = scratchViews(engine, wasm, words) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  const words = [(1 + count) * SEL_WORDS, Math.max(2, 2 * (pr + ranges)), 2 * count, count * OUT_WORDS, 2 + 2 * (count * pr + ranges), (count + 3) >> 2];
+  const [sels, pool, pairs, out, outPool, st] = scratchViews(engine, wasm, words) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
   let p = encodeInto(sels, 0, proxy, pool, 0, 0);
   for (let i = 0; i < count; i++) {
     p = encodeInto(sels, (1 + i) * SEL_WORDS, b[i]!, pool, p, p);
     pairs[2 * i] = 0;
     pairs[2 * i + 1] = 1 + i;
   }
-  return runKernel(engine, wasm, sels, pool, pairs, count, out, outPool);
+  return runKernel(engine, wasm, sels, pool, pairs, count, out, outPool, new Uint8Array(st.buffer, st.byteOffset, count));
 }
 
-function runKernel(engine: 'wasm' | 'ts', wasm: TedWasm | undefined, sels: Uint32Array, pool: Uint32Array, pairs: Uint32Array, count: number, out: Uint32Array, outPool: Uint32Array): Intersection[] {
+function runKernel(engine: 'wasm' | 'ts', wasm: TedWasm | undefined, sels: Uint32Array, pool: Uint32Array, pairs: Uint32Array, count: number, out: Uint32Array, outPool: Uint32Array, status: Uint8Array): Intersection[] {
   if (engine === 'ts') {
-    const used = intersectKernel(sels, pool, pairs, count, out, outPool);
-    return decode(out, outPool.subarray(0, used), count);
+    const used = intersectKernel(sels, pool, pairs, count, out, outPool, status);
+    return decode(status, out, outPool.subarray(0, used), count);
   }
   const fn = wasm!.exports.intersectPairs as PairsExport;
   if (typeof fn !== 'function') throw new TypeError('this WebAssembly build has no intersectPairs export: rebuild with `npm run build:wasm`');
-  const used = fn(sels.byteOffset, pool.byteOffset, pairs.byteOffset, count, out.byteOffset, outPool.byteOffset);
-  return decode(out, outPool.subarray(0, Math.max(used, 0)), count);
+  const used = fn(sels.byteOffset, pool.byteOffset, pairs.byteOffset, count, out.byteOffset, outPool.byteOffset, status.byteOffset);
+  return decode(status, out, outPool.subarray(0, Math.max(used, 0)), count);
 }
 
 /**
@@ -436,8 +443,8 @@ export function intersectBatch(a: Selector | readonly Selector[], b: readonly Se
   const rb = blockFor(b);
   const lp = lb.pool.length;
   const rp = rb.pool.length;
-  const words = [(nLeft + count) * SEL_WORDS, Math.max(2, lp + rp), 2 * count, count * OUT_WORDS, 2 + (many ? lp + rp : count * lp + rp)];
-  const [sels, pool, pairs, out, outPool] = scratchViews(engine, wasm, words) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  const words = [(nLeft + count) * SEL_WORDS, Math.max(2, lp + rp), 2 * count, count * OUT_WORDS, 2 + (many ? lp + rp : count * lp + rp), (count + 3) >> 2];
+  const [sels, pool, pairs, out, outPool, st] = scratchViews(engine, wasm, words) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
   sels.set(lb.sels);
   sels.set(rb.sels, nLeft * SEL_WORDS);
   pool.set(lb.pool);
@@ -449,7 +456,7 @@ export function intersectBatch(a: Selector | readonly Selector[], b: readonly Se
     pairs[2 * i] = many ? i : 0;
     pairs[2 * i + 1] = nLeft + i;
   }
-  return runKernel(engine, wasm, sels, pool, pairs, count, out, outPool);
+  return runKernel(engine, wasm, sels, pool, pairs, count, out, outPool, new Uint8Array(st.buffer, st.byteOffset, count));
 }
 
 /**
@@ -468,6 +475,7 @@ export class SelectorTable {
   private region: { ptr: number; bytes: number; at: number[] } | undefined;
   private out: Uint32Array = new Uint32Array(0);
   private outPool: Uint32Array = new Uint32Array(0);
+  private statusOut: Uint8Array = new Uint8Array(0);
   /** The proxy's encoding (SEL_WORDS), then its port ranges: reused by every call. */
   private head: Uint32Array = new Uint32Array(SEL_WORDS + 16);
   /** What the finalizer frees if the table is dropped without dispose(). */
@@ -499,11 +507,12 @@ export class SelectorTable {
     if (this.engine !== 'wasm') {
       this.out = new Uint32Array(this.size * OUT_WORDS);
       this.outPool = new Uint32Array(this.e.outPoolWords);
+      this.statusOut = new Uint8Array(this.size);
       return;
     }
     const wasm = this.wasm!;
     const a16 = (x: number) => (x + 15) & ~15;
-    const sizes = [this.e.sels.byteLength, this.e.pool.byteLength, this.size * 8, this.size * OUT_WORDS * 4, this.e.outPoolWords * 4].map(a16);
+    const sizes = [this.e.sels.byteLength, this.e.pool.byteLength, this.size * 8, this.size * OUT_WORDS * 4, this.e.outPoolWords * 4, this.size].map(a16);
     const bytes = sizes.reduce((x, y) => x + y, 0);
     if (this.region) wasm.exports.free(this.region.ptr);
     const ptr = wasm.exports.alloc(bytes);
@@ -536,7 +545,7 @@ export class SelectorTable {
     if (this.engine !== 'wasm') {
       this.e.sels.set(head, 0);
       this.e.pool.set(pr, base);
-      intersectKernel(this.e.sels, this.e.pool, this.e.pairs, this.size, this.out, this.outPool);
+      intersectKernel(this.e.sels, this.e.pool, this.e.pairs, this.size, this.out, this.outPool, this.statusOut);
       return;
     }
     const wasm = this.wasm!;
@@ -544,10 +553,11 @@ export class SelectorTable {
     let buf = wasm.exports.memory.buffer;
     new Uint32Array(buf, at[0], SEL_WORDS).set(head);
     new Uint32Array(buf, at[1]! + base * 4, pr.length).set(pr);
-    const used = (wasm.exports.intersectPairs as PairsExport)(at[0]!, at[1]!, at[2]!, this.size, at[3]!, at[4]!);
+    const used = (wasm.exports.intersectPairs as PairsExport)(at[0]!, at[1]!, at[2]!, this.size, at[3]!, at[4]!, at[5]!);
     buf = wasm.exports.memory.buffer;
     this.out = new Uint32Array(buf, at[3], this.size * OUT_WORDS);
     this.outPool = new Uint32Array(buf, at[4], Math.max(used, 0));
+    this.statusOut = new Uint8Array(buf, at[5], this.size);
   }
 
   /** `intersect(proxy, entry)` for every entry, as the reference algebra gives it. */
@@ -555,7 +565,7 @@ export class SelectorTable {
     if (this.size === 0) return [];
     if (this.engine === 'linear') return this.selectors.map((s) => intersect(proxy, s));
     this.run(proxy);
-    return decode(this.out, this.outPool, this.size);
+    return decode(this.statusOut, this.out, this.outPool, this.size);
   }
 
   /** Status per entry: 0 = the intersection is not empty, else the index of the first empty field in STATUS_FIELDS. */
@@ -569,7 +579,7 @@ export class SelectorTable {
     }
     if (this.size === 0) return into;
     this.run(proxy);
-    for (let i = 0; i < this.size; i++) into[i] = this.out[i * OUT_WORDS]!;
+    into.set(this.statusOut.subarray(0, this.size));
     return into;
   }
 
