@@ -67,6 +67,10 @@ export async function benchClassify(policy: Policy, trace: TupleBatch, options: 
     };
     const bench = new Bench({ time: options.timeMs ?? 1000, warmupTime: options.warmupMs ?? 300, warmupIterations: 20, iterations: 5 });
     bench.add(engine, pass);
+    // Settle the heap first (with --expose-gc): garbage left by the previous engine (the linear
+    // scan's long passes) otherwise gets collected, concurrently on this 2-core machine, during
+    // the next engine's measurement and inflated it by up to 40%.
+    (globalThis as { gc?: () => void }).gc?.();
     await bench.run();
     const r = bench.tasks[0]!.result as { latency?: { p50?: number; samplesCount?: number }; state?: string; error?: unknown };
     if (!r.latency?.p50) throw new Error(`benchmark of ${engine} failed: ${String(r.error ?? r.state)}`);
