@@ -106,28 +106,10 @@ for (const [name, n] of SETS) {
   }
   for (const batch of [64, 256, 4096]) {
     const engines = batch === 256 ? ['wasm', 'ts', 'linear'] : ['wasm', 'ts'];
-    for (const r of await benchClassify(policy, trace, { engines, batchSize: batch, timeMs: TIME })) {
+    // The scalar (non-SIMD) build is measured through the same API, interleaved with the others.
+    for (const r of await benchClassify(policy, trace, { engines, batchSize: batch, timeMs: TIME, extra: [{ name: 'wasm-scalar', wasm: scalar }] })) {
       rows.push({ set: name, rules: r.rules, packets: trace.count, source, ...r });
     }
-    // The scalar (non-SIMD) build, through the same API.
-    const c = compile(policy, { engine: 'wasm', wasm: scalar });
-    const bs = [];
-    for (let at = 0; at < trace.count; at += batch) {
-      const b = c.createBatch(batch);
-      const k = Math.min(batch, trace.count - at);
-      for (let i = 0; i < k; i++) b.set(i, trace.get(at + i));
-      b.count = k;
-      bs.push(b);
-    }
-    const bench = new Bench({ time: TIME, warmupTime: 300, warmupIterations: 20, iterations: 5 });
-    bench.add('wasm-scalar', () => {
-      for (const b of bs) c.classify(b, b.results);
-    });
-    globalThis.gc?.(); // as benchClassify does before each engine
-    await bench.run();
-    const ns = (bench.tasks[0].result.latency.p50 * 1e6) / trace.count;
-    rows.push({ set: name, rules: c.rules, packets: trace.count, source, engine: 'wasm-scalar', ns_per_pkt: round(ns), mpps: round(1e3 / ns), build_ms: round(c.buildMs), bytes: c.bytes, batch });
-    c.dispose();
   }
 }
 
@@ -149,7 +131,7 @@ for (const [name, n] of [SETS[0], SETS[1]]) {
   }
   const set = `${name}_v6`;
   process.stderr.write(`classify: ${set} (${entries.length} IPv6 rules, ${t6.count} packets)\n`);
-  for (const x of await benchClassify({ name: set, family: 6, entries }, t6, { engines: ['wasm', 'ts', 'linear'], batchSize: 256, timeMs: TIME })) {
+  for (const x of await benchClassify({ name: set, family: 6, entries }, t6, { engines: ['wasm', 'ts', 'linear'], batchSize: 256, timeMs: TIME, extra: [{ name: 'wasm-scalar', wasm: scalar }] })) {
     v6rows.push({ set, rules: x.rules, packets: t6.count, source: `${name} moved into IPv6`, ...x });
   }
 }
@@ -189,7 +171,7 @@ function round(x) {
 // Ratios in this run, batch 256.
 const at256 = (set, engine) => rows.find((r) => r.set === set && r.engine === engine && r.batch === 256)?.ns_per_pkt;
 const ratios = [...SETS.map(([s]) => [s]), ...v6rows.filter((x) => x.engine === 'wasm').map((x) => [x.set])].map(([set]) => ({ set, ts_over_wasm: round(at256(set, 'ts') / at256(set, 'wasm')), linear_over_wasm: round(at256(set, 'linear') / at256(set, 'wasm')), scalar_over_simd: at256(set, 'wasm-scalar') ? round(at256(set, 'wasm-scalar') / at256(set, 'wasm')) : undefined }));
-notes.push('ns/packet is the tinybench median of passes over the whole trace (the linear scan uses a prefix of the 10K traces); the packets are already in each engine\'s batches, as a packet decoder leaves them.');
+notes.push('ns/packet: engines are measured in 3 interleaved rounds (heap settled before each), the figure is the median of the rounds\' tinybench medians of passes over the whole trace (the linear scan uses a prefix of the 10K traces); the packets are already in each engine\'s batches, as a packet decoder leaves them.');
 notes.push('DPDK rte_acl (SSE) on this machine, from the issue: ~26 ns/pkt acl1_1K, 61 fw1_1K, 50 acl1_10K, 150-300 fw1_10K; target: wasm at most 2x those.');
 
 // Chart: ns/packet (log scale) per set, one bar per engine, batch 256.
