@@ -373,8 +373,21 @@ function sameElements(snap: readonly Selector[], list: readonly Selector[]): boo
   return true;
 }
 
-/** Long entries arrays seen once by intersectBatch (a second call gives them a SelectorTable). */
-const seen = new WeakSet<readonly Selector[]>();
+/**
+ * The last few long entries arrays intersectBatch saw (a second call with one of them gives it a
+ * SelectorTable). A small ring of weak references rather than a WeakSet: callers passing a new
+ * array every call would otherwise fill an ephemeron table the collector has to walk (measured:
+ * 2-3x slower calls on fw1_10K).
+ */
+const recent: (WeakRef<readonly Selector[]> | undefined)[] = [undefined, undefined, undefined, undefined];
+let recentAt = 0;
+
+function seenBefore(b: readonly Selector[]): boolean {
+  for (const r of recent) if (r?.deref() === b) return true;
+  recent[recentAt] = new WeakRef(b);
+  recentAt = (recentAt + 1) % recent.length;
+  return false;
+}
 
 /** One proxy against entries, each encoded (from its cached encoding) straight into the scratch area. */
 function oneShot(proxy: Selector, b: readonly Selector[], engine: 'wasm' | 'ts', wasm: TedWasm | undefined): Intersection[] {
@@ -432,8 +445,7 @@ export function intersectBatch(a: Selector | readonly Selector[], b: readonly Se
   // memory for `wasm`); only a second sighting builds one, so callers passing a fresh array every
   // time do not leave a region per call behind them until the collector runs the finalizers.
   if (!many && count >= TABLE_MIN) {
-    if (tables.has(b) || seen.has(b)) return tableFor(b, engine, wasm).intersect(a as Selector);
-    seen.add(b);
+    if (tables.has(b) || seenBefore(b)) return tableFor(b, engine, wasm).intersect(a as Selector);
     return oneShot(a as Selector, b, engine, wasm);
   }
   // Selectors: the left ones (or the proxy) first, then b's; pairs index them. Each side is an
