@@ -5,7 +5,7 @@ import { parseCiscoAcls } from '../src/policy/cisco.js';
 import { parseJsonPolicy } from '../src/policy/json.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const start = readme.indexOf('<!-- section: policy -->');
+const start = readme.indexOf('\n## The policy language\n') + 1;
 const section = readme.slice(start, readme.indexOf('\n## ', start));
 const blocks = [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], text: m[2]! }));
 
