@@ -2,31 +2,16 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.js';
 
 const dir = join(__dirname, '..', '..', 'shared', 'data', 'classbench');
 const haveSets = existsSync(join(dir, 'acl1_1K')) && existsSync(join(dir, 'acl1_1K_trace'));
 if (!haveSets) console.warn(`classify-cli: ClassBench tests skipped, ${dir} is absent`);
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 const tmp = mkdtempSync(join(tmpdir(), 'ted-classify-'));
-afterEach(() => {
-  process.exitCode = undefined;
-});
 
 describe('ted classify', () => {
   it('classifies a Cisco policy against a small trace: summary, --out, --json', async () => {
