@@ -13,6 +13,7 @@ import { writePcap } from '../src/pcap/writer.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
 import { DIST_CLI, runCli } from './support/cli.js';
 import { CAPTURES, present } from './support/shared.js';
+import { SAMPLE_PROBE } from './support/ted-fixtures.js';
 
 const run = runCli;
 
@@ -22,13 +23,7 @@ const SHARED = present(CAPTURES, 'decode-cli: skipping the shared-capture runs')
 const tmp = mkdtempSync(join(tmpdir(), 'ted-decode-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const probe: TedProbe = {
-  icookie: 0xfafaeb49382a763cn,
-  capabilities: 7,
-  id: { family: 4, address: 0xc0000201n },
-  proxy: { family: 4, protocol: 6, src: { value: 0x0a0b0000n, care: 0xffff0000n }, dst: { value: 0n, care: 0n }, sport: [{ lo: 0, hi: 65535 }], dport: [{ lo: 0, hi: 79 }, { lo: 81, hi: 65535 }] },
-  summary: { tedVersion: 3, family: 4, protocol: 6, src: 0x0a0b0001n, dst: 0x0a000001n, sport: 1234, dport: 80 },
-};
+const probe: TedProbe = SAMPLE_PROBE;
 const response: TedResponse = {
   icookie: 0xfafaeb49382a763cn,
   rcookie: 0x1122334455667788n,

@@ -28,6 +28,7 @@ import { hex, w32 } from '../src/ike/wire.js';
 import type { Family } from '../src/selector/types.js';
 import { bits, familyArb, selectorArb } from './algebra-arbitraries.js';
 import { thrown } from './support/errors.js';
+import { SAMPLE_PROBE } from './support/ted-fixtures.js';
 
 const cookie = fc.bigInt({ min: 1n, max: (1n << 64n) - 1n });
 const caps = fc.integer({ min: 0, max: 0xffffffff });
@@ -76,13 +77,7 @@ function generic(m: IkeMessage): string {
 
 const decodeError = (f: () => unknown): DecodeError => thrown(DecodeError, f);
 
-const probe: TedProbe = {
-  icookie: 0xfafaeb49382a763cn,
-  capabilities: 7,
-  id: { family: 4, address: 0xc0000201n },
-  proxy: { family: 4, protocol: 6, src: { value: 0x0a0b0000n, care: 0xffff0000n }, dst: { value: 0n, care: 0n }, sport: [{ lo: 0, hi: 65535 }], dport: [{ lo: 0, hi: 79 }, { lo: 81, hi: 65535 }] },
-  summary: { tedVersion: 3, family: 4, protocol: 6, src: 0x0a0b0001n, dst: 0x0a000001n, sport: 1234, dport: 80 },
-};
+const probe: TedProbe = SAMPLE_PROBE;
 const response: TedResponse = {
   icookie: 0xfafaeb49382a763cn,
   rcookie: 0x1122334455667788n,
