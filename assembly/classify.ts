@@ -7,9 +7,10 @@ const LEAF: u32 = 0xff;
 const NONE: u32 = 0xffffffff;
 const NO_PORTS: u32 = 65536;
 const LIMIT: u32 = 0xffffffff;
-
-// The current tuple's key per dimension (IPv6 needs 11).
-const KEY: usize = memory.data(64, 16);
+const PROTO_HAS_PORTS: u32 = 0x100;
+// Split values are stored with the top bit flipped (tree.ts), so that an unsigned "key > split"
+// is a signed compare of the flipped key: one instruction per 4 lanes on x86 (unsigned takes 4).
+const BIAS: u32 = 0x80000000;
 
 @inline function word(base: usize, off: u32): u32 {
   return load<u32>(base + (<usize>off << 2));
@@ -28,40 +29,53 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
   return inPorts(t, extra + 1 + 2 * word(t, extra), dport);
 }
 
+// Each packet's key goes into a row of ROW bytes (tree.ts has the dimensions):
+//   IPv4  [src, dst, sport, dport, proto, ports, protoKey, 0, ...]
+//   IPv6  [src x4, dst x4, sport, dport, proto, protoKey, sport16, dport16, ...]
+// where sport/dport are the tree's keys (NO_PORTS for a tuple without ports), protoKey is
+// proto | PROTO_HAS_PORTS when the tuple has ports, ports packs both (port ^ 0x8000) in 16-bit
+// halves and sport16/dport16 are the ports or 0 (the records' keys).
+const ROW: usize = 64;
+const R4_PORTS: usize = 20;
+const R4_PROTO_KEY: usize = 24;
+const R6_PROTO_KEY: usize = 44;
+const R6_SPORT: usize = 48;
+const R6_DPORT: usize = 52;
+
 /**
- * First IPv4 record (ordinal order) matching, with ordinal below limit; 0 if none. Records are in
- * groups of 4, struct-of-arrays (48 words a group, see tree.ts): [srcCare, srcValue, dstCare,
- * dstValue, pLo, pHi, sLo, sHi, dLo, dHi, ordinal, extra] x 4 lanes each.
+ * First IPv4 record (ordinal order) matching the key row, with ordinal below limit; 0 if none.
+ * Records are in groups of 4, struct-of-arrays (40 words a group, see tree.ts): [srcCare,
+ * srcValue, dstCare, dstValue, protoCare, protoValue, portsLo, portsHi, ordinal, extra] x 4.
  */
-@inline function scan4(t: usize, r: u32, count: u32, src: u32, dst: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
+@inline function scan4(t: usize, r: u32, count: u32, row: usize, limit: u32): u32 {
   const base = t + (<usize>r << 2);
+  const end = base + <usize>((count + 3) >> 2) * 160;
+  const src = load<u32>(row);
+  const dst = load<u32>(row, 4);
+  const ports = load<u32>(row, R4_PORTS);
+  const proto = load<u32>(row, R4_PROTO_KEY);
   if (ASC_FEATURE_SIMD) {
-    // One packet against 4 records per step, without a branch per field: addresses as masked
-    // equality, protocol and ports (all below 2^31) as signed range compares, then the lowest
-    // set lane is the group's first match. Unused lanes never match.
+    // One packet against 4 records per step, without a branch per field: addresses and the
+    // protocol key as masked equality, both ports as signed 16-bit range compares, then the
+    // lowest set lane is the group's first match. Unused lanes never match.
     const ks = i32x4.splat(src);
     const kd = i32x4.splat(dst);
     const kp = i32x4.splat(proto);
-    const ksp = i32x4.splat(sport);
-    const kdp = i32x4.splat(dport);
-    const end = base + <usize>((count + 3) >> 2) * 192;
-    for (let p = base; p < end; p += 192) {
-      if (load<u32>(p, 160) >= limit) return 0;
+    const kq = i32x4.splat(ports);
+    for (let p = base; p < end; p += 160) {
+      if (load<u32>(p, 128) >= limit) return 0;
       let m = i32x4.eq(v128.and(ks, v128.load(p)), v128.load(p, 16));
       m = v128.and(m, i32x4.eq(v128.and(kd, v128.load(p, 32)), v128.load(p, 48)));
-      m = v128.andnot(m, i32x4.gt_s(v128.load(p, 64), kp));
-      m = v128.andnot(m, i32x4.gt_s(kp, v128.load(p, 80)));
-      m = v128.andnot(m, i32x4.gt_s(v128.load(p, 96), ksp));
-      m = v128.andnot(m, i32x4.gt_s(ksp, v128.load(p, 112)));
-      m = v128.andnot(m, i32x4.gt_s(v128.load(p, 128), kdp));
-      m = v128.andnot(m, i32x4.gt_s(kdp, v128.load(p, 144)));
+      m = v128.and(m, i32x4.eq(v128.and(kp, v128.load(p, 64)), v128.load(p, 80)));
+      const out = v128.or(i16x8.gt_s(v128.load(p, 96), kq), i16x8.gt_s(kq, v128.load(p, 112)));
+      m = v128.and(m, i32x4.eq(out, i32x4.splat(0)));
       let bits = i32x4.bitmask(m);
       while (bits != 0) {
         const lane = <usize>ctz(bits) << 2;
-        const ord = load<u32>(p + lane, 160);
+        const ord = load<u32>(p + lane, 128);
         if (ord >= limit) return 0;
-        const extra = load<u32>(p + lane, 176);
-        if (extra == 0 || extraOk(t, extra, sport, dport)) return ord;
+        const extra = load<u32>(p + lane, 144);
+        if (extra == 0 || extraOk(t, extra, (ports & 0xffff) ^ 0x8000, (ports >> 16) ^ 0x8000)) return ord;
         bits &= bits - 1;
       }
     }
@@ -69,17 +83,20 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
   }
   // Record by record over whole groups: the unused lanes of the last group have ordinal NONE
   // (>= any limit), so the scan stops there.
-  const end = base + <usize>((count + 3) >> 2) * 192;
-  for (let g = base; g < end; g += 192) {
+  const sport = (ports & 0xffff) ^ 0x8000;
+  const dport = (ports >> 16) ^ 0x8000;
+  for (let g = base; g < end; g += 160) {
     for (let p = g; p < g + 16; p += 4) {
-      const ord = load<u32>(p, 160);
+      const ord = load<u32>(p, 128);
       if (ord >= limit) return 0;
       if ((src & load<u32>(p)) != load<u32>(p, 16)) continue;
       if ((dst & load<u32>(p, 32)) != load<u32>(p, 48)) continue;
-      if (proto - load<u32>(p, 64) > load<u32>(p, 80) - load<u32>(p, 64)) continue;
-      if (sport - load<u32>(p, 96) > load<u32>(p, 112) - load<u32>(p, 96)) continue;
-      if (dport - load<u32>(p, 128) > load<u32>(p, 144) - load<u32>(p, 128)) continue;
-      const extra = load<u32>(p, 176);
+      if ((proto & load<u32>(p, 64)) != load<u32>(p, 80)) continue;
+      const lo = load<u32>(p, 96);
+      const hi = load<u32>(p, 112);
+      if (sport < ((lo & 0xffff) ^ 0x8000) || sport > ((hi & 0xffff) ^ 0x8000)) continue;
+      if (dport < ((lo >> 16) ^ 0x8000) || dport > ((hi >> 16) ^ 0x8000)) continue;
+      const extra = load<u32>(p, 144);
       if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
       return ord;
     }
@@ -87,26 +104,29 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
   return 0;
 }
 
-/** IPv6 records (24 words, see tree.ts); the address words are at KEY[0..8). */
-function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32, limit: u32): u32 {
+/** IPv6 records (24 words, see tree.ts) against the key row. */
+@inline function scan6(t: usize, r: u32, count: u32, row: usize, limit: u32): u32 {
+  const proto = load<u32>(row, R6_PROTO_KEY);
+  const sport = load<u32>(row, R6_SPORT);
+  const dport = load<u32>(row, R6_DPORT);
   let p = t + (<usize>r << 2);
   const end = p + <usize>count * 96;
   for (; p < end; p += 96) {
     const ord = load<u32>(p);
     if (ord >= limit) return 0;
-    if (proto - load<u32>(p, 8) > load<u32>(p, 12) - load<u32>(p, 8)) continue;
+    if ((proto & load<u32>(p, 8)) != load<u32>(p, 12)) continue;
     if (sport - load<u32>(p, 16) > load<u32>(p, 20) - load<u32>(p, 16)) continue;
     if (dport - load<u32>(p, 24) > load<u32>(p, 28) - load<u32>(p, 24)) continue;
     if (ASC_FEATURE_SIMD) {
       // Each address is one 4-lane masked compare: [value x4, care x4] per address.
-      const ks = v128.and(v128.load(KEY), v128.load(p, 48));
-      const kd = v128.and(v128.load(KEY, 16), v128.load(p, 80));
+      const ks = v128.and(v128.load(row), v128.load(p, 48));
+      const kd = v128.and(v128.load(row, 16), v128.load(p, 80));
       if (!i32x4.all_true(v128.and(i32x4.eq(ks, v128.load(p, 32)), i32x4.eq(kd, v128.load(p, 64))))) continue;
     } else {
       let ok = true;
       for (let k: usize = 0; k < 4; k++) {
-        if ((load<u32>(KEY + (k << 2)) & load<u32>(p + 48 + (k << 2))) != load<u32>(p + 32 + (k << 2))) ok = false;
-        if ((load<u32>(KEY + 16 + (k << 2)) & load<u32>(p + 80 + (k << 2))) != load<u32>(p + 64 + (k << 2))) ok = false;
+        if ((load<u32>(row + (k << 2)) & load<u32>(p + 48 + (k << 2))) != load<u32>(p + 32 + (k << 2))) ok = false;
+        if ((load<u32>(row + 16 + (k << 2)) & load<u32>(p + 80 + (k << 2))) != load<u32>(p + 64 + (k << 2))) ok = false;
       }
       if (!ok) continue;
     }
@@ -117,67 +137,199 @@ function scan6(t: usize, r: u32, count: u32, sport: u32, dport: u32, proto: u32,
   return 0;
 }
 
-/** One step down from the internal node at `p` for the key row at `key`; the child's address. */
-@inline function step(t: usize, p: usize, key: usize): usize {
-  const k = load<u32>(key + (<usize>load<u32>(p) << 2));
-  let c: u32;
+/** One step down from the internal node at `p` for the key row `row`; the child's address. */
+@inline function step(t: usize, p: usize, row: usize): usize {
+  const k = load<u32>(row + (<usize>load<u32>(p) << 2)) ^ BIAS;
+  let c: usize;
   if (ASC_FEATURE_SIMD) {
-    // The child is the number of split values below the key: two unsigned compares of 4 lanes.
+    // The child is the number of split values below the key: two signed compares of 4 lanes,
+    // narrowed to 8 lanes of 16 bits, whose byte mask has 2 bits per split below the key.
     const kv = i32x4.splat(k);
-    const lt0 = i32x4.gt_u(kv, v128.load(p, 16));
-    const lt1 = i32x4.gt_u(kv, v128.load(p, 32));
-    c = popcnt<u32>(i32x4.bitmask(lt0)) + popcnt<u32>(i32x4.bitmask(lt1));
+    const below = i16x8.narrow_i32x4_s(i32x4.gt_s(kv, v128.load(p, 16)), i32x4.gt_s(kv, v128.load(p, 32)));
+    c = <usize>popcnt<u32>(i8x16.bitmask(below)) << 1;
   } else {
-    // Branch-free: seven compares summed (split 7 is NONE and never below a key).
-    c = <u32>(k > load<u32>(p, 16)) + <u32>(k > load<u32>(p, 20)) + <u32>(k > load<u32>(p, 24)) + <u32>(k > load<u32>(p, 28));
-    c += <u32>(k > load<u32>(p, 32)) + <u32>(k > load<u32>(p, 36)) + <u32>(k > load<u32>(p, 40));
+    // Branch-free: seven compares summed (split 7 is never below a key).
+    const s = <i32>k;
+    let n = <u32>(s > load<i32>(p, 16)) + <u32>(s > load<i32>(p, 20)) + <u32>(s > load<i32>(p, 24)) + <u32>(s > load<i32>(p, 28));
+    n += <u32>(s > load<i32>(p, 32)) + <u32>(s > load<i32>(p, 36)) + <u32>(s > load<i32>(p, 40));
+    c = <usize>n << 2;
   }
-  return t + (<usize>load<u32>(p + 48 + (<usize>c << 2)) << 2);
+  return t + (<usize>load<u32>(p + 48 + c) << 2);
 }
 
-/** Walks one tree from node `n` to its leaf with the key row at `key`; the leaf's address. */
-@inline function descend(t: usize, n: u32, key: usize): usize {
-  let p = t + (<usize>n << 2);
-  while (load<u32>(p) != LEAF) p = step(t, p, key);
-  return p;
-}
-
-// IPv4 packets go through in chunks, tree by tree: each tree is walked for four packets at a
-// time in lock-step (their dependent loads overlap), then each packet scans its leaf.
+// The batch goes through in chunks of CHUNK packets. Per family, a list holds the chunk's packets
+// of that family. Tree by tree (in order of their first ordinal), the packets whose best match so
+// far is above the tree's first ordinal are walked four at a time in lock-step (their dependent
+// loads overlap), and each scans its leaf right after. A tree that no packet needs ends the
+// family's walk: later trees start later.
 const CHUNK: usize = 64;
-const KEYS: usize = memory.data(<i32>(CHUNK * 32), 16); // 8 words per packet
-const LEAVES: usize = memory.data(<i32>(CHUNK * 4), 16);
+const KEYS: usize = memory.data(<i32>(CHUNK * ROW), 16);
 const BEST: usize = memory.data(<i32>(CHUNK * 4), 16);
-// An empty leaf: where packets start that skip the current tree.
-// Its splits are NONE and its children point back to it (set per call: children are offsets
-// from the structure).
-const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0, 0, 0, 0, 0, 0, 0, 0], 16);
+// Packet indices (+4 for the padding of the last group of four).
+const LIST4: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
+const LIST6: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
+const WORK: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
+// An empty leaf where the padding lanes of a group start. Its splits are never below a key and
+// its children point back to it (set per call: children are offsets from the structure).
+const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0, 0, 0, 0, 0, 0, 0, 0], 16);
 
-/** Leaf of tree `root` for each packet j < n whose start is not EMPTY (start[j] from `first`). */
-function walkChunk(t: usize, root: u32, first: u32, n: usize): void {
+/** Scans the leaf at `leaf` for packet j and keeps a better match in BEST. */
+@inline function scanLane(t: usize, leaf: usize, j: u32, v6: bool): void {
+  const count = load<u32>(leaf, 4);
+  if (count == 0) return;
+  const row = KEYS + <usize>j * ROW;
+  const at = BEST + (<usize>j << 2);
+  const m = v6 ? scan6(t, load<u32>(leaf, 8), count, row, load<u32>(at)) : scan4(t, load<u32>(leaf, 8), count, row, load<u32>(at));
+  if (m != 0) store<u32>(at, m);
+}
+
+/** Walks the m packets listed at `list` (padded to a multiple of 4) through the tree at `root`. */
+function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool): void {
   const r = t + (<usize>root << 2);
-  let j: usize = 0;
-  for (; j < n; j += 4) {
-    // Packets past n, not IPv4, or with a match below this tree's first ordinal start at EMPTY.
-    let pa = j < n && load<u32>(BEST + (j << 2)) > first ? r : EMPTY;
-    let pb = j + 1 < n && load<u32>(BEST + (j << 2), 4) > first ? r : EMPTY;
-    let pc = j + 2 < n && load<u32>(BEST + (j << 2), 8) > first ? r : EMPTY;
-    let pd = j + 3 < n && load<u32>(BEST + (j << 2), 12) > first ? r : EMPTY;
-    const ka = KEYS + (j << 5);
+  for (let i: u32 = 0; i < m; i += 4) {
+    const l = list + (<usize>i << 2);
+    const ja = load<u32>(l);
+    const jb = load<u32>(l, 4);
+    const jc = load<u32>(l, 8);
+    const jd = load<u32>(l, 12);
+    const ra = KEYS + <usize>ja * ROW;
+    const rb = KEYS + <usize>jb * ROW;
+    const rc = KEYS + <usize>jc * ROW;
+    const rd = KEYS + <usize>jd * ROW;
+    let pa = r;
+    let pb = i + 1 < m ? r : EMPTY;
+    let pc = i + 2 < m ? r : EMPTY;
+    let pd = i + 3 < m ? r : EMPTY;
     // Every lane steps each round: a step from a leaf stays on it (tree.ts), so there is no
     // per-lane branch to mispredict when the four packets reach leaves at different depths.
     // Dimensions are below LEAF (0xff), so the AND of the four is LEAF only when all are leaves.
     while ((load<u32>(pa) & load<u32>(pb) & load<u32>(pc) & load<u32>(pd)) != LEAF) {
-      pa = step(t, pa, ka);
-      pb = step(t, pb, ka + 32);
-      pc = step(t, pc, ka + 64);
-      pd = step(t, pd, ka + 96);
+      pa = step(t, pa, ra);
+      pb = step(t, pb, rb);
+      pc = step(t, pc, rc);
+      pd = step(t, pd, rd);
     }
-    store<usize>(LEAVES + (j << 2), pa);
-    store<usize>(LEAVES + (j << 2), pb, 4);
-    store<usize>(LEAVES + (j << 2), pc, 8);
-    store<usize>(LEAVES + (j << 2), pd, 12);
+    scanLane(t, pa, ja, v6);
+    if (i + 1 < m) scanLane(t, pb, jb, v6);
+    if (i + 2 < m) scanLane(t, pc, jc, v6);
+    if (i + 3 < m) scanLane(t, pd, jd, v6);
   }
+}
+
+/** All trees of one family (the list at `treeList` in the structure) for the n packets at `list`. */
+function walkFamily(t: usize, treeList: u32, list: usize, n: u32, v6: bool): void {
+  const trees = word(t, treeList);
+  let from = list;
+  let m = n;
+  for (let k: u32 = 0; k < trees; k++) {
+    const first = word(t, treeList + 2 + 2 * k);
+    if (k > 0) {
+      // Keep the packets whose best match so far is above this tree's first ordinal (a subset
+      // of the previous tree's: first ordinals only grow, best matches only shrink).
+      let kept: u32 = 0;
+      for (let x: u32 = 0; x < m; x++) {
+        const j = load<u32>(from + (<usize>x << 2));
+        store<u32>(WORK + (<usize>kept << 2), j);
+        kept += <u32>(load<u32>(BEST + (<usize>j << 2)) > first);
+      }
+      from = WORK;
+      m = kept;
+      if (m == 0) return;
+    }
+    // Padding lanes read row 0 (any row will do: they start at EMPTY and are not scanned).
+    store<u64>(from + (<usize>m << 2), 0);
+    store<u64>(from + (<usize>m << 2), 0, 8);
+    walkTree(t, word(t, treeList + 1 + 2 * k), from, m, v6);
+  }
+}
+
+// Batch column addresses for the current call (set by classifyBatch).
+let srcCol: usize = 0;
+let dstCol: usize = 0;
+let src6Col: usize = 0;
+let dst6Col: usize = 0;
+let sportCol: usize = 0;
+let dportCol: usize = 0;
+let protoCol: usize = 0;
+let famCol: usize = 0;
+let flagCol: usize = 0;
+let n4: u32 = 0;
+let n6: u32 = 0;
+
+/** The key row of batch tuple i at chunk position j, one packet at a time; lists it by family. */
+function keyOne(i: usize, j: usize): void {
+  const f = load<u8>(famCol + i);
+  const hp = (load<u8>(flagCol + i) & 1) != 0;
+  const row = KEYS + j * ROW;
+  const sp = hp ? <u32>load<u16>(sportCol + (i << 1)) : 0;
+  const dp = hp ? <u32>load<u16>(dportCol + (i << 1)) : 0;
+  const pr = <u32>load<u8>(protoCol + i);
+  const pk = hp ? pr | PROTO_HAS_PORTS : pr;
+  if (f == 4) {
+    store<u32>(row, load<u32>(srcCol + (i << 2)));
+    store<u32>(row, load<u32>(dstCol + (i << 2)), 4);
+    store<u32>(row, hp ? sp : NO_PORTS, 8);
+    store<u32>(row, hp ? dp : NO_PORTS, 12);
+    store<u32>(row, pr, 16);
+    store<u32>(row, (sp ^ 0x8000) | ((dp ^ 0x8000) << 16), R4_PORTS);
+    store<u32>(row, pk, R4_PROTO_KEY);
+    store<u32>(LIST4 + (<usize>n4 << 2), <u32>j);
+    n4++;
+  } else if (f == 6) {
+    store<u64>(row, load<u64>(src6Col + (i << 4)));
+    store<u64>(row, load<u64>(src6Col + (i << 4), 8), 8);
+    store<u64>(row, load<u64>(dst6Col + (i << 4)), 16);
+    store<u64>(row, load<u64>(dst6Col + (i << 4), 8), 24);
+    store<u32>(row, hp ? sp : NO_PORTS, 32);
+    store<u32>(row, hp ? dp : NO_PORTS, 36);
+    store<u32>(row, pr, 40);
+    store<u32>(row, pk, R6_PROTO_KEY);
+    store<u32>(row, sp, R6_SPORT);
+    store<u32>(row, dp, R6_DPORT);
+    store<u32>(LIST6 + (<usize>n6 << 2), <u32>j);
+    n6++;
+  }
+}
+
+/**
+ * Key rows of batch tuples [i, i + 4) at chunk positions [j, j + 4) when all four are IPv4: the
+ * columns are read 4 tuples at a time and transposed into rows with shuffles.
+ */
+@inline function keyFour4(i: usize, j: usize): void {
+  const s = v128.load(srcCol + (i << 2));
+  const d = v128.load(dstCol + (i << 2));
+  const sp = i32x4.extend_low_i16x8_u(v128.load64_zero(sportCol + (i << 1)));
+  const dp = i32x4.extend_low_i16x8_u(v128.load64_zero(dportCol + (i << 1)));
+  const pr = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(protoCol + i)));
+  const fl = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(flagCol + i)));
+  const hp = i32x4.ne(v128.and(fl, i32x4.splat(1)), i32x4.splat(0));
+  const sp16 = v128.and(sp, hp);
+  const dp16 = v128.and(dp, hp);
+  const tsp = v128.bitselect(sp, i32x4.splat(NO_PORTS), hp);
+  const tdp = v128.bitselect(dp, i32x4.splat(NO_PORTS), hp);
+  const pk = v128.or(pr, v128.and(hp, i32x4.splat(PROTO_HAS_PORTS)));
+  const ports = v128.or(v128.xor(sp16, i32x4.splat(0x8000)), i32x4.shl(v128.xor(dp16, i32x4.splat(0x8000)), 16));
+  // [s, d, tsp, tdp] and [pr, ports, pk, 0] transposed: row k gets lane k of each.
+  const a0 = i32x4.shuffle(s, d, 0, 4, 1, 5);
+  const a1 = i32x4.shuffle(s, d, 2, 6, 3, 7);
+  const a2 = i32x4.shuffle(tsp, tdp, 0, 4, 1, 5);
+  const a3 = i32x4.shuffle(tsp, tdp, 2, 6, 3, 7);
+  const b0 = i32x4.shuffle(pr, ports, 0, 4, 1, 5);
+  const b1 = i32x4.shuffle(pr, ports, 2, 6, 3, 7);
+  const b2 = i32x4.shuffle(pk, pk, 0, 4, 1, 5);
+  const b3 = i32x4.shuffle(pk, pk, 2, 6, 3, 7);
+  const row = KEYS + j * ROW;
+  v128.store(row, i32x4.shuffle(a0, a2, 0, 1, 4, 5));
+  v128.store(row, i32x4.shuffle(b0, b2, 0, 1, 4, 5), 16);
+  v128.store(row, i32x4.shuffle(a0, a2, 2, 3, 6, 7), ROW);
+  v128.store(row, i32x4.shuffle(b0, b2, 2, 3, 6, 7), ROW + 16);
+  v128.store(row, i32x4.shuffle(a1, a3, 0, 1, 4, 5), 2 * ROW);
+  v128.store(row, i32x4.shuffle(b1, b3, 0, 1, 4, 5), 2 * ROW + 16);
+  v128.store(row, i32x4.shuffle(a1, a3, 2, 3, 6, 7), 3 * ROW);
+  v128.store(row, i32x4.shuffle(b1, b3, 2, 3, 6, 7), 3 * ROW + 16);
+  const l = <u32>j;
+  v128.store(LIST4 + (<usize>n4 << 2), i32x4(l, l + 1, l + 2, l + 3));
+  n4 += 4;
 }
 
 /**
@@ -188,74 +340,49 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
   const c = <usize>capacity;
   const root4 = load<u32>(tree, 4);
   const root6 = load<u32>(tree, 8);
-  const srcCol = batch;
-  const dstCol = batch + batchDst(c);
-  const src6Col = batch + batchSrc6(c);
-  const dst6Col = batch + batchDst6(c);
-  const sportCol = batch + batchSport(c);
-  const dportCol = batch + batchDport(c);
-  const protoCol = batch + batchProto(c);
-  const famCol = batch + batchFamily(c);
-  const flagCol = batch + batchFlags(c);
+  srcCol = batch;
+  dstCol = batch + batchDst(c);
+  src6Col = batch + batchSrc6(c);
+  dst6Col = batch + batchDst6(c);
+  sportCol = batch + batchSport(c);
+  dportCol = batch + batchDport(c);
+  protoCol = batch + batchProto(c);
+  famCol = batch + batchFamily(c);
+  flagCol = batch + batchFlags(c);
   // EMPTY's children: itself, as an offset in words from `tree` (wraps around in 32 bits).
   const self = <u32>((EMPTY - tree) >> 2);
   for (let j: usize = 0; j < 8; j++) store<u32>(EMPTY + 48 + (j << 2), self);
-  const trees4: u32 = root4 == NONE ? 0 : word(tree, root4);
-  const trees6: u32 = root6 == NONE ? 0 : word(tree, root6);
   for (let base: usize = 0; base < <usize>count; base += CHUNK) {
     const n: usize = min(CHUNK, <usize>count - base);
-    // Keys of the chunk (8 words per packet; IPv6 packets fill theirs below).
-    for (let j: usize = 0; j < n; j++) {
-      const i = base + j;
-      const hp = (load<u8>(flagCol + i) & 1) != 0;
-      const row = KEYS + (j << 5);
-      store<u32>(row, load<u32>(srcCol + (i << 2)));
-      store<u32>(row, load<u32>(dstCol + (i << 2)), 4);
-      store<u32>(row, hp ? <u32>load<u16>(sportCol + (i << 1)) : NO_PORTS, 8);
-      store<u32>(row, hp ? <u32>load<u16>(dportCol + (i << 1)) : NO_PORTS, 12);
-      store<u32>(row, <u32>load<u8>(protoCol + i), 16);
-    }
-    // IPv4: tree by tree over the chunk. BEST is LIMIT for IPv4 packets still looking, 0 for others.
-    for (let j: usize = 0; j < n; j++) store<u32>(BEST + (j << 2), load<u8>(famCol + base + j) == 4 ? LIMIT : 0);
-    for (let k: u32 = 0; k < trees4; k++) {
-      const first = word(tree, root4 + 2 + 2 * k);
-      walkChunk(tree, word(tree, root4 + 1 + 2 * k), first, n);
-      for (let j: usize = 0; j < n; j++) {
-        const leaf = load<usize>(LEAVES + (j << 2));
-        const count = load<u32>(leaf, 4);
-        if (count == 0) continue;
-        const row = KEYS + (j << 5);
-        const m = scan4(tree, load<u32>(leaf, 8), count, load<u32>(row), load<u32>(row, 4), load<u32>(row, 8), load<u32>(row, 12), load<u32>(row, 16), load<u32>(BEST + (j << 2)));
-        if (m != 0) store<u32>(BEST + (j << 2), m);
+    n4 = 0;
+    n6 = 0;
+    let j: usize = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; j + 4 <= n; j += 4) {
+        v128.store(BEST + (j << 2), i32x4.splat(LIMIT));
+        const i = base + j;
+        if (load<u32>(famCol + i) == 0x04040404) keyFour4(i, j);
+        else for (let k: usize = 0; k < 4; k++) keyOne(i + k, j + k);
       }
     }
-    for (let j: usize = 0; j < n; j++) {
-      const i = base + j;
-      const f = load<u8>(famCol + i);
-      const row = KEYS + (j << 5);
-      const sp = load<u32>(row, 8);
-      const dp = load<u32>(row, 12);
-      const pr = load<u32>(row, 16);
-      let best: u32 = LIMIT;
-      if (f == 4) {
-        best = load<u32>(BEST + (j << 2));
-      } else if (f == 6) {
-        const o = i << 4;
-        store<u64>(KEY, load<u64>(src6Col + o));
-        store<u64>(KEY, load<u64>(src6Col + o, 8), 8);
-        store<u64>(KEY, load<u64>(dst6Col + o), 16);
-        store<u64>(KEY, load<u64>(dst6Col + o, 8), 24);
-        store<u32>(KEY, sp, 32);
-        store<u32>(KEY, dp, 36);
-        store<u32>(KEY, pr, 40);
-        for (let k: u32 = 0; k < trees6; k++) {
-          if (word(tree, root6 + 2 + 2 * k) >= best) break;
-          const leaf = descend(tree, word(tree, root6 + 1 + 2 * k), KEY);
-          const m = scan6(tree, load<u32>(leaf, 8), load<u32>(leaf, 4), sp, dp, pr, best);
-          if (m != 0) best = m;
-        }
+    for (; j < n; j++) {
+      store<u32>(BEST + (j << 2), LIMIT);
+      keyOne(base + j, j);
+    }
+    if (n4 != 0 && root4 != NONE) walkFamily(tree, root4, LIST4, n4, false);
+    if (n6 != 0 && root6 != NONE) walkFamily(tree, root6, LIST6, n6, true);
+    const out = results + (base << 2);
+    j = 0;
+    if (ASC_FEATURE_SIMD) {
+      // LIMIT (no match) becomes 0.
+      for (; j + 4 <= n; j += 4) {
+        const b = v128.load(BEST + (j << 2));
+        v128.store(out + (j << 2), v128.andnot(b, i32x4.eq(b, i32x4.splat(LIMIT))));
       }
-      store<i32>(results + (i << 2), best == LIMIT ? 0 : <i32>best);
+    }
+    for (; j < n; j++) {
+      const b = load<u32>(BEST + (j << 2));
+      store<i32>(out + (j << 2), b == LIMIT ? 0 : <i32>b);
     }
   }
 }

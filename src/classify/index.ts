@@ -41,6 +41,7 @@ class TsClassifier implements Classifier {
   readonly rules: number;
   readonly bytes: number;
   private readonly words: Uint32Array;
+  private readonly signed: Int32Array;
   private one: TupleBatch | undefined;
   constructor(
     readonly engine: EngineName,
@@ -49,11 +50,12 @@ class TsClassifier implements Classifier {
   ) {
     this.rules = tree.rules;
     this.words = tree.words;
+    this.signed = new Int32Array(tree.words.buffer, tree.words.byteOffset, tree.words.length);
     this.bytes = tree.words.byteLength;
   }
   classify(batch: TupleBatch, results: Int32Array): void {
     checkResults(batch, results);
-    if (this.engine === 'ts') walkBatch(this.words, batch, batch.count, results);
+    if (this.engine === 'ts') walkBatch(this.words, batch, batch.count, results, this.signed);
     else scanBatch(this.words, batch, batch.count, results);
   }
   classifyOne(t: Tuple): number {

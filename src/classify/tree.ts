@@ -15,18 +15,26 @@
 // Layout (u32 words, offsets in words from the start of the structure):
 //   header  [MAGIC, list4, list6, words, ports, records4, records6, count4, count6, 0...]  (16 words)
 //   node    internal: [dim, k, 0, 0, split0..split7, child0..child7] (NODE_WORDS): the key
-//                     goes to child #{j : key[dim] > split_j} (unsigned; unused splits = NONE)
-//           leaf:     [LEAF, count, recordsOffset, 0, NONE x8, self x8] (a step stays on it)
+//                     goes to child #{j : key[dim] > split_j} (unsigned). Splits are stored with
+//                     the top bit flipped (splitWord), so that the walk compares signed: one x86
+//                     instruction per 4 lanes. Unused splits are SPLIT_NEVER (no key is above).
+//           leaf:     [LEAF, count, recordsOffset, 0, SPLIT_NEVER x8, self x8] (a step stays on it)
 //   list    [k, root1, firstOrdinal1, ..., rootk, firstOrdinalk]: the trees of one family
-//   record  IPv4: records go in groups of 4, struct-of-arrays (G4_WORDS = 48 words per group):
-//             [srcCare x4, srcValue x4, dstCare x4, dstValue x4, pLo x4, pHi x4, sLo x4, sHi x4,
-//              dLo x4, dHi x4, ordinal x4, extra x4]; record i is lane i & 3 of group i >> 2, so
-//             one packet is checked against 4 records with a few 4-lane compares (SIMD build),
-//             or record by record (scalar build, ts). Unused lanes of the last group never match
-//             (srcCare 0, srcValue 1) and have ordinal NONE.
-//           IPv6 (24 words): [ordinal, extra, pLo, pHi, sLo, sHi, dLo, dHi, srcValue x4,
-//             srcCare x4, dstValue x4, dstCare x4] (most significant word first; each address
-//             one 4-lane masked compare)
+//   record  A record checks one rule (part) exactly. Protocol and "has ports" are one masked
+//             compare: the key is protocol | hasPorts << 8, and a record with a port condition
+//             cares about bit 8 (a tuple without ports never matches it). Ports are then 16-bit
+//             ranges (a tuple without ports has port key 0, inside every any-port range).
+//           IPv4: records go in groups of 4, struct-of-arrays (G4_WORDS = 40 words per group):
+//             [srcCare x4, srcValue x4, dstCare x4, dstValue x4, protoCare x4, protoValue x4,
+//              portsLo x4, portsHi x4, ordinal x4, extra x4] where portsLo/Hi pack both ports'
+//             bounds as (sport ^ 0x8000) | (dport ^ 0x8000) << 16 (signed 16-bit lanes: the SIMD
+//             build checks both ports of 4 records with two compares). Record i is lane i & 3 of
+//             group i >> 2: one packet is checked against 4 records with a few 4-lane compares
+//             (SIMD build), or record by record (scalar build, ts). Unused lanes of the last group
+//             never match (srcCare 0, srcValue 1) and have ordinal NONE.
+//           IPv6 (24 words): [ordinal, extra, protoCare, protoValue, sLo, sHi, dLo, dHi,
+//             srcValue x4, srcCare x4, dstValue x4, dstCare x4] (most significant word first; each
+//             address one 4-lane masked compare)
 //   extra   0, or the offset of [nS, lo, hi, ..., nD, lo, hi, ...] for port sets with many ranges
 // Dimensions: IPv4 0 src, 1 dst, 2 sport, 3 dport, 4 proto; IPv6 0-3 src words (0 = most
 // significant), 4-7 dst words, 8 sport, 9 dport, 10 proto. NONE (0xffffffff) marks an empty tree.
@@ -41,22 +49,36 @@ export const HEADER_WORDS = 16;
 /** Words per node: internal [dim, children, 0, 0, split x8 (unused = NONE), child x8]; leaf [LEAF, count, records, 0, ...]. */
 export const NODE_WORDS = 20;
 export const NO_PORTS = 65536;
+/** A split value no key is above (NONE with the top bit flipped). */
+export const SPLIT_NEVER = 0x7fffffff;
+
+/** A split value as stored: the top bit flipped, so that unsigned order is signed order. */
+export function splitWord(v: number): number {
+  return (v ^ 0x80000000) >>> 0;
+}
 /** Words per group of 4 IPv4 records, and the word of each field's 4 lanes within a group. */
-export const G4_WORDS = 48;
+export const G4_WORDS = 40;
 export const G4_SRC_CARE = 0;
 export const G4_SRC_VALUE = 4;
 export const G4_DST_CARE = 8;
 export const G4_DST_VALUE = 12;
-export const G4_PLO = 16;
-export const G4_PHI = 20;
-export const G4_SLO = 24;
-export const G4_SHI = 28;
-export const G4_DLO = 32;
-export const G4_DHI = 36;
-export const G4_ORDINAL = 40;
-export const G4_EXTRA = 44;
-/** Index of `extra` in a Box's record words (rec4 order below). */
-const R4_EXTRA = 15;
+export const G4_PROTO_CARE = 16;
+export const G4_PROTO_VALUE = 20;
+export const G4_PORTS_LO = 24;
+export const G4_PORTS_HI = 28;
+export const G4_ORDINAL = 32;
+export const G4_EXTRA = 36;
+/** Fields of an IPv4 record in a Box's rec words, in group order. */
+const R4_FIELDS = 10;
+const R4_EXTRA = 9;
+/** Bit of the protocol key set when the tuple has ports. */
+export const PROTO_HAS_PORTS = 0x100;
+
+/** Both ports' bounds in one word, as the IPv4 group stores them (signed 16-bit lanes). */
+export function packPorts(sport: number, dport: number): number {
+  return ((sport ^ 0x8000) | ((dport ^ 0x8000) << 16)) >>> 0;
+}
+
 export const H_ROOT4 = 1;
 export const H_ROOT6 = 2;
 export const H_WORDS = 3;
@@ -71,8 +93,7 @@ export function recordsWords(family: Family, n: number): number {
 }
 
 /**
- * Writes IPv4 record `i` of the group array at `at` from a Box's rec words
- * [pLo, sLo, dLo, 0, pHi, sHi, dHi, NONE, srcCare, dstCare, 0, 0, srcValue, dstValue, ordinal, extra];
+ * Writes IPv4 record `i` of the group array at `at` from a Box's rec words (group field order);
  * `rec` undefined writes a lane that never matches.
  */
 function putRecord4(a: Uint32Array, at: number, i: number, rec: readonly number[] | undefined): void {
@@ -83,18 +104,7 @@ function putRecord4(a: Uint32Array, at: number, i: number, rec: readonly number[
     a[g + G4_ORDINAL] = NONE;
     return;
   }
-  a[g + G4_SRC_CARE] = rec[8]!;
-  a[g + G4_SRC_VALUE] = rec[12]!;
-  a[g + G4_DST_CARE] = rec[9]!;
-  a[g + G4_DST_VALUE] = rec[13]!;
-  a[g + G4_PLO] = rec[0]!;
-  a[g + G4_PHI] = rec[4]!;
-  a[g + G4_SLO] = rec[1]!;
-  a[g + G4_SHI] = rec[5]!;
-  a[g + G4_DLO] = rec[2]!;
-  a[g + G4_DHI] = rec[6]!;
-  a[g + G4_ORDINAL] = rec[14]!;
-  a[g + G4_EXTRA] = rec[R4_EXTRA]!;
+  for (let f = 0; f < R4_FIELDS; f++) a[g + 4 * f] = rec[f]!;
 }
 
 /** Writes the records of `boxes` in order at `at` (IPv4 groups padded to 4; IPv6 copied from `src`). */
@@ -199,6 +209,10 @@ export function entryBoxes(e: Entry, maxExpand: number): Box[] {
   }
   const pLo = e.protocol === 0 ? 0 : e.protocol;
   const pHi = e.protocol === 0 ? 255 : e.protocol;
+  // Records check the protocol and "has ports" as one masked compare, ports as 16-bit ranges.
+  const portCondition = !isAnyPort(e.sport) || !isAnyPort(e.dport);
+  const protoCare = (e.protocol === 0 ? 0 : 0xff) | (portCondition ? PROTO_HAS_PORTS : 0);
+  const protoValue = e.protocol | (portCondition ? PROTO_HAS_PORTS : 0);
   const sr = portRanges(e.sport);
   const dr = portRanges(e.dport);
   const boxes: Box[] = [];
@@ -207,7 +221,7 @@ export function entryBoxes(e: Entry, maxExpand: number): Box[] {
     lo: [...addrLo, s[0], d[0], pLo],
     hi: [...addrHi, s[1], d[1], pHi],
     exact: ex,
-    rec: f === 4 ? [pLo, s[0], d[0], 0, pHi, s[1], d[1], NONE, sc[0]!, dc[0]!, 0, 0, sv[0]!, dv[0]!, e.ordinal, 0] : [e.ordinal, 0, pLo, pHi, s[0], s[1], d[0], d[1], ...sv, ...sc, ...dv, ...dc],
+    rec: f === 4 ? [sc[0]!, sv[0]!, dc[0]!, dv[0]!, protoCare, protoValue, packPorts(s[0], d[0]), packPorts(Math.min(s[1], 65535), Math.min(d[1], 65535)), e.ordinal, 0] : [e.ordinal, 0, protoCare, protoValue, s[0], Math.min(s[1], 65535), d[0], Math.min(d[1], 65535), ...sv, ...sc, ...dv, ...dc],
     extraPorts: extra,
   });
   if (sr.length * dr.length <= maxExpand) {
@@ -432,7 +446,7 @@ function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: num
     a[at + 3] = 0;
     // A step from a leaf stays on it (no split is below any key, child 0 is the leaf itself), so
     // the wasm lock-step walk steps every lane without a branch per lane.
-    for (let j = 0; j < 8; j++) a[at + 4 + j] = NONE;
+    for (let j = 0; j < 8; j++) a[at + 4 + j] = SPLIT_NEVER;
     for (let j = 0; j < 8; j++) a[at + 12 + j] = at;
     return;
   }
@@ -477,7 +491,7 @@ function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: num
   a[at + 2] = 0;
   a[at + 3] = 0;
   for (let j = 0; j < 8; j++) {
-    a[at + 4 + j] = j < k - 1 ? parts[j]!.hi : NONE;
+    a[at + 4 + j] = j < k - 1 ? splitWord(parts[j]!.hi) : SPLIT_NEVER;
     a[at + 12 + j] = j < k ? children + j * NODE_WORDS : children + (k - 1) * NODE_WORDS;
   }
   parts.forEach((p, j) => {

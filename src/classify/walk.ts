@@ -1,12 +1,12 @@
 // The `ts` engine's lookup and the `linear` engine's scan over the structure built by ./tree.ts:
 // the TypeScript twin of assembly/classify.ts (same layout, same steps).
 import { FLAG_HAS_PORTS, type TupleBatch } from './batch.js';
-import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, NONE, NO_PORTS } from './tree.js';
+import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, NONE, NO_PORTS, PROTO_HAS_PORTS } from './tree.js';
 
 // The IPv4 group layout of tree.ts (G4_*) as local literals: V8 does not constant-fold imported
 // bindings, and loading them inside the record loop cost ~15% of the whole lookup (measured).
 // test/classify-property.test.ts checks these (and LEAF) against tree.ts.
-export const G4 = { words: 48, srcCare: 0, srcValue: 4, dstCare: 8, dstValue: 12, pLo: 16, pHi: 20, sLo: 24, sHi: 28, dLo: 32, dHi: 36, ordinal: 40, extra: 44 } as const;
+export const G4 = { words: 40, srcCare: 0, srcValue: 4, dstCare: 8, dstValue: 12, protoCare: 16, protoValue: 20, portsLo: 24, portsHi: 28, ordinal: 32, extra: 36 } as const;
 
 const LIMIT = 0xffffffff;
 
@@ -26,20 +26,25 @@ function extraOk(w: Uint32Array, extra: number, sport: number, dport: number): b
  * First matching IPv4 record among `count` records in groups of 4 at `r` (see tree.ts; ordinal
  * order) with an ordinal below `limit`; its ordinal or 0. Record by record: the scalar twin of
  * the SIMD group check in assembly/classify.ts, with the same checks and the same answer.
+ * `proto` is the protocol key (protocol | PROTO_HAS_PORTS when the tuple has ports), `sport` and
+ * `dport` are 0 for a tuple without ports.
  */
 export function scan4(w: Uint32Array, r: number, count: number, src: number, dst: number, sport: number, dport: number, proto: number, limit: number): number {
   // Whole groups: the unused lanes of the last one have ordinal NONE (>= any limit), so the scan
   // stops there.
-  for (let end = r + ((count + 3) >> 2) * 48; r < end; r += 48) {
+  for (let end = r + ((count + 3) >> 2) * 40; r < end; r += 40) {
     for (let g = r; g < r + 4; g++) {
-      const ord = w[g + 40]!;
+      const ord = w[g + 32]!;
       if (ord >= limit) return 0;
       if (((src & w[g]!) >>> 0) !== w[g + 4]!) continue;
       if (((dst & w[g + 8]!) >>> 0) !== w[g + 12]!) continue;
-      if (proto < w[g + 16]! || proto > w[g + 20]!) continue;
-      if (sport < w[g + 24]! || sport > w[g + 28]!) continue;
-      if (dport < w[g + 32]! || dport > w[g + 36]!) continue;
-      const extra = w[g + 44]!;
+      if ((proto & w[g + 16]!) !== w[g + 20]!) continue;
+      // Packed port bounds: (port ^ 0x8000) per 16-bit half (tree.ts packPorts).
+      const lo = w[g + 24]!;
+      const hi = w[g + 28]!;
+      if (sport < ((lo & 0xffff) ^ 0x8000) || sport > ((hi & 0xffff) ^ 0x8000)) continue;
+      if (dport < ((lo >>> 16) ^ 0x8000) || dport > ((hi >>> 16) ^ 0x8000)) continue;
+      const extra = w[g + 36]!;
       if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
       return ord;
     }
@@ -47,11 +52,11 @@ export function scan4(w: Uint32Array, r: number, count: number, src: number, dst
   return 0;
 }
 
-/** IPv6: `key` holds the 8 address words at key[0..8). */
+/** IPv6: `key` holds the 8 address words at key[0..8); ports and protocol key as for scan4. */
 export function scan6(w: Uint32Array, r: number, count: number, key: Uint32Array, sport: number, dport: number, proto: number, limit: number): number {
   next: for (let end = r + count * 24; r < end; r += 24) {
     if (w[r]! >= limit) return 0;
-    if (proto < w[r + 2]! || proto > w[r + 3]!) continue;
+    if ((proto & w[r + 2]!) !== w[r + 3]!) continue;
     if (sport < w[r + 4]! || sport > w[r + 5]!) continue;
     if (dport < w[r + 6]! || dport > w[r + 7]!) continue;
     for (let k = 0; k < 4; k++) if (((key[k]! & w[r + 12 + k]!) >>> 0) !== w[r + 8 + k]!) continue next;
@@ -63,19 +68,23 @@ export function scan6(w: Uint32Array, r: number, count: number, key: Uint32Array
   return 0;
 }
 
-/** From node n down to its leaf: the child is the number of split values below the key. */
-function descend(w: Uint32Array, n: number, key: Uint32Array): number {
+/**
+ * From node n down to its leaf: the child is the number of split values below the key. Splits
+ * are stored with the top bit flipped (tree.ts splitWord): `s` is the structure as signed words,
+ * and the key is flipped the same way.
+ */
+function descend(w: Uint32Array, s: Int32Array, n: number, key: Uint32Array): number {
   for (let dim = w[n]!; dim !== 0xff; dim = w[n]!) { // 0xff = LEAF (a literal: see G4 above)
-    const k = key[dim]!;
+    const k = key[dim]! ^ 0x80000000;
     let c = 0;
-    while (k > w[n + 4 + c]!) c++; // split 7 is NONE: stops there at the latest
+    while (k > s[n + 4 + c]!) c++; // split 7 is SPLIT_NEVER: stops there at the latest
     n = w[n + 12 + c]!;
   }
   return n;
 }
 
-/** Tree lookup for one batch (the `ts` engine). */
-export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, results: Int32Array): void {
+/** Tree lookup for one batch (the `ts` engine); `sw` is `w` as signed words (see descend). */
+export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, results: Int32Array, sw = new Int32Array(w.buffer, w.byteOffset, w.length)): void {
   const root4 = w[H_ROOT4]!;
   const root6 = w[H_ROOT6]!;
   const key = new Uint32Array(11);
@@ -83,9 +92,12 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
   for (let i = 0; i < count; i++) {
     const f = family[i]!;
     const hp = (flags[i]! & FLAG_HAS_PORTS) !== 0;
-    const sp = hp ? sport[i]! : NO_PORTS;
-    const dp = hp ? dport[i]! : NO_PORTS;
+    // Tree keys: a tuple without ports has port NO_PORTS; record keys: port 0 and no
+    // PROTO_HAS_PORTS bit in the protocol key.
+    const sp = hp ? sport[i]! : 0;
+    const dp = hp ? dport[i]! : 0;
     const p = proto[i]!;
+    const pk = hp ? p | PROTO_HAS_PORTS : p;
     if (f === 4) {
       if (root4 === NONE) {
         results[i] = 0;
@@ -95,15 +107,15 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       const d = dst[i]!;
       key[0] = s;
       key[1] = d;
-      key[2] = sp;
-      key[3] = dp;
+      key[2] = hp ? sp : NO_PORTS;
+      key[3] = hp ? dp : NO_PORTS;
       key[4] = p;
       let best = LIMIT;
       for (let t = 0, k = w[root4]!; t < k; t++) {
         if (w[root4 + 2 + 2 * t]! >= best) break;
         let n = w[root4 + 1 + 2 * t]!;
-        n = descend(w, n, key);
-        const m = scan4(w, w[n + 2]!, w[n + 1]!, s, d, sp, dp, p, best);
+        n = descend(w, sw, n, key);
+        const m = scan4(w, w[n + 2]!, w[n + 1]!, s, d, sp, dp, pk, best);
         if (m !== 0) best = m;
       }
       results[i] = best === LIMIT ? 0 : best;
@@ -121,15 +133,15 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       key[5] = dst6[o + 1]!;
       key[6] = dst6[o + 2]!;
       key[7] = dst6[o + 3]!;
-      key[8] = sp;
-      key[9] = dp;
+      key[8] = hp ? sp : NO_PORTS;
+      key[9] = hp ? dp : NO_PORTS;
       key[10] = p;
       let best = LIMIT;
       for (let t = 0, k = w[root6]!; t < k; t++) {
         if (w[root6 + 2 + 2 * t]! >= best) break;
         let n = w[root6 + 1 + 2 * t]!;
-        n = descend(w, n, key);
-        const m = scan6(w, w[n + 2]!, w[n + 1]!, key, sp, dp, p, best);
+        n = descend(w, sw, n, key);
+        const m = scan6(w, w[n + 2]!, w[n + 1]!, key, sp, dp, pk, best);
         if (m !== 0) best = m;
       }
       results[i] = best === LIMIT ? 0 : best;
@@ -150,16 +162,17 @@ export function scanBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
   for (let i = 0; i < count; i++) {
     const f = family[i]!;
     const hp = (flags[i]! & FLAG_HAS_PORTS) !== 0;
-    const sp = hp ? sport[i]! : NO_PORTS;
-    const dp = hp ? dport[i]! : NO_PORTS;
-    if (f === 4) results[i] = scan4(w, r4, n4, src[i]!, dst[i]!, sp, dp, proto[i]!, LIMIT);
+    const sp = hp ? sport[i]! : 0;
+    const dp = hp ? dport[i]! : 0;
+    const pk = hp ? proto[i]! | PROTO_HAS_PORTS : proto[i]!;
+    if (f === 4) results[i] = scan4(w, r4, n4, src[i]!, dst[i]!, sp, dp, pk, LIMIT);
     else if (f === 6) {
       const o = i * 4;
       for (let k = 0; k < 4; k++) {
         key[k] = src6[o + k]!;
         key[4 + k] = dst6[o + k]!;
       }
-      results[i] = scan6(w, r6, n6, key, sp, dp, proto[i]!, LIMIT);
+      results[i] = scan6(w, r6, n6, key, sp, dp, pk, LIMIT);
     } else results[i] = 0;
   }
 }
