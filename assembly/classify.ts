@@ -30,17 +30,19 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
 }
 
 // Each packet's key goes into a row of ROW bytes (tree.ts has the dimensions):
-//   IPv4  [src, dst, sport, dport, proto, ports, protoKey, 0, ...]
-//   IPv6  [src x4, dst x4, sport, dport, proto, protoKey, sport16, dport16, ...]
+//   IPv4  [src, dst, sport, dport, proto, ports, protoKey, 0, ..., best]
+//   IPv6  [src x4, dst x4, sport, dport, proto, protoKey, sport16, dport16, 0, best]
 // where sport/dport are the tree's keys (NO_PORTS for a tuple without ports), protoKey is
 // proto | PROTO_HAS_PORTS when the tuple has ports, ports packs both (port ^ 0x8000) in 16-bit
-// halves and sport16/dport16 are the ports or 0 (the records' keys).
+// halves and sport16/dport16 are the ports or 0 (the records' keys); best is the smallest
+// matching ordinal found so far (LIMIT: none yet).
 const ROW: usize = 64;
 const R4_PORTS: usize = 20;
 const R4_PROTO_KEY: usize = 24;
 const R6_PROTO_KEY: usize = 44;
 const R6_SPORT: usize = 48;
 const R6_DPORT: usize = 52;
+const R_BEST: usize = 60;
 
 /**
  * First IPv4 record (ordinal order) matching the key row, with ordinal below limit; 0 if none.
@@ -62,7 +64,9 @@ const R6_DPORT: usize = 52;
     const kd = i32x4.splat(dst);
     const kp = i32x4.splat(proto);
     const kq = i32x4.splat(ports);
-    for (let p = base; p < end; p += 160) {
+    // The leaf has at least one record: test the loop's end after the first group.
+    let p = base;
+    do {
       if (load<u32>(p, 128) >= limit) return 0;
       let m = i32x4.eq(v128.and(ks, v128.load(p)), v128.load(p, 16));
       m = v128.and(m, i32x4.eq(v128.and(kd, v128.load(p, 32)), v128.load(p, 48)));
@@ -78,7 +82,8 @@ const R6_DPORT: usize = 52;
         if (extra == 0 || extraOk(t, extra, (ports & 0xffff) ^ 0x8000, (ports >> 16) ^ 0x8000)) return ord;
         bits &= bits - 1;
       }
-    }
+      p += 160;
+    } while (p < end);
     return 0;
   }
   // Record by record over whole groups: the unused lanes of the last group have ordinal NONE
@@ -164,8 +169,7 @@ const R6_DPORT: usize = 52;
 // family's walk: later trees start later.
 const CHUNK: usize = 64;
 const KEYS: usize = memory.data(<i32>(CHUNK * ROW), 16);
-const BEST: usize = memory.data(<i32>(CHUNK * 4), 16);
-// Packet indices (+4 for the padding of the last group of four).
+// Key row addresses (+4 for the padding of the last group of four).
 const LIST4: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
 const LIST6: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
 const WORK: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
@@ -173,12 +177,11 @@ const WORK: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
 // its children point back to it (set per call: children are offsets from the structure).
 const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0, 0, 0, 0, 0, 0, 0, 0], 16);
 
-/** Scans the leaf at `leaf` for packet j and keeps a better match in BEST. */
-@inline function scanLane(t: usize, leaf: usize, j: u32, v6: bool): void {
+/** Scans the leaf at `leaf` for the packet whose key row is `row`; keeps a better match. */
+@inline function scanLane(t: usize, leaf: usize, row: usize, v6: bool): void {
   const count = load<u32>(leaf, 4);
   if (count == 0) return;
-  const row = KEYS + <usize>j * ROW;
-  const at = BEST + (<usize>j << 2);
+  const at = row + R_BEST;
   const m = v6 ? scan6(t, load<u32>(leaf, 8), count, row, load<u32>(at)) : scan4(t, load<u32>(leaf, 8), count, row, load<u32>(at));
   if (m != 0) store<u32>(at, m);
 }
@@ -188,14 +191,10 @@ function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool): void {
   const r = t + (<usize>root << 2);
   for (let i: u32 = 0; i < m; i += 4) {
     const l = list + (<usize>i << 2);
-    const ja = load<u32>(l);
-    const jb = load<u32>(l, 4);
-    const jc = load<u32>(l, 8);
-    const jd = load<u32>(l, 12);
-    const ra = KEYS + <usize>ja * ROW;
-    const rb = KEYS + <usize>jb * ROW;
-    const rc = KEYS + <usize>jc * ROW;
-    const rd = KEYS + <usize>jd * ROW;
+    const ra = <usize>load<u32>(l);
+    const rb = <usize>load<u32>(l, 4);
+    const rc = <usize>load<u32>(l, 8);
+    const rd = <usize>load<u32>(l, 12);
     let pa = r;
     let pb = i + 1 < m ? r : EMPTY;
     let pc = i + 2 < m ? r : EMPTY;
@@ -209,10 +208,10 @@ function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool): void {
       pc = step(t, pc, rc);
       pd = step(t, pd, rd);
     }
-    scanLane(t, pa, ja, v6);
-    if (i + 1 < m) scanLane(t, pb, jb, v6);
-    if (i + 2 < m) scanLane(t, pc, jc, v6);
-    if (i + 3 < m) scanLane(t, pd, jd, v6);
+    scanLane(t, pa, ra, v6);
+    if (i + 1 < m) scanLane(t, pb, rb, v6);
+    if (i + 2 < m) scanLane(t, pc, rc, v6);
+    if (i + 3 < m) scanLane(t, pd, rd, v6);
   }
 }
 
@@ -228,17 +227,16 @@ function walkFamily(t: usize, treeList: u32, list: usize, n: u32, v6: bool): voi
       // of the previous tree's: first ordinals only grow, best matches only shrink).
       let kept: u32 = 0;
       for (let x: u32 = 0; x < m; x++) {
-        const j = load<u32>(from + (<usize>x << 2));
-        store<u32>(WORK + (<usize>kept << 2), j);
-        kept += <u32>(load<u32>(BEST + (<usize>j << 2)) > first);
+        const row = load<u32>(from + (<usize>x << 2));
+        store<u32>(WORK + (<usize>kept << 2), row);
+        kept += <u32>(load<u32>(<usize>row + R_BEST) > first);
       }
       from = WORK;
       m = kept;
       if (m == 0) return;
     }
-    // Padding lanes read row 0 (any row will do: they start at EMPTY and are not scanned).
-    store<u64>(from + (<usize>m << 2), 0);
-    store<u64>(from + (<usize>m << 2), 0, 8);
+    // Padding lanes read the first row (any will do: they start at EMPTY and are not scanned).
+    for (let x: usize = 0; x < 4; x++) store<u32>(from + ((<usize>m + x) << 2), <u32>KEYS);
     walkTree(t, word(t, treeList + 1 + 2 * k), from, m, v6);
   }
 }
@@ -273,7 +271,8 @@ function keyOne(i: usize, j: usize): void {
     store<u32>(row, pr, 16);
     store<u32>(row, (sp ^ 0x8000) | ((dp ^ 0x8000) << 16), R4_PORTS);
     store<u32>(row, pk, R4_PROTO_KEY);
-    store<u32>(LIST4 + (<usize>n4 << 2), <u32>j);
+    store<u32>(row, LIMIT, R_BEST);
+    store<u32>(LIST4 + (<usize>n4 << 2), <u32>row);
     n4++;
   } else if (f == 6) {
     store<u64>(row, load<u64>(src6Col + (i << 4)));
@@ -286,8 +285,11 @@ function keyOne(i: usize, j: usize): void {
     store<u32>(row, pk, R6_PROTO_KEY);
     store<u32>(row, sp, R6_SPORT);
     store<u32>(row, dp, R6_DPORT);
-    store<u32>(LIST6 + (<usize>n6 << 2), <u32>j);
+    store<u32>(row, LIMIT, R_BEST);
+    store<u32>(LIST6 + (<usize>n6 << 2), <u32>row);
     n6++;
+  } else {
+    store<u32>(row, LIMIT, R_BEST);
   }
 }
 
@@ -327,8 +329,12 @@ function keyOne(i: usize, j: usize): void {
   v128.store(row, i32x4.shuffle(b1, b3, 0, 1, 4, 5), 2 * ROW + 16);
   v128.store(row, i32x4.shuffle(a1, a3, 2, 3, 6, 7), 3 * ROW);
   v128.store(row, i32x4.shuffle(b1, b3, 2, 3, 6, 7), 3 * ROW + 16);
-  const l = <u32>j;
-  v128.store(LIST4 + (<usize>n4 << 2), i32x4(l, l + 1, l + 2, l + 3));
+  store<u32>(row, LIMIT, R_BEST);
+  store<u32>(row, LIMIT, ROW + R_BEST);
+  store<u32>(row, LIMIT, 2 * ROW + R_BEST);
+  store<u32>(row, LIMIT, 3 * ROW + R_BEST);
+  const l = <u32>row;
+  v128.store(LIST4 + (<usize>n4 << 2), i32x4(l, l + <u32>ROW, l + 2 * <u32>ROW, l + 3 * <u32>ROW));
   n4 += 4;
 }
 
@@ -359,29 +365,29 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
     let j: usize = 0;
     if (ASC_FEATURE_SIMD) {
       for (; j + 4 <= n; j += 4) {
-        v128.store(BEST + (j << 2), i32x4.splat(LIMIT));
         const i = base + j;
         if (load<u32>(famCol + i) == 0x04040404) keyFour4(i, j);
         else for (let k: usize = 0; k < 4; k++) keyOne(i + k, j + k);
       }
     }
-    for (; j < n; j++) {
-      store<u32>(BEST + (j << 2), LIMIT);
-      keyOne(base + j, j);
-    }
+    for (; j < n; j++) keyOne(base + j, j);
     if (n4 != 0 && root4 != NONE) walkFamily(tree, root4, LIST4, n4, false);
     if (n6 != 0 && root6 != NONE) walkFamily(tree, root6, LIST6, n6, true);
     const out = results + (base << 2);
     j = 0;
     if (ASC_FEATURE_SIMD) {
-      // LIMIT (no match) becomes 0.
+      // Four rows' best at a time; LIMIT (no match) becomes 0.
       for (; j + 4 <= n; j += 4) {
-        const b = v128.load(BEST + (j << 2));
-        v128.store(out + (j << 2), v128.andnot(b, i32x4.eq(b, i32x4.splat(LIMIT))));
+        const r = KEYS + j * ROW + R_BEST;
+        let v = v128.load32_zero(r);
+        v = v128.load32_lane(r + ROW, v, 1);
+        v = v128.load32_lane(r + 2 * ROW, v, 2);
+        v = v128.load32_lane(r + 3 * ROW, v, 3);
+        v128.store(out + (j << 2), v128.andnot(v, i32x4.eq(v, i32x4.splat(LIMIT))));
       }
     }
     for (; j < n; j++) {
-      const b = load<u32>(BEST + (j << 2));
+      const b = load<u32>(KEYS + j * ROW, R_BEST);
       store<i32>(out + (j << 2), b == LIMIT ? 0 : <i32>b);
     }
   }
