@@ -172,23 +172,37 @@ const KEYS: usize = memory.data(<i32>(CHUNK * ROW), 16);
 // Key row addresses (+4 for the padding of the last group of four).
 const LIST4: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
 const LIST6: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
-const WORK: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
 // An empty leaf where the padding lanes of a group start. Its splits are never below a key and
 // its children point back to it (set per call: children are offsets from the structure).
 const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0, 0, 0, 0, 0, 0, 0, 0], 16);
 
-/** Scans the leaf at `leaf` for the packet whose key row is `row`; keeps a better match. */
-@inline function scanLane(t: usize, leaf: usize, row: usize, v6: bool): void {
-  const count = load<u32>(leaf, 4);
-  if (count == 0) return;
+/**
+ * Scans the leaf at `leaf` for the packet whose key row is `row`, keeps a better match, and
+ * lists the packet at `next` (returns 1) when the next tree could still hold a better one.
+ */
+@inline function scanLane(t: usize, leaf: usize, row: usize, v6: bool, next: usize, nextFirst: u32): u32 {
   const at = row + R_BEST;
-  const m = v6 ? scan6(t, load<u32>(leaf, 8), count, row, load<u32>(at)) : scan4(t, load<u32>(leaf, 8), count, row, load<u32>(at));
-  if (m != 0) store<u32>(at, m);
+  let best = load<u32>(at);
+  const count = load<u32>(leaf, 4);
+  if (count != 0) {
+    const m = v6 ? scan6(t, load<u32>(leaf, 8), count, row, best) : scan4(t, load<u32>(leaf, 8), count, row, best);
+    if (m != 0) {
+      store<u32>(at, m);
+      best = m;
+    }
+  }
+  store<u32>(next, <u32>row);
+  return <u32>(best > nextFirst);
 }
 
-/** Walks the m packets listed at `list` (padded to a multiple of 4) through the tree at `root`. */
-function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool): void {
+/**
+ * Walks the m packets listed at `list` (padded to a multiple of 4) through the tree at `root`;
+ * rewrites the list in place with the packets whose best match is still above `nextFirst` (the
+ * next tree's first ordinal) and returns how many.
+ */
+function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool, nextFirst: u32): u32 {
   const r = t + (<usize>root << 2);
+  let kept: u32 = 0;
   for (let i: u32 = 0; i < m; i += 4) {
     const l = list + (<usize>i << 2);
     const ra = <usize>load<u32>(l);
@@ -208,36 +222,26 @@ function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool): void {
       pc = step(t, pc, rc);
       pd = step(t, pd, rd);
     }
-    scanLane(t, pa, ra, v6);
-    if (i + 1 < m) scanLane(t, pb, rb, v6);
-    if (i + 2 < m) scanLane(t, pc, rc, v6);
-    if (i + 3 < m) scanLane(t, pd, rd, v6);
+    // The kept list overwrites entries already read (kept <= i + lanes done).
+    kept += scanLane(t, pa, ra, v6, list + (<usize>kept << 2), nextFirst);
+    if (i + 1 < m) kept += scanLane(t, pb, rb, v6, list + (<usize>kept << 2), nextFirst);
+    if (i + 2 < m) kept += scanLane(t, pc, rc, v6, list + (<usize>kept << 2), nextFirst);
+    if (i + 3 < m) kept += scanLane(t, pd, rd, v6, list + (<usize>kept << 2), nextFirst);
   }
+  return kept;
 }
 
 /** All trees of one family (the list at `treeList` in the structure) for the n packets at `list`. */
 function walkFamily(t: usize, treeList: u32, list: usize, n: u32, v6: bool): void {
   const trees = word(t, treeList);
-  let from = list;
   let m = n;
-  for (let k: u32 = 0; k < trees; k++) {
-    const first = word(t, treeList + 2 + 2 * k);
-    if (k > 0) {
-      // Keep the packets whose best match so far is above this tree's first ordinal (a subset
-      // of the previous tree's: first ordinals only grow, best matches only shrink).
-      let kept: u32 = 0;
-      for (let x: u32 = 0; x < m; x++) {
-        const row = load<u32>(from + (<usize>x << 2));
-        store<u32>(WORK + (<usize>kept << 2), row);
-        kept += <u32>(load<u32>(<usize>row + R_BEST) > first);
-      }
-      from = WORK;
-      m = kept;
-      if (m == 0) return;
-    }
+  for (let k: u32 = 0; k < trees && m != 0; k++) {
     // Padding lanes read the first row (any will do: they start at EMPTY and are not scanned).
-    for (let x: usize = 0; x < 4; x++) store<u32>(from + ((<usize>m + x) << 2), <u32>KEYS);
-    walkTree(t, word(t, treeList + 1 + 2 * k), from, m, v6);
+    for (let x: usize = 0; x < 4; x++) store<u32>(list + ((<usize>m + x) << 2), <u32>KEYS);
+    // Later trees are walked only by packets whose best match so far is above their first
+    // ordinal (first ordinals only grow along the list, best matches only shrink).
+    const nextFirst = k + 1 < trees ? word(t, treeList + 2 + 2 * (k + 1)) : LIMIT;
+    m = walkTree(t, word(t, treeList + 1 + 2 * k), list, m, v6, nextFirst);
   }
 }
 

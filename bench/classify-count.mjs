@@ -8,7 +8,8 @@
 //
 // Usage: node bench/classify-count.mjs SET [file.wasm|ts] [N] [BATCH]
 //   SET: acl1_1K | fw1_1K | acl1_10K | fw1_10K, or SET_v6 (moved into IPv6 as the bench does).
-//   Needs valgrind and `npm run build`. Env TED_COUNT_CACHE=0 skips the cache simulation.
+//   Needs valgrind and `npm run build`. Env TED_COUNT_CACHE=0 skips the cache simulation;
+//   TED_COUNT_LEAF=N compiles with leafSize N.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ if (inner === '--inner') {
   const passes = Number(nArg);
   const { compile } = await import(join(root, 'dist/classify/index.js'));
   const { policy, trace } = loadSet(set);
-  const opts = { engine: 'ts' };
+  const opts = { engine: 'ts', leafSize: process.env.TED_COUNT_LEAF ? Number(process.env.TED_COUNT_LEAF) : undefined };
   if (file !== 'ts') {
     const path = file.startsWith('/') ? file : join(root, file);
     const i = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort() { throw new Error('abort'); } } });

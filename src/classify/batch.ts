@@ -149,6 +149,20 @@ export class TupleBatch {
   }
 }
 
+/** Copies tuples [at, at + n) of `from` to rows [0, n) of `to` and sets `to.count` to n. */
+export function copyTuples(from: TupleBatch, at: number, to: TupleBatch, n: number): void {
+  to.src.set(from.src.subarray(at, at + n));
+  to.dst.set(from.dst.subarray(at, at + n));
+  to.src6.set(from.src6.subarray(at * 4, (at + n) * 4));
+  to.dst6.set(from.dst6.subarray(at * 4, (at + n) * 4));
+  to.sport.set(from.sport.subarray(at, at + n));
+  to.dport.set(from.dport.subarray(at, at + n));
+  to.proto.set(from.proto.subarray(at, at + n));
+  to.family.set(from.family.subarray(at, at + n));
+  to.flags.set(from.flags.subarray(at, at + n));
+  to.count = n;
+}
+
 function writeWords(a: Uint32Array, at: number, v: bigint): void {
   a[at] = Number((v >> 96n) & 0xffffffffn);
   a[at + 1] = Number((v >> 64n) & 0xffffffffn);

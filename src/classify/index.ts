@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.js';
 import type { Entry, Policy, Tuple } from '../selector/types.js';
 import { loadWasm, type TedWasm } from '../wasm/load.js';
-import { TupleBatch, batchLayout } from './batch.js';
+import { TupleBatch, batchLayout, copyTuples } from './batch.js';
 import { buildTree, type CompiledTree, type TreeOptions } from './tree.js';
 import type { Classifier, EngineName } from './types.js';
 import { scanBatch, walkBatch } from './walk.js';
@@ -32,7 +32,15 @@ export function engineName(engine?: string): EngineName {
 export function compile(policy: Policy | readonly Entry[], options: CompileOptions = {}): Classifier {
   const engine = engineName(options.engine);
   const t0 = performance.now();
-  const tree = buildTree(policy, options);
+  return classifierOf(buildTree(policy, options), { engine, wasm: options.wasm }, t0);
+}
+
+/**
+ * A classifier over an already compiled structure (e.g. one built in another thread: the
+ * structure is plain words). `t0` is when compiling started, for `buildMs`.
+ */
+export function classifierOf(tree: CompiledTree, options: { engine?: EngineName; wasm?: TedWasm } = {}, t0 = performance.now()): Classifier {
+  const engine = engineName(options.engine);
   if (engine === 'wasm') return new WasmClassifier(tree, t0, options.wasm ?? loadWasm());
   return new TsClassifier(engine, tree, performance.now() - t0);
 }
@@ -175,7 +183,7 @@ class WasmClassifier implements Classifier {
     if (s.buffer !== buf) s.refresh(buf);
     for (let at = 0; at < batch.count; at += SCRATCH) {
       const n = Math.min(SCRATCH, batch.count - at);
-      copyColumns(batch, at, s, n);
+      copyTuples(batch, at, s, n);
       this.run(this.tree, s.base, s.capacity, n, s.base + s.layout.results);
       results.set(s.results.subarray(0, n), at);
     }
@@ -197,18 +205,6 @@ class WasmClassifier implements Classifier {
     for (const p of this.ptrs) this.wasm.exports.free(p);
     this.ptrs.length = 0;
   }
-}
-
-function copyColumns(from: TupleBatch, at: number, to: TupleBatch, n: number): void {
-  to.src.set(from.src.subarray(at, at + n));
-  to.dst.set(from.dst.subarray(at, at + n));
-  to.src6.set(from.src6.subarray(at * 4, (at + n) * 4));
-  to.dst6.set(from.dst6.subarray(at * 4, (at + n) * 4));
-  to.sport.set(from.sport.subarray(at, at + n));
-  to.dport.set(from.dport.subarray(at, at + n));
-  to.proto.set(from.proto.subarray(at, at + n));
-  to.family.set(from.family.subarray(at, at + n));
-  to.flags.set(from.flags.subarray(at, at + n));
 }
 
 export { TupleBatch, batchLayout, FLAG_HAS_PORTS } from './batch.js';

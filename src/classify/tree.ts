@@ -287,9 +287,15 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
     // Wildcard-heavy rules make one tree blow up (each split on a dimension copies every rule
     // that is wide in it), so rules are partitioned by which address fields are wide, CutSplit
     // style, and each group gets its own tree; a lookup walks every tree and keeps the smallest
-    // ordinal (leaf scans stop at the best ordinal found so far).
+    // ordinal (leaf scans stop at the best ordinal found so far). Rules specific in both
+    // addresses join the larger of the one-wide groups (its tree cuts the other address, where
+    // they are specific too): one tree fewer to walk for most packets (fw1: 2.9 -> 2.0 trees per
+    // packet, with fewer steps and leaf groups in all).
     const groups: Box[][] = [[], [], [], []];
     for (const b of boxes) groups[(wide(b.lo, b.hi, family, 0) ? 1 : 0) | (wide(b.lo, b.hi, family, 1) ? 2 : 0)]!.push(b);
+    const into = groups[1]!.length >= groups[2]!.length ? 1 : 2;
+    groups[into] = mergeByOrdinal(groups[0]!, groups[into]!);
+    groups[0] = [];
     const used = groups.filter((g) => g.length > 0);
     // Trees in order of their first ordinal: once a match is found, every later tree whose first
     // ordinal is not smaller is skipped.
@@ -318,6 +324,18 @@ function wide(lo: number[], hi: number[], family: Family, which: 0 | 1): boolean
   if (family === 4) return hi[which]! - lo[which]! >= 0x10000;
   const w = which * 4;
   return lo[w] !== hi[w] || hi[w + 1]! - lo[w + 1]! >= 0x10000;
+}
+
+/** Two lists of boxes in ordinal order, merged in ordinal order (stable: `a` first on ties). */
+function mergeByOrdinal(a: readonly Box[], b: readonly Box[]): Box[] {
+  const out: Box[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.ordinal <= b[j]!.ordinal)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
 }
 
 class OverBudget extends Error {}
