@@ -31,17 +31,16 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
 
 // Each packet's key goes into a row of ROW bytes (tree.ts has the dimensions):
 //   IPv4  [src, dst, sport, dport, proto, ports, protoKey, 0, ..., best]
-//   IPv6  [src x4, dst x4, sport, dport, proto, protoKey, sport16, dport16, 0, best]
+//   IPv6  [src x4, dst x4, sport, dport, proto, ports, protoKey, 0, 0, best]
 // where sport/dport are the tree's keys (NO_PORTS for a tuple without ports), protoKey is
 // proto | PROTO_HAS_PORTS when the tuple has ports, ports packs both (port ^ 0x8000) in 16-bit
-// halves and sport16/dport16 are the ports or 0 (the records' keys); best is the smallest
+// halves (the records' keys: 0 for a tuple without ports); best is the smallest
 // matching ordinal found so far (LIMIT: none yet).
 const ROW: usize = 64;
 const R4_PORTS: usize = 20;
 const R4_PROTO_KEY: usize = 24;
-const R6_PROTO_KEY: usize = 44;
-const R6_SPORT: usize = 48;
-const R6_DPORT: usize = 52;
+const R6_PORTS: usize = 44;
+const R6_PROTO_KEY: usize = 48;
 const R_BEST: usize = 60;
 
 /**
@@ -109,35 +108,68 @@ const R_BEST: usize = 60;
   return 0;
 }
 
-/** IPv6 records (24 words, see tree.ts) against the key row. */
+/**
+ * First IPv6 record matching the key row, as scan4. Records are in groups of 4 (88 words a group,
+ * see tree.ts): [protoCare, protoValue, portsLo, portsHi, ordinal, extra] x 4 lanes, then per
+ * record [srcValue x4, srcCare x4, dstValue x4, dstCare x4].
+ */
 @inline function scan6(t: usize, r: u32, count: u32, row: usize, limit: u32): u32 {
+  const base = t + (<usize>r << 2);
+  const end = base + <usize>((count + 3) >> 2) * 352;
+  const ports = load<u32>(row, R6_PORTS);
   const proto = load<u32>(row, R6_PROTO_KEY);
-  const sport = load<u32>(row, R6_SPORT);
-  const dport = load<u32>(row, R6_DPORT);
-  let p = t + (<usize>r << 2);
-  const end = p + <usize>count * 96;
-  for (; p < end; p += 96) {
-    const ord = load<u32>(p);
-    if (ord >= limit) return 0;
-    if ((proto & load<u32>(p, 8)) != load<u32>(p, 12)) continue;
-    if (sport - load<u32>(p, 16) > load<u32>(p, 20) - load<u32>(p, 16)) continue;
-    if (dport - load<u32>(p, 24) > load<u32>(p, 28) - load<u32>(p, 24)) continue;
-    if (ASC_FEATURE_SIMD) {
-      // Each address is one 4-lane masked compare: [value x4, care x4] per address.
-      const ks = v128.and(v128.load(row), v128.load(p, 48));
-      const kd = v128.and(v128.load(row, 16), v128.load(p, 80));
-      if (!i32x4.all_true(v128.and(i32x4.eq(ks, v128.load(p, 32)), i32x4.eq(kd, v128.load(p, 64))))) continue;
-    } else {
+  if (ASC_FEATURE_SIMD) {
+    // Protocol and ports of 4 records at once; then each candidate's addresses, one 4-lane
+    // masked compare per address.
+    const kp = i32x4.splat(proto);
+    const kq = i32x4.splat(ports);
+    const ks = v128.load(row);
+    const kd = v128.load(row, 16);
+    let p = base;
+    do {
+      if (load<u32>(p, 64) >= limit) return 0;
+      const out = v128.or(i16x8.gt_s(v128.load(p, 32), kq), i16x8.gt_s(kq, v128.load(p, 48)));
+      const m = v128.and(i32x4.eq(v128.and(kp, v128.load(p)), v128.load(p, 16)), i32x4.eq(out, i32x4.splat(0)));
+      let bits = i32x4.bitmask(m);
+      while (bits != 0) {
+        const lane = <usize>ctz(bits);
+        const ord = load<u32>(p + (lane << 2), 64);
+        if (ord >= limit) return 0;
+        const a = p + 96 + (lane << 6);
+        const hit = v128.and(i32x4.eq(v128.and(ks, v128.load(a, 16)), v128.load(a)), i32x4.eq(v128.and(kd, v128.load(a, 48)), v128.load(a, 32)));
+        if (i32x4.all_true(hit)) {
+          const extra = load<u32>(p + (lane << 2), 80);
+          if (extra == 0 || extraOk(t, extra, (ports & 0xffff) ^ 0x8000, (ports >> 16) ^ 0x8000)) return ord;
+        }
+        bits &= bits - 1;
+      }
+      p += 352;
+    } while (p < end);
+    return 0;
+  }
+  const sport = (ports & 0xffff) ^ 0x8000;
+  const dport = (ports >> 16) ^ 0x8000;
+  for (let g = base; g < end; g += 352) {
+    for (let lane: usize = 0; lane < 4; lane++) {
+      const p = g + (lane << 2);
+      const ord = load<u32>(p, 64);
+      if (ord >= limit) return 0;
+      if ((proto & load<u32>(p)) != load<u32>(p, 16)) continue;
+      const lo = load<u32>(p, 32);
+      const hi = load<u32>(p, 48);
+      if (sport < ((lo & 0xffff) ^ 0x8000) || sport > ((hi & 0xffff) ^ 0x8000)) continue;
+      if (dport < ((lo >> 16) ^ 0x8000) || dport > ((hi >> 16) ^ 0x8000)) continue;
+      const a = g + 96 + (lane << 6);
       let ok = true;
-      for (let k: usize = 0; k < 4; k++) {
-        if ((load<u32>(row + (k << 2)) & load<u32>(p + 48 + (k << 2))) != load<u32>(p + 32 + (k << 2))) ok = false;
-        if ((load<u32>(row + 16 + (k << 2)) & load<u32>(p + 80 + (k << 2))) != load<u32>(p + 64 + (k << 2))) ok = false;
+      for (let k: usize = 0; k < 16; k += 4) {
+        if ((load<u32>(row + k) & load<u32>(a + 16 + k)) != load<u32>(a + k)) ok = false;
+        if ((load<u32>(row + 16 + k) & load<u32>(a + 48 + k)) != load<u32>(a + 32 + k)) ok = false;
       }
       if (!ok) continue;
+      const extra = load<u32>(p, 80);
+      if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
+      return ord;
     }
-    const extra = load<u32>(p, 4);
-    if (extra != 0 && !extraOk(t, extra, sport, dport)) continue;
-    return ord;
   }
   return 0;
 }
@@ -279,16 +311,20 @@ function keyOne(i: usize, j: usize): void {
     store<u32>(LIST4 + (<usize>n4 << 2), <u32>row);
     n4++;
   } else if (f == 6) {
-    store<u64>(row, load<u64>(src6Col + (i << 4)));
-    store<u64>(row, load<u64>(src6Col + (i << 4), 8), 8);
-    store<u64>(row, load<u64>(dst6Col + (i << 4)), 16);
-    store<u64>(row, load<u64>(dst6Col + (i << 4), 8), 24);
+    if (ASC_FEATURE_SIMD) {
+      v128.store(row, v128.load(src6Col + (i << 4)));
+      v128.store(row, v128.load(dst6Col + (i << 4)), 16);
+    } else {
+      store<u64>(row, load<u64>(src6Col + (i << 4)));
+      store<u64>(row, load<u64>(src6Col + (i << 4), 8), 8);
+      store<u64>(row, load<u64>(dst6Col + (i << 4)), 16);
+      store<u64>(row, load<u64>(dst6Col + (i << 4), 8), 24);
+    }
     store<u32>(row, hp ? sp : NO_PORTS, 32);
     store<u32>(row, hp ? dp : NO_PORTS, 36);
     store<u32>(row, pr, 40);
+    store<u32>(row, (sp ^ 0x8000) | ((dp ^ 0x8000) << 16), R6_PORTS);
     store<u32>(row, pk, R6_PROTO_KEY);
-    store<u32>(row, sp, R6_SPORT);
-    store<u32>(row, dp, R6_DPORT);
     store<u32>(row, LIMIT, R_BEST);
     store<u32>(LIST6 + (<usize>n6 << 2), <u32>row);
     n6++;
@@ -297,49 +333,51 @@ function keyOne(i: usize, j: usize): void {
   }
 }
 
+/** Stores lane k of a, b, c, d as words [0, 4) at row + k * ROW + off (a 4x4 transpose). */
+@inline function transpose4(a: v128, b: v128, c: v128, d: v128, row: usize, off: usize): void {
+  const a0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const a1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const c0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const c1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(row + off, i32x4.shuffle(a0, c0, 0, 1, 4, 5));
+  v128.store(row + off, i32x4.shuffle(a0, c0, 2, 3, 6, 7), ROW);
+  v128.store(row + off, i32x4.shuffle(a1, c1, 0, 1, 4, 5), 2 * ROW);
+  v128.store(row + off, i32x4.shuffle(a1, c1, 2, 3, 6, 7), 3 * ROW);
+}
+
 /**
- * Key rows of batch tuples [i, i + 4) at chunk positions [j, j + 4) when all four are IPv4: the
- * columns are read 4 tuples at a time and transposed into rows with shuffles.
+ * Key rows of batch tuples [i, i + 4) at chunk positions [j, j + 4) when all four are of one
+ * family: the columns are read 4 tuples at a time and transposed into rows with shuffles.
  */
-@inline function keyFour4(i: usize, j: usize): void {
-  const s = v128.load(srcCol + (i << 2));
-  const d = v128.load(dstCol + (i << 2));
+@inline function keyFour(i: usize, j: usize, v6: bool): void {
   const sp = i32x4.extend_low_i16x8_u(v128.load64_zero(sportCol + (i << 1)));
   const dp = i32x4.extend_low_i16x8_u(v128.load64_zero(dportCol + (i << 1)));
   const pr = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(protoCol + i)));
   const fl = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(flagCol + i)));
   const hp = i32x4.ne(v128.and(fl, i32x4.splat(1)), i32x4.splat(0));
-  const sp16 = v128.and(sp, hp);
-  const dp16 = v128.and(dp, hp);
   const tsp = v128.bitselect(sp, i32x4.splat(NO_PORTS), hp);
   const tdp = v128.bitselect(dp, i32x4.splat(NO_PORTS), hp);
   const pk = v128.or(pr, v128.and(hp, i32x4.splat(PROTO_HAS_PORTS)));
-  const ports = v128.or(v128.xor(sp16, i32x4.splat(0x8000)), i32x4.shl(v128.xor(dp16, i32x4.splat(0x8000)), 16));
-  // [s, d, tsp, tdp] and [pr, ports, pk, 0] transposed: row k gets lane k of each.
-  const a0 = i32x4.shuffle(s, d, 0, 4, 1, 5);
-  const a1 = i32x4.shuffle(s, d, 2, 6, 3, 7);
-  const a2 = i32x4.shuffle(tsp, tdp, 0, 4, 1, 5);
-  const a3 = i32x4.shuffle(tsp, tdp, 2, 6, 3, 7);
-  const b0 = i32x4.shuffle(pr, ports, 0, 4, 1, 5);
-  const b1 = i32x4.shuffle(pr, ports, 2, 6, 3, 7);
-  const b2 = i32x4.shuffle(pk, pk, 0, 4, 1, 5);
-  const b3 = i32x4.shuffle(pk, pk, 2, 6, 3, 7);
+  const ports = v128.or(v128.xor(v128.and(sp, hp), i32x4.splat(0x8000)), i32x4.shl(v128.xor(v128.and(dp, hp), i32x4.splat(0x8000)), 16));
   const row = KEYS + j * ROW;
-  v128.store(row, i32x4.shuffle(a0, a2, 0, 1, 4, 5));
-  v128.store(row, i32x4.shuffle(b0, b2, 0, 1, 4, 5), 16);
-  v128.store(row, i32x4.shuffle(a0, a2, 2, 3, 6, 7), ROW);
-  v128.store(row, i32x4.shuffle(b0, b2, 2, 3, 6, 7), ROW + 16);
-  v128.store(row, i32x4.shuffle(a1, a3, 0, 1, 4, 5), 2 * ROW);
-  v128.store(row, i32x4.shuffle(b1, b3, 0, 1, 4, 5), 2 * ROW + 16);
-  v128.store(row, i32x4.shuffle(a1, a3, 2, 3, 6, 7), 3 * ROW);
-  v128.store(row, i32x4.shuffle(b1, b3, 2, 3, 6, 7), 3 * ROW + 16);
-  store<u32>(row, LIMIT, R_BEST);
-  store<u32>(row, LIMIT, ROW + R_BEST);
-  store<u32>(row, LIMIT, 2 * ROW + R_BEST);
-  store<u32>(row, LIMIT, 3 * ROW + R_BEST);
+  const none = i32x4.splat(LIMIT);
+  const zero = i32x4.splat(0);
+  if (v6) {
+    for (let k: usize = 0; k < 4; k++) {
+      v128.store(row + k * ROW, v128.load(src6Col + ((i + k) << 4)));
+      v128.store(row + k * ROW, v128.load(dst6Col + ((i + k) << 4)), 16);
+    }
+    transpose4(tsp, tdp, pr, ports, row, 32);
+    transpose4(pk, zero, zero, none, row, 48);
+  } else {
+    transpose4(v128.load(srcCol + (i << 2)), v128.load(dstCol + (i << 2)), tsp, tdp, row, 0);
+    transpose4(pr, ports, pk, zero, row, 16);
+    for (let k: usize = 0; k < 4; k++) store<u32>(row + k * ROW, LIMIT, R_BEST);
+  }
   const l = <u32>row;
-  v128.store(LIST4 + (<usize>n4 << 2), i32x4(l, l + <u32>ROW, l + 2 * <u32>ROW, l + 3 * <u32>ROW));
-  n4 += 4;
+  v128.store((v6 ? LIST6 + (<usize>n6 << 2) : LIST4 + (<usize>n4 << 2)), i32x4(l, l + <u32>ROW, l + 2 * <u32>ROW, l + 3 * <u32>ROW));
+  if (v6) n6 += 4;
+  else n4 += 4;
 }
 
 /**
@@ -370,7 +408,9 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
     if (ASC_FEATURE_SIMD) {
       for (; j + 4 <= n; j += 4) {
         const i = base + j;
-        if (load<u32>(famCol + i) == 0x04040404) keyFour4(i, j);
+        const f = load<u32>(famCol + i);
+        if (f == 0x04040404) keyFour(i, j, false);
+        else if (f == 0x06060606) keyFour(i, j, true);
         else for (let k: usize = 0; k < 4; k++) keyOne(i + k, j + k);
       }
     }

@@ -32,9 +32,11 @@
 //             group i >> 2: one packet is checked against 4 records with a few 4-lane compares
 //             (SIMD build), or record by record (scalar build, ts). Unused lanes of the last group
 //             never match (srcCare 0, srcValue 1) and have ordinal NONE.
-//           IPv6 (24 words): [ordinal, extra, protoCare, protoValue, sLo, sHi, dLo, dHi,
-//             srcValue x4, srcCare x4, dstValue x4, dstCare x4] (most significant word first; each
-//             address one 4-lane masked compare)
+//           IPv6: groups of 4 too (G6_WORDS = 88 words per group): [protoCare x4, protoValue x4,
+//             portsLo x4, portsHi x4, ordinal x4, extra x4], then per record [srcValue x4,
+//             srcCare x4, dstValue x4, dstCare x4] (most significant word first): the SIMD build
+//             checks protocol and ports of 4 records at once, then each candidate's addresses
+//             with one 4-lane masked compare per address.
 //   extra   0, or the offset of [nS, lo, hi, ..., nD, lo, hi, ...] for port sets with many ranges
 // Dimensions: IPv4 0 src, 1 dst, 2 sport, 3 dport, 4 proto; IPv6 0-3 src words (0 = most
 // significant), 4-7 dst words, 8 sport, 9 dport, 10 proto. NONE (0xffffffff) marks an empty tree.
@@ -71,6 +73,17 @@ export const G4_EXTRA = 36;
 /** Fields of an IPv4 record in a Box's rec words, in group order. */
 const R4_FIELDS = 10;
 const R4_EXTRA = 9;
+/** Words per group of 4 IPv6 records; the lanes' common fields, then 16 address words per record. */
+export const G6_WORDS = 88;
+export const G6_PROTO_CARE = 0;
+export const G6_PROTO_VALUE = 4;
+export const G6_PORTS_LO = 8;
+export const G6_PORTS_HI = 12;
+export const G6_ORDINAL = 16;
+export const G6_EXTRA = 20;
+export const G6_ADDRESSES = 24;
+/** IPv6 rec words: the 6 lane fields (group order), then the 16 address words. */
+const R6_EXTRA = 5;
 /** Bit of the protocol key set when the tuple has ports. */
 export const PROTO_HAS_PORTS = 0x100;
 
@@ -89,7 +102,7 @@ export const H_COUNT6 = 8;
 
 /** Words taken by `n` records of a family (IPv4: whole groups of 4). */
 export function recordsWords(family: Family, n: number): number {
-  return family === 4 ? ((n + 3) >> 2) * G4_WORDS : n * 24;
+  return ((n + 3) >> 2) * (family === 4 ? G4_WORDS : G6_WORDS);
 }
 
 /**
@@ -107,20 +120,28 @@ function putRecord4(a: Uint32Array, at: number, i: number, rec: readonly number[
   for (let f = 0; f < R4_FIELDS; f++) a[g + 4 * f] = rec[f]!;
 }
 
-/** Writes the records of `boxes` in order at `at` (IPv4 groups padded to 4; IPv6 copied from `src`). */
-function putRecords(st: { out: Words; family: Family }, at: number, boxes: readonly Box[], src?: (b: Box) => number): void {
-  const a = st.out.a;
-  if (st.family === 4) {
-    const n = ((boxes.length + 3) >> 2) << 2;
-    for (let i = 0; i < n; i++) putRecord4(a, at, i, boxes[i]?.rec);
+/** Writes IPv6 record `i` of the group array at `at` (see putRecord4). */
+function putRecord6(a: Uint32Array, at: number, i: number, rec: readonly number[] | undefined): void {
+  const g = at + (i >> 2) * G6_WORDS;
+  const lane = g + (i & 3);
+  const addr = g + G6_ADDRESSES + 16 * (i & 3);
+  if (!rec) {
+    for (let f = 0; f < G6_ADDRESSES; f += 4) a[lane + f] = 0;
+    a[lane + G6_PROTO_VALUE] = 1;
+    a[lane + G6_ORDINAL] = NONE;
+    a.fill(0, addr, addr + 16);
     return;
   }
-  for (let i = 0; i < boxes.length; i++) {
-    if (src) {
-      const from = src(boxes[i]!);
-      a.copyWithin(at + i * 24, from, from + 24);
-    } else for (let k = 0; k < 24; k++) a[at + i * 24 + k] = boxes[i]!.rec[k]! >>> 0;
-  }
+  for (let f = 0; f < 6; f++) a[lane + 4 * f] = rec[f]!;
+  for (let k = 0; k < 16; k++) a[addr + k] = rec[6 + k]!;
+}
+
+/** Writes the records of `boxes` in order at `at`, in groups of 4 (the last one padded). */
+function putRecords(st: { out: Words; family: Family }, at: number, boxes: readonly Box[]): void {
+  const a = st.out.a;
+  const put = st.family === 4 ? putRecord4 : putRecord6;
+  const n = ((boxes.length + 3) >> 2) << 2;
+  for (let i = 0; i < n; i++) put(a, at, i, boxes[i]?.rec);
 }
 export function dims(family: Family): number {
   return family === 4 ? 5 : 11;
@@ -221,7 +242,7 @@ export function entryBoxes(e: Entry, maxExpand: number): Box[] {
     lo: [...addrLo, s[0], d[0], pLo],
     hi: [...addrHi, s[1], d[1], pHi],
     exact: ex,
-    rec: f === 4 ? [sc[0]!, sv[0]!, dc[0]!, dv[0]!, protoCare, protoValue, packPorts(s[0], d[0]), packPorts(Math.min(s[1], 65535), Math.min(d[1], 65535)), e.ordinal, 0] : [e.ordinal, 0, protoCare, protoValue, s[0], Math.min(s[1], 65535), d[0], Math.min(d[1], 65535), ...sv, ...sc, ...dv, ...dc],
+    rec: f === 4 ? [sc[0]!, sv[0]!, dc[0]!, dv[0]!, protoCare, protoValue, packPorts(s[0], d[0]), packPorts(Math.min(s[1], 65535), Math.min(d[1], 65535)), e.ordinal, 0] : [protoCare, protoValue, packPorts(s[0], d[0]), packPorts(Math.min(s[1], 65535), Math.min(d[1], 65535)), e.ordinal, 0, ...sv, ...sc, ...dv, ...dc],
     extraPorts: extra,
   });
   if (sr.length * dr.length <= maxExpand) {
@@ -248,7 +269,6 @@ interface BuildState {
   nodes: number;
   leafRecords: number;
   maxDepth: number;
-  recordOffset: Map<Box, number>;
   /** Word count at which the current tree attempt gives up. */
   budget: number;
 }
@@ -272,12 +292,10 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
     for (const b of boxes) {
       if (!b.extraPorts) continue;
       const [s, d] = b.extraPorts;
-      b.rec[family === 4 ? R4_EXTRA : 1] = out.push(s.length, ...s.flatMap((r) => [r.lo, r.hi]), d.length, ...d.flatMap((r) => [r.lo, r.hi]));
+      b.rec[family === 4 ? R4_EXTRA : R6_EXTRA] = out.push(s.length, ...s.flatMap((r) => [r.lo, r.hi]), d.length, ...d.flatMap((r) => [r.lo, r.hi]));
     }
-    const recordOffset = new Map<Box, number>();
     const recStart = out.reserve(recordsWords(family, boxes.length));
     putRecords({ out, family }, recStart, boxes);
-    if (family === 6) boxes.forEach((b, i) => recordOffset.set(b, recStart + i * 24));
     out.a[family === 4 ? H_RECORDS4 : H_RECORDS6] = recStart;
     out.a[family === 4 ? H_COUNT4 : H_COUNT6] = boxes.length;
     if (boxes.length === 0) {
@@ -302,7 +320,7 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
     used.sort((x, y) => x[0]!.ordinal - y[0]!.ordinal);
     const list = out.reserve(1 + 2 * used.length);
     out.a[list] = used.length;
-    const st: BuildState = { out, family, leafSize, nodes: 0, leafRecords: 0, maxDepth: 0, recordOffset, budget: 0 };
+    const st: BuildState = { out, family, leafSize, nodes: 0, leafRecords: 0, maxDepth: 0, budget: 0 };
     used.forEach((g, k) => {
       const root = buildGroup(st, g, maxWords); // may reallocate out.a: read it after
       out.a[list + 1 + 2 * k] = root;
@@ -455,7 +473,7 @@ function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: num
   const out = st.out;
   if (!first || first.cost >= n) {
     const recs = out.reserve(recordsWords(st.family, n));
-    putRecords(st, recs, boxes, (b) => st.recordOffset.get(b)!);
+    putRecords(st, recs, boxes);
     st.leafRecords += n;
     const a = out.a;
     a[at] = LEAF;

@@ -52,18 +52,28 @@ export function scan4(w: Uint32Array, r: number, count: number, src: number, dst
   return 0;
 }
 
-/** IPv6: `key` holds the 8 address words at key[0..8); ports and protocol key as for scan4. */
+/**
+ * IPv6 records in groups of 4 (see tree.ts): `key` holds the 8 address words at key[0..8); ports
+ * and protocol key as for scan4.
+ */
 export function scan6(w: Uint32Array, r: number, count: number, key: Uint32Array, sport: number, dport: number, proto: number, limit: number): number {
-  next: for (let end = r + count * 24; r < end; r += 24) {
-    if (w[r]! >= limit) return 0;
-    if ((proto & w[r + 2]!) !== w[r + 3]!) continue;
-    if (sport < w[r + 4]! || sport > w[r + 5]!) continue;
-    if (dport < w[r + 6]! || dport > w[r + 7]!) continue;
-    for (let k = 0; k < 4; k++) if (((key[k]! & w[r + 12 + k]!) >>> 0) !== w[r + 8 + k]!) continue next;
-    for (let k = 0; k < 4; k++) if (((key[4 + k]! & w[r + 20 + k]!) >>> 0) !== w[r + 16 + k]!) continue next;
-    const extra = w[r + 1]!;
-    if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
-    return w[r]!;
+  for (let end = r + ((count + 3) >> 2) * 88; r < end; r += 88) {
+    next: for (let lane = 0; lane < 4; lane++) {
+      const g = r + lane;
+      const ord = w[g + 16]!;
+      if (ord >= limit) return 0;
+      if ((proto & w[g]!) !== w[g + 4]!) continue;
+      const lo = w[g + 8]!;
+      const hi = w[g + 12]!;
+      if (sport < ((lo & 0xffff) ^ 0x8000) || sport > ((hi & 0xffff) ^ 0x8000)) continue;
+      if (dport < ((lo >>> 16) ^ 0x8000) || dport > ((hi >>> 16) ^ 0x8000)) continue;
+      const a = r + 24 + 16 * lane; // [srcValue x4, srcCare x4, dstValue x4, dstCare x4]
+      for (let k = 0; k < 4; k++) if (((key[k]! & w[a + 4 + k]!) >>> 0) !== w[a + k]!) continue next;
+      for (let k = 0; k < 4; k++) if (((key[4 + k]! & w[a + 12 + k]!) >>> 0) !== w[a + 8 + k]!) continue next;
+      const extra = w[g + 20]!;
+      if (extra !== 0 && !extraOk(w, extra, sport, dport)) continue;
+      return ord;
+    }
   }
   return 0;
 }
