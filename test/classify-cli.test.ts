@@ -72,4 +72,28 @@ describe('ted classify', () => {
       expect(l.bytes).toBeGreaterThan(0);
     }
   }, 30_000);
+
+  it.skipIf(!haveSets)('--workers: the same results in the same order, from worker threads; bench classify --workers reports each count', async () => {
+    const one = join(tmp, 'fw1.one');
+    const two = join(tmp, 'fw1.two');
+    const policy = join(dir, 'fw1_1K');
+    const trace = join(dir, 'fw1_1K_trace');
+    expect((await run(['classify', '--policy', policy, '--trace', trace, '--out', one])).code).toBe(0);
+    const r = await run(['classify', '--policy', policy, '--trace', trace, '--out', two, '--workers', '2', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ workers: 2, packets: 8050, matched: 8050 });
+    expect(readFileSync(two, 'utf8')).toBe(readFileSync(one, 'utf8'));
+    const b = await run(['bench', 'classify', '--policy', policy, '--trace', trace, '--engines', 'wasm', '--workers', '2', '--time', '50', '--json']);
+    expect(b.code).toBe(0);
+    const rows = b.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.workers)).toEqual([0, 1, 2]);
+    for (const x of rows) expect(x.mpps).toBeGreaterThan(0);
+    expect(rows[1].scaling).toBe(1);
+    let e = await run(['classify', '--policy', policy, '--trace', trace, '--workers', '0']);
+    expect([e.code, e.err]).toEqual([2, expect.stringContaining('CLASSIFY_BAD_WORKERS')]);
+    e = await run(['classify', '--policy', policy, '--trace', trace, '--workers', 'many']);
+    expect([e.code, e.err]).toEqual([2, expect.stringContaining('CLI_BAD_NUMBER')]);
+    e = await run(['bench', 'classify', '--policy', policy, '--trace', trace, '--workers', '2']);
+    expect([e.code, e.err]).toEqual([2, expect.stringContaining('CLASSIFY_BAD_ENGINE')]);
+  }, 60_000);
 });

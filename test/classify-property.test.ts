@@ -131,6 +131,62 @@ describe('classify engines agree with the reference algebra', () => {
     }
   }, 60_000);
 
+  it('IPv6 and IPv4 walked in lock-step: runs of one family and mixed groups of four, random batch sizes, many calls', () => {
+    const [w4, w6] = fc.sample(fc.tuple(worldArb.filter((w) => w.family === 4), worldArb.filter((w) => w.family === 6)), { numRuns: 1, seed: 19 })[0]!;
+    const entries = numbered([...fc.sample(entryArb(w6), { numRuns: 1500, seed: 20 }), ...fc.sample(entryArb(w4), { numRuns: 500, seed: 21 })]);
+    // Runs of 1..40 tuples of one family (so that whole groups of four are one family, and some
+    // are mixed), about one in 15 undecodable, half moved inside an entry.
+    const runs = fc.sample(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 40 })), { numRuns: 150, seed: 22 });
+    const t4 = fc.sample(fc.option(tupleArb(w4), { freq: 15 }), { numRuns: 3000, seed: 23 });
+    const t6 = fc.sample(fc.option(tupleArb(w6), { freq: 15 }), { numRuns: 3000, seed: 24 });
+    const tuples: (Tuple | undefined)[] = [];
+    for (const [six, n] of runs) for (let k = 0; k < n; k++) tuples.push((six ? t6 : t4)[tuples.length]);
+    const near = tuples.map((t, i) => (t && i % 2 === 0 ? insideEntry(t, entries[(i * 13) % entries.length]!) : t));
+    const expected = near.map((t) => (t ? firstMatch(entries, t) : 0));
+    expect(expected.filter((x) => x > 0).length).toBeGreaterThan(near.length / 4);
+    const sizes = fc.sample(fc.integer({ min: 1, max: 700 }), { numRuns: 30, seed: 25 });
+    for (const c of allEngines(entries).slice(0, 3)) {
+      const b = c.createBatch(700);
+      for (let at = 0, k = 0; at < near.length; k++) {
+        const n = Math.min(sizes[k % sizes.length]!, near.length - at);
+        for (let i = 0; i < n; i++) {
+          const t = near[at + i];
+          if (t) b.set(i, t);
+          else b.setNone(i);
+        }
+        b.count = n;
+        c.classify(b, b.results);
+        expect(Array.from(b.results.subarray(0, n)), `${c.engine} at ${at}`).toEqual(expected.slice(at, at + n));
+        at += n;
+      }
+      c.dispose?.();
+    }
+  }, 60_000);
+
+  it('several rules with one ordinal (an entry compiled as a union of selectors): the first matching ordinal wins', () => {
+    fc.assert(
+      fc.property(
+        worldArb.chain((w) => fc.tuple(fc.array(entryArb(w), { minLength: 1, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 40, maxLength: 40 }), fc.array(tupleArb(w), { minLength: 1, maxLength: 60 }))),
+        ([raw, per, tuples]) => {
+          // Consecutive entries share an ordinal in runs of 1..3: ordinals 1, 1, 2, 3, 3, 3, ...
+          let ord = 0;
+          let left = 0;
+          const entries = raw.map((e, i) => {
+            if (left === 0) {
+              ord++;
+              left = per[i]!;
+            }
+            left--;
+            return { ...e, ordinal: ord } as Entry;
+          });
+          const near = tuples.map((t, i) => (i % 2 ? insideEntry(t, entries[t.sport % entries.length]!) : t));
+          check(entries, near, 2);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('engine selection: option, then TED_ENGINE, then wasm; unknown names are a usage error', () => {
     const saved = process.env.TED_ENGINE;
     try {

@@ -137,6 +137,12 @@ describe('ted classify --pcap', () => {
       const j = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--engine', engine, '--json']);
       expect(JSON.parse(j.out)).toMatchObject({ packets: 6, matched: 3, capture: { frames: 6, decoded: 4, byLinkType: { 'ethernet (1)': 6 }, byOutcome: { ok: 4, 'not-ip': 1, 'ip-truncated': 1 } } });
     }
+    // Classified in worker threads: the same lines in the same order, the same tallies.
+    const outW = join(dir, 'out-workers.txt');
+    const w = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--workers', '2', '--out', outW, '--json']);
+    expect(w.code).toBe(0);
+    expect(readFileSync(outW, 'utf8')).toBe('2\n0\n1\n0\n0\n3\n');
+    expect(JSON.parse(w.out)).toMatchObject({ workers: 2, packets: 6, matched: 3, undecodable: 2, capture: { frames: 6, decoded: 4, byOutcome: { ok: 4, 'not-ip': 1, 'ip-truncated': 1 } } });
   });
 
   it('a damaged capture fails with a typed error (exit 2); --trace and --pcap together is a usage error', async () => {
@@ -145,9 +151,11 @@ describe('ted classify --pcap', () => {
     const capPath = join(dir, 'bad.pcap');
     const b = writePcap([{ data: udp(1) }, { data: udp(2) }], { linkType: 101 });
     writeFileSync(capPath, b.subarray(0, b.length - 2));
-    const r = await run(['classify', '--policy', aclPath, '--pcap', capPath]);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/PCAP_TRUNCATED/);
+    for (const extra of [[], ['--workers', '2']]) {
+      const r = await run(['classify', '--policy', aclPath, '--pcap', capPath, ...extra]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/PCAP_TRUNCATED/);
+    }
     const both = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--trace', capPath]);
     expect(both.code).toBe(2);
     expect(both.err).toMatch(/CLI_TWO_INPUTS/);

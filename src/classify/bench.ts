@@ -5,7 +5,7 @@
 // export is called many times).
 import { Bench } from 'tinybench';
 import type { Policy } from '../selector/types.js';
-import type { TupleBatch } from './batch.js';
+import { copyTuples, type TupleBatch } from './batch.js';
 import { compile } from './index.js';
 import type { EngineName } from './types.js';
 import type { TedWasm } from '../wasm/load.js';
@@ -104,4 +104,81 @@ export async function benchClassify(policy: Policy, trace: TupleBatch, options: 
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+export interface PoolBenchOptions {
+  /** Worker counts to measure (default 1 .. os.availableParallelism()). */
+  workers?: readonly number[];
+  engine?: EngineName;
+  /** Tuples per job (default the pool's). */
+  batchSize?: number;
+  /** Measuring time per worker count in ms (default 1000). */
+  timeMs?: number;
+}
+
+export interface PoolBenchResult {
+  /** 0 = one classifier in this thread (batches of the same size), else the pool's worker count. */
+  workers: number;
+  engine: string;
+  /** Median wall ms of a pass over the whole trace. */
+  ms_per_pass: number;
+  /** Aggregate million packets per second. */
+  mpps: number;
+  /** mpps / the first pool row's mpps. */
+  scaling: number;
+  packets: number;
+  passes: number;
+}
+
+/**
+ * Aggregate throughput of classifier pools of 1..N workers on one trace (`pool.classify` over
+ * the whole trace per pass: copy into the slots, classify in the workers, results back in order),
+ * and of one classifier in this thread, in one run.
+ */
+export async function benchPool(policy: Policy, trace: TupleBatch, options: PoolBenchOptions = {}): Promise<PoolBenchResult[]> {
+  const { createClassifierPool } = await import('./pool.js');
+  const { availableParallelism } = await import('node:os');
+  const counts = options.workers ?? Array.from({ length: Math.max(1, availableParallelism()) }, (_, i) => i + 1);
+  const timeMs = options.timeMs ?? 1000;
+  const engine = options.engine ?? 'wasm';
+  const results = new Int32Array(trace.count);
+  const measure = async (pass: () => Promise<void> | void): Promise<{ ms: number; passes: number }> => {
+    for (let k = 0; k < 5; k++) await pass(); // warm-up (and tier-up in the workers)
+    const times: number[] = [];
+    const end = performance.now() + timeMs;
+    while (performance.now() < end || times.length < 5) {
+      const t0 = performance.now();
+      await pass();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { ms: times[times.length >> 1]!, passes: times.length };
+  };
+  const out: PoolBenchResult[] = [];
+  // One classifier in this thread, the trace in its own batches of the pool's job size.
+  const c = compile(policy, { engine });
+  const size = options.batchSize ?? 16384;
+  const own: TupleBatch[] = [];
+  for (let at = 0; at < trace.count; at += size) {
+    const b = c.createBatch(size);
+    copyTuples(trace, at, b, Math.min(size, trace.count - at));
+    own.push(b);
+  }
+  const single = await measure(() => {
+    for (const b of own) c.classify(b, b.results);
+  });
+  c.dispose?.();
+  out.push({ workers: 0, engine, ms_per_pass: round(single.ms), mpps: round(trace.count / single.ms / 1e3), scaling: 0, packets: trace.count, passes: single.passes });
+  for (const w of counts) {
+    const pool = await createClassifierPool(policy, { workers: w, engine, batchSize: size });
+    try {
+      const r = await measure(() => pool.classify(trace, results));
+      out.push({ workers: w, engine, ms_per_pass: round(r.ms), mpps: round(trace.count / r.ms / 1e3), scaling: 0, packets: trace.count, passes: r.passes });
+    } finally {
+      await pool.close();
+    }
+  }
+  const base = out.find((r) => r.workers > 0)?.mpps ?? 1;
+  for (const r of out) r.scaling = round(r.mpps / base);
+  return out;
 }

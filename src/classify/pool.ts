@@ -20,9 +20,9 @@ export interface PoolOptions extends TreeOptions {
   workers?: number;
   /** Engine in each worker; default: the TED_ENGINE environment variable, else `wasm`. */
   engine?: EngineName;
-  /** Tuples per job (default 8192). */
+  /** Tuples per job (default 16384). */
   batchSize?: number;
-  /** Jobs in flight per worker (default 2). */
+  /** Jobs in flight per worker (default 4). */
   depth?: number;
 }
 
@@ -90,9 +90,9 @@ export function workerCount(n: number | undefined): number {
 export async function createClassifierPool(policy: Policy | readonly Entry[], options: PoolOptions = {}): Promise<ClassifierPool> {
   const workers = workerCount(options.workers);
   const engine = engineName(options.engine);
-  const batchSize = options.batchSize ?? 8192;
+  const batchSize = options.batchSize ?? 16384;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError('CLASSIFY_BAD_BATCH', `batch size must be a positive integer, got ${batchSize}`);
-  const depth = Math.max(1, Math.floor(options.depth ?? 2));
+  const depth = Math.max(1, Math.floor(options.depth ?? 4));
   const t0 = performance.now();
   const tree = buildTree(policy, options);
   // One shared copy of the structure for all workers to read.

@@ -1,10 +1,13 @@
 // `ted bench classify --policy FILE [--format F] [--acl NAME] --trace FILE [--engines LIST]
 // [--batch N] [--time MS] [--json]`: per engine the median ns/packet, Mpps, build time and bytes.
+// With `--workers N`: aggregate Mpps of one classifier in this thread and of pools of 1..N
+// worker threads, in one run.
 // Other areas may add `ted bench <what>` subcommands to the `bench` command made here.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { benchClassify } from '../../classify/bench.js';
+import { benchClassify, benchPool } from '../../classify/bench.js';
+import { workerCount } from '../../classify/pool.js';
 import { ENGINES } from '../../classify/index.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { EngineName } from '../../classify/types.js';
@@ -21,6 +24,7 @@ interface BenchFlags {
   batch?: string;
   time?: string;
   json?: boolean;
+  workers?: string;
 }
 
 function positive(name: string, v: string | undefined, dflt: number, max: number): number {
@@ -40,6 +44,19 @@ export async function runBenchClassify(flags: BenchFlags): Promise<void> {
   const policy = loadPolicy(flags.policy, { format: parseFormat(flags.format), acl: flags.acl });
   const trace = parseTrace(readFileSync(flags.trace, 'utf8'), flags.trace);
   if (trace.batch.count === 0) throw new UsageError('CLI_EMPTY_TRACE', `${flags.trace} holds no packets`);
+  if (flags.workers !== undefined) {
+    const n = workerCount(positive('--workers', flags.workers, 1, 256));
+    if (engines.length !== 1 || engines[0] === 'linear') throw new UsageError('CLASSIFY_BAD_ENGINE', '--workers measures one engine: give --engines wasm or --engines ts');
+    const rows = await benchPool(policy, trace.batch, { workers: Array.from({ length: n }, (_, i) => i + 1), engine: engines[0] as EngineName, batchSize: flags.batch === undefined ? undefined : batchSize, timeMs });
+    if (flags.json) {
+      for (const r of rows) process.stdout.write(lineJson(r) + '\n');
+      return;
+    }
+    process.stdout.write(`policy ${policy.name}: ${policy.entries.length} entries; trace ${trace.batch.count} packets; engine ${engines[0]}\n`);
+    process.stdout.write('workers   ms/pass      Mpps  scaling\n');
+    for (const r of rows) process.stdout.write(`${(r.workers === 0 ? 'thread' : String(r.workers)).padEnd(7)} ${r.ms_per_pass.toFixed(2).padStart(9)} ${r.mpps.toFixed(2).padStart(9)} ${r.workers === 0 ? '' : r.scaling.toFixed(2).padStart(8)}\n`);
+    return;
+  }
   const results = await benchClassify(policy, trace.batch, { engines: engines as EngineName[], batchSize, timeMs });
   if (flags.json) {
     for (const r of results) process.stdout.write(lineJson(r) + '\n');
@@ -67,6 +84,7 @@ export function registerBench(program: Command): void {
     .option('--batch <n>', 'tuples per classify call (default 256)')
     .option('--time <ms>', 'measuring time per engine (default 1000)')
     .option('--json', 'one JSON line per engine')
+    .option('--workers <n>', 'aggregate Mpps of pools of 1..n worker threads (one engine; --batch = tuples per job, default 16384)')
     .action(async (flags: BenchFlags) => {
       await runBenchClassify(flags);
     });

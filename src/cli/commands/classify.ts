@@ -7,7 +7,8 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { compile, ENGINES, engineName } from '../../classify/index.js';
-import type { TupleBatch } from '../../classify/batch.js';
+import { TupleBatch } from '../../classify/batch.js';
+import { createClassifierPool, workerCount, type ClassifierPool } from '../../classify/pool.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { Classifier } from '../../classify/types.js';
 import { loadPolicy, POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
@@ -45,14 +46,64 @@ export interface ClassifySummary {
   /** Packets that were no tuple at all (undecodable frames). */
   undecodable: number;
   actions: Record<string, number>;
+  /** Worker threads (with --workers). */
+  workers?: number;
   top: { ordinal: number; action: string; line?: number; hits: number }[];
   build_ms: number;
-  /** Time spent in classify calls only. */
+  /** Time spent in classify calls only (with workers: wall time of the whole pipeline). */
   elapsed_ms: number;
   mpps: number;
 }
 
 const BATCH = 4096;
+
+/** Hits per ordinal and the summary built from them: shared by the one-thread and pool paths. */
+class Tally {
+  // Indexed by ordinal (parsers number entries 1..n; a hand-built policy may leave gaps).
+  readonly hits: Float64Array;
+  packets = 0;
+  undecodable = 0;
+  constructor(private readonly policy: Policy) {
+    this.hits = new Float64Array(policy.entries.reduce((m, e) => Math.max(m, e.ordinal), 0) + 1);
+  }
+  add(r: Int32Array, count: number): void {
+    for (let i = 0; i < count; i++) this.hits[r[i]!]!++;
+    this.packets += count;
+  }
+  /** Frames without a tuple (they classify as 0). */
+  countNone(batch: TupleBatch): void {
+    for (let i = 0; i < batch.count; i++) if (batch.family[i] === 0) this.undecodable++;
+  }
+  summary(c: { engine: string; rules: number; buildMs: number }, elapsed: number, topN: number, workers?: number): ClassifySummary {
+    const { hits, packets, undecodable } = this;
+    const byOrdinal = new Map(this.policy.entries.map((e) => [e.ordinal, e]));
+    const actions: Record<string, number> = { permit: 0, deny: 0 };
+    const top: ClassifySummary['top'] = [];
+    for (let o = 1; o < hits.length; o++) {
+      if (hits[o] === 0) continue;
+      const e = byOrdinal.get(o);
+      const action = e?.action ?? 'unknown';
+      actions[action] = (actions[action] ?? 0) + hits[o]!;
+      top.push({ ordinal: o, action, line: e?.line, hits: hits[o]! });
+    }
+    top.sort((a, b) => b.hits - a.hits || a.ordinal - b.ordinal);
+    return {
+      policy: this.policy.name,
+      engine: c.engine,
+      rules: c.rules,
+      ...(workers !== undefined ? { workers } : {}),
+      packets,
+      matched: packets - hits[0]!,
+      unmatched: hits[0]! - undecodable,
+      undecodable,
+      actions,
+      top: top.slice(0, topN),
+      build_ms: round(c.buildMs),
+      elapsed_ms: round(elapsed),
+      mpps: elapsed > 0 ? round(packets / elapsed / 1e3) : 0,
+    };
+  }
+}
 
 /** Classifies everything `source` yields; `onResults` sees each batch's results. */
 export async function classifySource(
@@ -63,49 +114,45 @@ export async function classifySource(
   topN = 10,
 ): Promise<ClassifySummary> {
   const batch = classifier.createBatch(BATCH);
-  // Indexed by ordinal (parsers number entries 1..n; a hand-built policy may leave gaps).
-  const hits = new Float64Array(policy.entries.reduce((m, e) => Math.max(m, e.ordinal), 0) + 1);
-  let packets = 0;
-  let undecodable = 0;
+  const tally = new Tally(policy);
   let elapsed = 0;
   for await (const _ of source(batch)) {
     const t0 = performance.now();
     classifier.classify(batch, batch.results);
     elapsed += performance.now() - t0;
-    const r = batch.results;
-    for (let i = 0; i < batch.count; i++) {
-      hits[r[i]!]!++;
-      if (batch.family[i] === 0) undecodable++;
+    tally.countNone(batch);
+    tally.add(batch.results, batch.count);
+    onResults?.(batch.results, batch.count);
+  }
+  return tally.summary(classifier, elapsed, topN);
+}
+
+/**
+ * Classifies everything `source` yields through a pool of worker threads; results in input
+ * order. The source fills one batch in this thread (decoding a capture, reading a trace) while
+ * the workers classify earlier ones; `elapsed_ms` is the wall time of the whole pipeline.
+ */
+export async function classifySourcePool(
+  policy: Policy,
+  pool: ClassifierPool,
+  source: TupleSource,
+  onResults?: (results: Int32Array, count: number) => void,
+  topN = 10,
+): Promise<ClassifySummary> {
+  const batch = new TupleBatch(pool.batchSize);
+  const tally = new Tally(policy);
+  const t0 = performance.now();
+  const batches = async function* () {
+    for await (const _ of source(batch)) {
+      tally.countNone(batch);
+      yield batch;
     }
-    packets += batch.count;
-    onResults?.(r, batch.count);
-  }
-  const byOrdinal = new Map(policy.entries.map((e) => [e.ordinal, e]));
-  const actions: Record<string, number> = { permit: 0, deny: 0 };
-  const top: ClassifySummary['top'] = [];
-  for (let o = 1; o < hits.length; o++) {
-    if (hits[o] === 0) continue;
-    const e = byOrdinal.get(o);
-    const action = e?.action ?? 'unknown';
-    actions[action] = (actions[action] ?? 0) + hits[o]!;
-    top.push({ ordinal: o, action, line: e?.line, hits: hits[o]! });
-  }
-  top.sort((a, b) => b.hits - a.hits || a.ordinal - b.ordinal);
-  const matched = packets - hits[0]!;
-  return {
-    policy: policy.name,
-    engine: classifier.engine,
-    rules: classifier.rules,
-    packets,
-    matched,
-    unmatched: hits[0]! - undecodable,
-    undecodable,
-    actions,
-    top: top.slice(0, topN),
-    build_ms: round(classifier.buildMs),
-    elapsed_ms: round(elapsed),
-    mpps: elapsed > 0 ? round(packets / elapsed / 1e3) : 0,
   };
+  for await (const r of pool.classifyAll(batches())) {
+    tally.add(r.results, r.count);
+    onResults?.(r.results, r.count);
+  }
+  return tally.summary(pool, performance.now() - t0, topN, pool.workers);
 }
 
 function round(x: number): number {
@@ -127,6 +174,7 @@ interface ClassifyFlags {
   engine?: string;
   out?: string;
   json?: boolean;
+  workers?: string;
 }
 
 /** Picks the input source from the flags (one input option must be given). */
@@ -138,7 +186,7 @@ function sourceOf(flags: ClassifyFlags): TupleSource {
 function summaryText(s: ClassifySummary): string {
   const pct = (n: number) => (s.packets ? ((100 * n) / s.packets).toFixed(1) : '0.0');
   const lines = [
-    `policy ${s.policy}: ${s.rules} entries, engine ${s.engine}, built in ${s.build_ms.toFixed(1)} ms`,
+    `policy ${s.policy}: ${s.rules} entries, engine ${s.engine}${s.workers !== undefined ? ` in ${s.workers} worker thread${s.workers === 1 ? '' : 's'}` : ''}, built in ${s.build_ms.toFixed(1)} ms`,
     `packets ${s.packets}, matched ${s.matched} (${pct(s.matched)}%), no match ${s.unmatched}${s.undecodable ? `, undecodable ${s.undecodable}` : ''}`,
     `actions: ${Object.entries(s.actions)
       .map(([a, n]) => `${a} ${n}`)
@@ -159,22 +207,32 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
   // --pcap: the header walk runs in the engine's language (wasm writes into the classifier's batch).
   const tally = flags.pcap ? newPcapTally(flags.pcap) : undefined;
   const source = tally ? pcapSource(tally.file, engine === 'wasm' ? 'wasm' : 'ts', tally) : sourceOf(flags);
+  const workers = flags.workers === undefined ? undefined : workerCount(integer('--workers', flags.workers));
   const policy = loadPolicy(flags.policy, { format: parseFormat(flags.format), acl: flags.acl });
-  const classifier = compile(policy, { engine });
+  const pool = workers === undefined ? undefined : await createClassifierPool(policy, { engine, workers });
+  const classifier = pool ? undefined : compile(policy, { engine });
   const fd = flags.out ? openSync(flags.out, 'w') : undefined;
   try {
-    const summary = await classifySource(policy, classifier, source, (r, n) => {
+    const write = (r: Int32Array, n: number) => {
       if (fd === undefined) return;
       let text = '';
       for (let i = 0; i < n; i++) text += `${r[i]}\n`;
       writeSync(fd, text);
-    });
+    };
+    const summary = pool ? await classifySourcePool(policy, pool, source, write) : await classifySource(policy, classifier!, source, write);
     process.stdout.write(flags.json ? lineJson(tally ? { ...summary, capture: tally } : summary) + '\n' : summaryText(summary) + (tally ? formatPcapTally(tally) : ''));
     return summary;
   } finally {
     if (fd !== undefined) closeSync(fd);
-    classifier.dispose?.();
+    classifier?.dispose?.();
+    await pool?.close();
   }
+}
+
+/** A decimal integer option value (range checks are the caller's). */
+export function integer(name: string, v: string): number {
+  if (!/^\d+$/.test(v.trim())) throw new UsageError('CLI_BAD_NUMBER', `${name} must be a whole number, got "${v}"`);
+  return Number(v);
 }
 
 export function registerClassify(program: Command): void {
@@ -189,6 +247,7 @@ export function registerClassify(program: Command): void {
     .option('--engine <engine>', `${ENGINES.join('|')} (default: $TED_ENGINE or wasm)`)
     .option('--out <file>', 'write the ordinal of the first matching entry per packet, one per line (0 = none)')
     .option('--json', 'print the summary as one JSON line')
+    .option('--workers <n>', 'classify in n worker threads (results still in input order)')
     .action(async (flags: ClassifyFlags) => {
       await runClassify(flags);
     });
