@@ -1,32 +1,34 @@
 // Classification and intersection benchmarks: ns/packet of the wasm (SIMD and scalar builds), ts
-// and linear engines on the ClassBench sets acl1/fw1 at 1K and 10K rules (from ../shared; sets of
-// the same sizes are generated when it is absent), batch sizes 64, 256 and 4096; compile time and
-// bytes; intersectBatch throughput. Writes bench/classify-results.json and bench/classify-chart.svg.
+// and linear engines on the ClassBench sets acl1/fw1 at 1K and 10K rules (from ../shared, plus
+// any other set with a trace there; sets of the same sizes are generated when it is absent),
+// batch sizes 64, 256 and 4096; the same sets moved into IPv6; DPDK rte_acl on the same rules and
+// traces (bench/rte-acl: every classify algorithm of this CPU, `best` the fastest), in the same
+// run; compile time and bytes; worker-pool scaling (trace and a large capture through `ted
+// classify --pcap --workers N`); intersectBatch throughput. Writes bench/classify-results.json
+// and bench/classify-chart.svg.
 //
 // Run: npm run bench (builds first), or `node --expose-gc bench/classify.bench.mjs` after
 // `npm run build`. Env: TED_BENCH_TIME_MS (measuring time per task, default 1000).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const imp = (p) => import(join(root, 'dist', p));
 const { compile } = await imp('classify/index.js');
-const { benchClassify } = await imp('classify/bench.js');
-const { parseTrace, TupleBatch } = await imp('classify/index.js');
+const { benchClassify, benchPool } = await imp('classify/bench.js');
 const { intersectBatch, SelectorTable } = await imp('classify/intersect.js');
-const { parseClassBench } = await imp('policy/classbench.js');
 const { intersect } = await imp('selector/algebra.js');
+const { encodeEthernet, encodeIPv4, encodeL4 } = await imp('packet/encode.js');
+const { PcapFileWriter } = await imp('pcap/writer.js');
 const { Bench } = await import('tinybench');
+const { loadSet, setNames, shared } = await import('./classify-sets.mjs');
+const { runAnchor } = await import('./rte-acl/anchor.mjs');
 
 const TIME = Number(process.env.TED_BENCH_TIME_MS ?? 1000);
-const shared = join(root, '..', 'shared', 'data', 'classbench');
-const SETS = [
-  ['acl1_1K', 916],
-  ['fw1_1K', 791],
-  ['acl1_10K', 9603],
-  ['fw1_10K', 9311],
-];
+const NAMES = setNames();
 
 // The scalar build, loaded explicitly (the loader picks the SIMD one on this machine).
 function loadScalar() {
@@ -36,55 +38,14 @@ function loadScalar() {
 }
 const scalar = loadScalar();
 
-// Deterministic generator for when ../shared is absent: prefixes and port ranges in the spirit of
-// ClassBench (acl-like: specific addresses, exact ports; fw-like: many wildcards and ranges).
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-function generated(name, n) {
-  const r = rng(n * 7 + name.length);
-  const fw = name.startsWith('fw');
-  const lines = [];
-  const ip = () => [0, 0, 0, 0].map(() => Math.floor(r() * 256)).join('.');
-  const len = () => (fw && r() < 0.4 ? 0 : [8, 16, 24, 28, 32][Math.floor(r() * 5)]);
-  const ports = () => {
-    const k = r();
-    if (k < (fw ? 0.5 : 0.3)) return '0 : 65535';
-    if (k < 0.8) {
-      const p = Math.floor(r() * 65536);
-      return `${p} : ${p}`;
-    }
-    const a = Math.floor(r() * 65536);
-    return `${a} : ${Math.min(65535, a + Math.floor(r() * 4096))}`;
-  };
-  for (let i = 0; i < n; i++) lines.push(`@${ip()}/${len()} ${ip()}/${len()} ${ports()} ${ports()} ${r() < 0.2 ? '0x00/0x00' : r() < 0.6 ? '0x06/0xFF' : '0x11/0xFF'}`);
-  const policy = parseClassBench(lines.join('\n') + '\n', name);
-  // Trace: tuples inside random entries, plus some random ones.
-  const trace = new TupleBatch(n * 10);
-  for (let i = 0; i < n * 10; i++) {
-    const e = policy.entries[Math.floor(r() * n)];
-    const rand = () => BigInt(Math.floor(r() * 2 ** 32));
-    const pick = (set) => set[0].lo + Math.floor(r() * (set[0].hi - set[0].lo + 1));
-    trace.push({ family: 4, protocol: e.protocol || 6, src: e.src.value | (rand() & ~e.src.care & 0xffffffffn), dst: e.dst.value | (rand() & ~e.dst.care & 0xffffffffn), sport: pick(e.sport), dport: pick(e.dport), hasPorts: true });
-  }
-  return { policy, trace };
-}
-
-function load(name, n) {
-  const rules = join(shared, name);
-  const tr = join(shared, `${name}_trace`);
-  if (existsSync(rules) && existsSync(tr)) {
-    return { policy: parseClassBench(readFileSync(rules, 'utf8'), name), trace: parseTrace(readFileSync(tr, 'utf8'), tr).batch, source: 'ClassBench (../shared)' };
-  }
-  return { ...generated(name, n), source: 'generated (../shared absent)' };
-}
+const load = (name) => loadSet(name);
 
 const rows = [];
 const builds = [];
 const notes = [];
-for (const [name, n] of SETS) {
-  const { policy, trace, source } = load(name, n);
+const anchor = [];
+for (const name of NAMES) {
+  const { policy, trace, expected, source } = load(name);
   process.stderr.write(`classify: ${name} (${policy.entries.length} rules, ${trace.count} packets, ${source})\n`);
   // Build time (median of 5) and the heap it takes, per engine family of structure.
   for (const engine of ['wasm', 'ts']) {
@@ -111,36 +72,37 @@ for (const [name, n] of SETS) {
       rows.push({ set: name, rules: r.rules, packets: trace.count, source, ...r });
     }
   }
+  // DPDK rte_acl on the same rules and trace, batch 256, every algorithm this CPU offers.
+  if (expected.every((x) => x >= 0)) {
+    const a = runAnchor(policy, trace, expected, { batch: 256, timeMs: TIME * 3, rounds: 5 });
+    if (a.skipped) {
+      process.stderr.write(`classify: rte_acl skipped: ${a.skipped}\n`);
+      if (!notes.some((x) => x.startsWith('DPDK rte_acl not measured'))) notes.push(`DPDK rte_acl not measured: ${a.skipped}`);
+    } else {
+      for (const x of a.algs) anchor.push({ set: name, rules: policy.entries.length, alg: x.alg, supported: x.supported, mismatches: x.mismatches, ns_per_pkt: x.ns_per_pkt, build_ms: a.build.build_ms, bytes: a.build.bytes, dpdk: a.version });
+      if (a.best) anchor.push({ set: name, rules: policy.entries.length, alg: 'best', best_of: a.best.alg, ns_per_pkt: a.best.ns_per_pkt, build_ms: a.build.build_ms, bytes: a.build.bytes, dpdk: a.version });
+    }
+  }
 }
 
 // IPv6: acl1_1K and fw1_1K moved into IPv6 (each IPv4 prefix a/len becomes 2001:db8:a::/(32+len)
 // in bits 64..95, /64 for a host; trace addresses get random low 64 bits), so the expected
 // answers are the IPv4 ones.
 const v6rows = [];
-for (const [name, n] of [SETS[0], SETS[1]]) {
-  const { policy, trace } = load(name, n);
-  const r = rng(17);
-  const PRE = 0x20010db8n << 96n;
-  const addr = (a) => ({ value: PRE | (a.value << 64n), care: (0xffffffffn << 96n) | (a.care << 64n) });
-  const entries = policy.entries.map((e) => ({ ...e, family: 6, src: addr(e.src), dst: addr(e.dst) }));
-  const low = () => (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32));
-  const t6 = new TupleBatch(trace.count);
-  for (let i = 0; i < trace.count; i++) {
-    const t = trace.get(i);
-    if (t) t6.push({ ...t, family: 6, src: PRE | (t.src << 64n) | low(), dst: PRE | (t.dst << 64n) | low() });
-  }
+for (const name of ['acl1_1K', 'fw1_1K']) {
   const set = `${name}_v6`;
-  process.stderr.write(`classify: ${set} (${entries.length} IPv6 rules, ${t6.count} packets)\n`);
-  for (const x of await benchClassify({ name: set, family: 6, entries }, t6, { engines: ['wasm', 'ts', 'linear'], batchSize: 256, timeMs: TIME, extra: [{ name: 'wasm-scalar', wasm: scalar }] })) {
-    v6rows.push({ set, rules: x.rules, packets: t6.count, source: `${name} moved into IPv6`, ...x });
+  const { policy, trace } = load(set);
+  process.stderr.write(`classify: ${set} (${policy.entries.length} IPv6 rules, ${trace.count} packets)\n`);
+  for (const x of await benchClassify(policy, trace, { engines: ['wasm', 'ts', 'linear'], batchSize: 256, timeMs: TIME, extra: [{ name: 'wasm-scalar', wasm: scalar }] })) {
+    v6rows.push({ set, rules: x.rules, packets: trace.count, source: `${name} moved into IPv6`, ...x });
   }
 }
 rows.push(...v6rows);
 
 // Intersection: one proxy against every entry of acl1_1K and fw1_10K (the TED responder's work).
 const inter = [];
-for (const [name, n] of [SETS[0], SETS[3]]) {
-  const { policy } = load(name, n);
+for (const name of ['acl1_1K', 'fw1_10K']) {
+  const { policy } = load(name);
   const entries = policy.entries;
   const proxy = entries[Math.floor(entries.length / 2)];
   const lefts = entries.map((_, i) => entries[(i * 7919) % entries.length]);
@@ -168,16 +130,81 @@ function round(x) {
   return Math.round(x * 100) / 100;
 }
 
+// Worker pools: aggregate Mpps of 1..N workers (N = this machine's cores) and of one classifier
+// in this thread, on the 10K traces (pool.classify over the whole trace per pass), and on a large
+// capture through the CLI (`ted classify --pcap FILE [--workers N]`: decode in this thread,
+// classification in the workers; its decode+classify wall time, start-up and compile excluded).
+const cores = Math.max(1, availableParallelism());
+const workerCounts = Array.from({ length: cores }, (_, i) => i + 1);
+const scaling = [];
+for (const name of ['acl1_10K', 'fw1_10K']) {
+  const { policy, trace } = load(name);
+  process.stderr.write(`classify: pool scaling on ${name}, 1..${cores} workers\n`);
+  for (const r of await benchPool(policy, trace, { workers: workerCounts, timeMs: TIME })) scaling.push({ input: `${name} trace`, rules: policy.entries.length, ...r });
+}
+const CAPTURE_FRAMES = Number(process.env.TED_BENCH_CAPTURE_FRAMES ?? 2_000_000);
+if (!existsSync(join(shared, 'fw1_10K'))) notes.push('The capture scaling rows need ../shared/data/classbench/fw1_10K: not measured.');
+else {
+  const name = 'fw1_10K';
+  const { policy, trace } = load(name);
+  const dir = mkdtempSync(join(tmpdir(), 'ted-classify-bench-'));
+  try {
+    // Ethernet/IPv4 frames of the trace's tuples (TCP/UDP headers, other protocols bare).
+    const frames = [];
+    for (let i = 0; i < trace.count; i++) {
+      const t = trace.get(i);
+      const l4 = encodeL4({ protocol: t.protocol, sport: t.sport, dport: t.dport, payload: new Uint8Array(8) }, 4, t.src, t.dst);
+      frames.push(encodeEthernet({}, encodeIPv4({ src: t.src, dst: t.dst, protocol: t.protocol, payload: l4 })));
+    }
+    const file = join(dir, 'capture.pcap');
+    const w = new PcapFileWriter(file, { linkType: 1 });
+    for (let i = 0; i < CAPTURE_FRAMES; i++) w.write({ data: frames[i % frames.length], tsSec: 1700000000 + Math.floor(i / 1000), tsNsec: 0 });
+    w.close();
+    const rulesFile = join(dir, 'rules');
+    writeFileSync(rulesFile, readFileSync(join(shared, name), 'utf8'));
+    const runs = [undefined, ...workerCounts];
+    const ms = new Map(runs.map((r) => [r, []]));
+    process.stderr.write(`classify: ted classify --pcap, ${CAPTURE_FRAMES} frames, ${name}\n`);
+    for (let round = 0; round < 3; round++) {
+      for (const n of runs) {
+        const r = spawnSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'classify', '--policy', rulesFile, '--pcap', file, '--json', ...(n ? ['--workers', String(n)] : [])], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`ted classify --pcap failed: ${r.stderr}`);
+        ms.get(n).push(JSON.parse(r.stdout).capture.elapsedMs);
+      }
+    }
+    const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+    const base = CAPTURE_FRAMES / med(ms.get(1)) / 1e3;
+    for (const n of runs) {
+      const t = med(ms.get(n));
+      const mpps = round(CAPTURE_FRAMES / t / 1e3);
+      scaling.push({ input: `${CAPTURE_FRAMES / 1e6}M-frame capture, ted classify --pcap`, rules: policy.entries.length, workers: n ?? 0, engine: 'wasm', ms_per_pass: round(t), mpps, scaling: n ? round(mpps / base) : 0, packets: CAPTURE_FRAMES, passes: 3 });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // Ratios in this run, batch 256.
 const at256 = (set, engine) => rows.find((r) => r.set === set && r.engine === engine && r.batch === 256)?.ns_per_pkt;
-const ratios = [...SETS.map(([s]) => [s]), ...v6rows.filter((x) => x.engine === 'wasm').map((x) => [x.set])].map(([set]) => ({ set, ts_over_wasm: round(at256(set, 'ts') / at256(set, 'wasm')), linear_over_wasm: round(at256(set, 'linear') / at256(set, 'wasm')), scalar_over_simd: at256(set, 'wasm-scalar') ? round(at256(set, 'wasm-scalar') / at256(set, 'wasm')) : undefined }));
-notes.push('ns/packet: engines are measured in 3 interleaved rounds (heap settled before each), the figure is the median of the rounds\' tinybench medians of passes over the whole trace (the linear scan uses a prefix of the 10K traces); the packets are already in each engine\'s batches, as a packet decoder leaves them.');
-notes.push('DPDK rte_acl (SSE) on this machine, from the issue: ~26 ns/pkt acl1_1K, 61 fw1_1K, 50 acl1_10K, 150-300 fw1_10K; target: wasm at most 2x those.');
+const best = (set) => anchor.find((a) => a.set === set && a.alg === 'best');
+const ratios = [...NAMES.map((s) => [s]), ...v6rows.filter((x) => x.engine === 'wasm').map((x) => [x.set])].map(([set]) => ({
+  set,
+  ts_over_wasm: round(at256(set, 'ts') / at256(set, 'wasm')),
+  linear_over_wasm: round(at256(set, 'linear') / at256(set, 'wasm')),
+  scalar_over_simd: at256(set, 'wasm-scalar') ? round(at256(set, 'wasm-scalar') / at256(set, 'wasm')) : undefined,
+  rte_acl_best: best(set) ? `${best(set).ns_per_pkt} (${best(set).best_of})` : undefined,
+  wasm_over_rte_acl_best: best(set) ? round(at256(set, 'wasm') / best(set).ns_per_pkt) : undefined,
+  v6_over_v4: set.endsWith('_v6') ? round(at256(set, 'wasm') / at256(set.slice(0, -3), 'wasm')) : undefined,
+}));
+notes.push("ns/packet: engines are measured in 3 interleaved rounds (heap settled before each), the figure is the median of the rounds' tinybench medians of passes over the whole trace (the linear scan uses a prefix of the 10K traces); the packets are already in each engine's batches, as a packet decoder leaves them.");
+notes.push('DPDK rte_acl: bench/rte-acl/harness.c (compiled at bench time against the installed DPDK) builds one context from the same parsed rules (priority: the lowest ordinal first; categories 1), checks every result against the trace, and times rte_acl_classify over the trace in batches of 256 (5 rounds, median) per algorithm; `best` is the fastest whose results all matched. EAL runs in-process without hugepages or devices (--no-huge --no-pci), with --force-max-simd-bitwidth=512 so that the AVX-512 classifiers may be chosen.');
+notes.push(`Targets: wasm at or below rte_acl best on every set; ts / wasm >= 2; IPv6 >= 2x its ts twin and within 1.5x of IPv4 on the same rules; compile < 1 s and structure < 64 MB at 10K rules; pool >= 1.8x on 2 cores for a large capture. Machine: ${cores} cores, load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
 
 // Chart: ns/packet (log scale) per set, one bar per engine, batch 256.
 function chart() {
-  const engines = ['wasm', 'wasm-scalar', 'ts', 'linear'];
-  const colors = { wasm: '#2b6cb0', 'wasm-scalar': '#63b3ed', ts: '#dd6b20', linear: '#718096' };
+  const engines = ['wasm', 'wasm-scalar', 'rte_acl best', 'ts', 'linear'];
+  const colors = { wasm: '#2b6cb0', 'wasm-scalar': '#63b3ed', 'rte_acl best': '#38a169', ts: '#dd6b20', linear: '#718096' };
+  const value = (set, e) => (e === 'rte_acl best' ? best(set)?.ns_per_pkt : at256(set, e));
   const W = 720;
   const H = 360;
   const left = 60;
@@ -192,12 +219,12 @@ function chart() {
     const v = 10 ** d;
     out.push(`<line x1="${left}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#e2e8f0"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`);
   }
-  const groupW = (W - left - 20) / SETS.length;
-  SETS.forEach(([set], g) => {
+  const groupW = (W - left - 20) / NAMES.length;
+  NAMES.forEach((set, g) => {
     const x0 = left + 10 + g * groupW;
     const rules = rows.find((r) => r.set === set)?.rules;
     engines.forEach((e, k) => {
-      const v = at256(set, e);
+      const v = value(set, e);
       if (v === undefined) return;
       const bw = (groupW - 30) / engines.length;
       const x = x0 + k * bw;
@@ -217,8 +244,12 @@ const md = [];
 md.push('![ns/packet by rule count per engine](classify-chart.svg)', '');
 md.push('| set | rules | batch | engine | ns/pkt | Mpps | build ms | bytes |', '|---|---:|---:|---|---:|---:|---:|---:|');
 for (const r of rows) md.push(`| ${r.set} | ${r.rules} | ${r.batch} | ${r.engine} | ${r.ns_per_pkt} | ${r.mpps} | ${r.build_ms} | ${r.bytes} |`);
-md.push('', 'Ratios at batch 256 (same run):', '', '| set | ts / wasm | linear / wasm | scalar / SIMD wasm |', '|---|---:|---:|---:|');
-for (const q of ratios) md.push(`| ${q.set} | ${q.ts_over_wasm} | ${q.linear_over_wasm} | ${q.scalar_over_simd ?? ''} |`);
+md.push('', 'DPDK rte_acl on the same rules and traces, batch 256 (same run):', '', '| set | rules | algorithm | ns/pkt | results wrong | build ms | bytes |', '|---|---:|---|---:|---:|---:|---:|');
+for (const a of anchor) md.push(`| ${a.set} | ${a.rules} | ${a.alg === 'best' ? `**best** (${a.best_of})` : a.alg} | ${a.supported === false ? 'not on this CPU' : a.ns_per_pkt} | ${a.mismatches ?? ''} | ${a.build_ms} | ${a.bytes} |`);
+md.push('', 'Ratios at batch 256 (same run):', '', '| set | ts / wasm | linear / wasm | scalar / SIMD wasm | rte_acl best ns | wasm / rte_acl best | IPv6 / IPv4 wasm |', '|---|---:|---:|---:|---:|---:|---:|');
+for (const q of ratios) md.push(`| ${q.set} | ${q.ts_over_wasm} | ${q.linear_over_wasm} | ${q.scalar_over_simd ?? ''} | ${q.rte_acl_best ?? ''} | ${q.wasm_over_rte_acl_best ?? ''} | ${q.v6_over_v4 ?? ''} |`);
+md.push('', `Worker pools (same run, ${cores} cores; workers 0 = one classifier in the calling thread; scaling relative to 1 worker):`, '', '| input | rules | workers | ms per pass | Mpps | scaling |', '|---|---:|---:|---:|---:|---:|');
+for (const r of scaling) md.push(`| ${r.input} | ${r.rules} | ${r.workers || 'in thread'} | ${r.ms_per_pass} | ${r.mpps} | ${r.workers ? r.scaling : ''} |`);
 md.push('', 'Compile (median of 5) and the JS heap + ArrayBuffer growth while compiling:', '', '| set | rules | engine | build ms | structure bytes | heap delta bytes |', '|---|---:|---|---:|---:|---:|');
 for (const b of builds) md.push(`| ${b.set} | ${b.rules} | ${b.engine} | ${b.build_ms} | ${b.bytes} | ${b.heap_delta_bytes} |`);
 md.push('', 'Intersection, one proxy against every entry (`reference` = algebra.intersect on selector objects; pairs: entry i with another entry):', '', '| set | entries | call | engine | ns/pair | M pairs/s |', '|---|---:|---|---|---:|---:|');
@@ -226,6 +257,6 @@ for (const i of inter) md.push(`| ${i.set} | ${i.entries} | ${i.call} | ${i.engi
 
 writeFileSync(
   join(root, 'bench', 'classify-results.json'),
-  JSON.stringify({ suite: 'classify', title: 'Classification and intersection', date: new Date().toISOString(), node: process.version, v8: process.versions.v8, rows, ratios, builds, intersect: inter, notes, markdown: md.join('\n') }, null, 2) + '\n',
+  JSON.stringify({ suite: 'classify', title: 'Classification and intersection', date: new Date().toISOString(), node: process.version, v8: process.versions.v8, loadavg: loadavg(), rows, ratios, anchor, scaling, builds, intersect: inter, notes, markdown: md.join('\n') }, null, 2) + '\n',
 );
 process.stderr.write('classify: wrote bench/classify-results.json and bench/classify-chart.svg\n');

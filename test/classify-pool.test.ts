@@ -8,6 +8,13 @@ import { TupleBatch } from '../src/classify/batch.js';
 import { compile } from '../src/classify/index.js';
 import { createClassifierPool } from '../src/classify/pool.js';
 import { firstMatch } from '../src/selector/algebra.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
+import { classifyCapture } from '../src/pcap/classify.js';
+import { writePcap } from '../src/pcap/writer.js';
+import { isClassicPcap } from '../src/classify/pool.js';
 import type { Tuple } from '../src/selector/types.js';
 import { entryArb, insideEntry, numbered, tupleArb, worldArb } from './classify-helpers.js';
 
@@ -122,4 +129,75 @@ describe('classifier pool', () => {
     await expect(createClassifierPool([], { workers: 1, batchSize: 0 })).rejects.toMatchObject({ code: 'CLASSIFY_BAD_BATCH' });
     await expect(createClassifierPool([], { workers: 1, engine: 'quick' as never })).rejects.toMatchObject({ code: 'CLASSIFY_BAD_ENGINE' });
   });
+
+  it('a classic pcap decoded and classified in the workers: the one-thread answers, reasons and link types in order; damage gives the same error at the same offset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ted-pool-'));
+    const w = { family: 4 as const, pool: [0x0a000001n, 0x0a000002n, 0xc0a80001n] };
+    const entries = numbered(fc.sample(entryArb(w), { numRuns: 300, seed: 51 }));
+    const tuples = fc.sample(tupleArb(w), { numRuns: 3000, seed: 52 }).map((t, i) => (i % 2 ? insideEntry(t, entries[i % entries.length]!) : t));
+    // UDP frames of the tuples' addresses and ports, some cut short (undecodable), sizes varying.
+    const frames = tuples.map((t, i) => {
+      const f = encodeEthernet({}, encodeUdpPacket({ family: 4, src: t.src, dst: t.dst, sport: t.sport, dport: t.dport, payload: new Uint8Array(i % 37) }));
+      return i % 50 === 7 ? f.subarray(0, 20) : f;
+    });
+    const file = join(dir, 'c.pcap');
+    const bytes = writePcap(frames.map((data) => ({ data })), { linkType: 1 });
+    writeFileSync(file, bytes);
+    expect(await isClassicPcap(file)).toBe(true);
+    const one = compile(entries);
+    const want = { results: [] as number[], reasons: [] as number[], linkTypes: [] as number[] };
+    for await (const b of classifyCapture(file, { classifier: one })) {
+      want.results.push(...b.results!.subarray(0, b.count));
+      want.reasons.push(...b.reasons.subarray(0, b.count));
+      want.linkTypes.push(...b.linkTypes.subarray(0, b.count));
+    }
+    expect(want.results.length).toBe(3000);
+    expect(want.results.filter((x) => x > 0).length).toBeGreaterThan(1000);
+    const pool = await createClassifierPool(entries, { workers: 2, depth: 2 });
+    try {
+      for (const chunkBytes of [4096, 10_000, 1 << 20]) {
+        const got = { results: [] as number[], reasons: [] as number[], linkTypes: [] as number[] };
+        let next = 1;
+        for await (const c of pool.classifyPcapFile(file, { chunkBytes })) {
+          expect(c.firstIndex).toBe(next);
+          next += c.count;
+          got.results.push(...c.results);
+          got.reasons.push(...c.reasons);
+          got.linkTypes.push(...c.linkTypes);
+        }
+        expect(got, `chunks of ${chunkBytes}`).toEqual(want);
+      }
+      // A lying record length in the middle, and a file cut inside its last record.
+      const bad = bytes.slice();
+      let at = 24;
+      for (let i = 0; i < 2000; i++) at += 16 + new DataView(bad.buffer).getUint32(at + 8, true);
+      new DataView(bad.buffer).setUint32(at + 8, 0x7fffffff, true);
+      const cut = bytes.subarray(0, bytes.length - 5);
+      for (const [name, b] of [['bad-caplen', bad], ['cut', cut]] as const) {
+        const f = join(dir, `${name}.pcap`);
+        writeFileSync(f, b);
+        const wantErr: { code?: string; offset?: number; frames: number } = { frames: 0 };
+        try {
+          for await (const x of classifyCapture(f, { classifier: one })) wantErr.frames += x.count;
+        } catch (e) {
+          Object.assign(wantErr, { code: (e as { code: string }).code, offset: (e as { offset: number }).offset });
+        }
+        expect(wantErr.code).toBeDefined();
+        const gotErr: { code?: string; offset?: number; frames: number } = { frames: 0 };
+        try {
+          for await (const c of pool.classifyPcapFile(f, { chunkBytes: 8192 })) gotErr.frames += c.count;
+        } catch (e) {
+          Object.assign(gotErr, { code: (e as { code: string }).code, offset: (e as { offset: number }).offset });
+        }
+        expect(gotErr, name).toEqual(wantErr);
+      }
+      // The pool still works after the errors.
+      const out = new Int32Array(tuples.length);
+      await pool.classify(batchOf(tuples), out);
+      expect(Array.from(out)).toEqual(tuples.map((t) => firstMatch(entries, t)));
+    } finally {
+      await pool.close();
+      one.dispose?.();
+    }
+  }, 60_000);
 });

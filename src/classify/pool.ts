@@ -5,10 +5,12 @@
 // classifies it in place, and results are delivered in submission order. Each worker has
 // `depth` slots, so it always has the next job waiting while the caller fills another.
 import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { TedError, UsageError } from '../errors.js';
+import { DecodeError, TedError, UsageError } from '../errors.js';
+import { CaptureParser } from '../pcap/reader.js';
 import type { Entry, Policy } from '../selector/types.js';
 import { TupleBatch, batchLayout, copyTuples } from './batch.js';
 import { engineName } from './index.js';
@@ -53,8 +55,43 @@ export interface ClassifierPool {
    * before the next one is asked for, so a source may reuse its batch (a capture reader does).
    */
   classifyAll(source: Iterable<TupleBatch> | AsyncIterable<TupleBatch>): AsyncGenerator<PoolResult>;
+  /**
+   * Decodes and classifies a classic pcap file in the workers: this thread only reads the file
+   * and cuts it at record boundaries (chunks of about `chunkBytes`, default 1 MiB); each worker
+   * walks its chunks' headers and classifies them. Yields per chunk, in capture order, the
+   * frames' results, decode reasons and link types (views valid until the generator resumes).
+   * Framing damage throws the reader's DecodeError (byte offset in the file) after every frame
+   * before it was yielded. Not for pcapng (`isClassicPcap` tells).
+   */
+  classifyPcapFile(file: string, options?: { chunkBytes?: number; onProgress?: (done: number, total: number) => void }): AsyncGenerator<PcapChunkResult>;
   /** Stops the workers. Jobs still running are rejected; the pool is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** One chunk of a capture classified in a worker. */
+export interface PcapChunkResult {
+  /** 1-based index of the chunk's first frame in the capture. */
+  firstIndex: number;
+  count: number;
+  results: Int32Array;
+  /** Decode reason per frame (src/packet/decode.ts Reason; 0 = decoded). */
+  reasons: Uint8Array;
+  linkTypes: Uint32Array;
+}
+
+/** Is the file a classic pcap (any byte order, micro- or nanosecond, Kuznetzov)? */
+export async function isClassicPcap(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const head = new Uint8Array(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    if (bytesRead < 4) return false;
+    const le = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
+    const be = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
+    return [le, be].some((m) => m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xa1b2cd34);
+  } finally {
+    await fh.close();
+  }
 }
 
 export const MAX_WORKERS = 256;
@@ -64,6 +101,30 @@ interface Slot {
   worker: number;
   batch: TupleBatch;
   busy: boolean;
+}
+
+/** A worker's reply to a job. */
+interface Reply {
+  id: number;
+  error?: string;
+  code?: string;
+  /** Capture jobs: frames written (also when the framing broke after them). */
+  frames?: number;
+  offset?: number;
+  truncated?: boolean;
+}
+
+interface CaptureSlot {
+  id: number;
+  worker: number;
+  input: SharedArrayBuffer;
+  results: SharedArrayBuffer;
+  reasons: SharedArrayBuffer;
+  linkTypes: SharedArrayBuffer;
+}
+
+function rd32(b: Uint8Array, o: number, le: boolean): number {
+  return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 interface Job {
@@ -116,7 +177,8 @@ class Pool implements ClassifierPool {
   readonly ready: Promise<void>;
   private readonly threads: Worker[] = [];
   private readonly slots: Slot[] = [];
-  private readonly pending = new Map<number, { resolve: (s: Slot) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
+  private nextCapture = 1 << 20;
   private readonly waiting: (() => void)[] = [];
   private inFlight = 0;
   private failure: Error | undefined;
@@ -155,7 +217,7 @@ class Pool implements ClassifierPool {
           });
           t.once('error', reject);
         }).then(() => {
-          t.on('message', (m: { id: number; error?: string; code?: string }) => this.finished(m));
+          t.on('message', (m: Reply) => this.finished(m));
           t.on('error', (e) => this.fail(new TedError('CLASSIFY_POOL_FAILED', `classifier worker ${w} failed: ${e.message}`, { cause: e })));
           t.on('exit', (code) => {
             if (!this.closed) this.fail(new TedError('CLASSIFY_POOL_FAILED', `classifier worker ${w} exited (code ${code})`));
@@ -167,13 +229,14 @@ class Pool implements ClassifierPool {
     this.ready = Promise.all(starts).then(() => undefined);
   }
 
-  private finished(m: { id: number; error?: string; code?: string }): void {
+  private finished(m: Reply): void {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
     if (--this.inFlight === 0) for (const t of this.threads) t.unref();
-    if (m.error) p.reject(new TedError(m.code ?? 'CLASSIFY_POOL_FAILED', `classifier worker: ${m.error}`));
-    else p.resolve(this.slots[m.id]!);
+    // Capture jobs report framing damage in the reply (with the frames before it).
+    if (m.error && m.frames === undefined) p.reject(new TedError(m.code ?? 'CLASSIFY_POOL_FAILED', `classifier worker: ${m.error}`));
+    else p.resolve(m);
   }
 
   private fail(e: Error): void {
@@ -215,7 +278,7 @@ class Pool implements ClassifierPool {
   /** Copies tuples [at, at + n) of `from` into the slot and hands it to its worker. */
   private start(slot: Slot, from: TupleBatch, at: number, n: number): Job {
     copyTuples(from, at, slot.batch, n);
-    const done = new Promise<Slot>((resolve, reject) => this.pending.set(slot.id, { resolve, reject }));
+    const done = new Promise<Reply>((resolve, reject) => this.pending.set(slot.id, { resolve, reject })).then(() => slot);
     if (this.inFlight++ === 0) for (const t of this.threads) t.ref();
     this.threads[slot.worker]!.postMessage({ id: slot.id, count: n });
     return { slot, count: n, done };
@@ -277,6 +340,132 @@ class Pool implements ClassifierPool {
           // the pool failed: the slot is not handed back, the pool is unusable anyway
         }
       }
+    }
+  }
+
+  async *classifyPcapFile(file: string, options: { chunkBytes?: number; onProgress?: (done: number, total: number) => void } = {}): AsyncGenerator<PcapChunkResult> {
+    const fh = await open(file, 'r');
+    const size = (await fh.stat()).size;
+    const read = async (into: Uint8Array, at: number, length: number, position: number): Promise<number> => {
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(into, at + done, length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done;
+    };
+    const registered: number[][] = [];
+    const queue: { slot: CaptureSlot; done: Promise<Reply>; fileStart: number; firstIndex: number }[] = [];
+    try {
+      // The file header, through the reader's parser (it knows every magic and its limits).
+      const parser = new CaptureParser();
+      const head = new Uint8Array(Math.min(size, 24));
+      await read(head, 0, head.length, 0);
+      const headLen = parser.step(head, 0, head.length, 0, head.length === size);
+      if (parser.format !== 'pcap') throw new TedError('CLASSIFY_POOL_FORMAT', `${file} is not a classic pcap capture`);
+      const H = parser.recordHeader;
+      const le = parser.littleEndian;
+      const maxCaplen = parser.maxCaplen;
+      const chunk = Math.max(4096, options.chunkBytes ?? 1 << 20);
+      // Capture slots for this file: a chunk, or one record of the largest allowed size.
+      const inputBytes = headLen + Math.max(chunk, H + maxCaplen);
+      const maxFrames = Math.ceil(inputBytes / H);
+      const free: CaptureSlot[] = [];
+      for (let w = 0; w < this.threads.length; w++) {
+        const mine: CaptureSlot[] = [];
+        for (let k = 0; k < this.slots.length / this.threads.length; k++) {
+          const slot: CaptureSlot = {
+            id: this.nextCapture++,
+            worker: w,
+            input: new SharedArrayBuffer(inputBytes),
+            results: new SharedArrayBuffer(4 * maxFrames),
+            reasons: new SharedArrayBuffer(maxFrames),
+            linkTypes: new SharedArrayBuffer(4 * maxFrames),
+          };
+          mine.push(slot);
+          free.push(slot);
+        }
+        this.threads[w]!.postMessage({ register: mine.map(({ worker: _, ...c }) => c) });
+        registered.push(mine.map((c) => c.id));
+      }
+      // Round-robin over the workers' slots; a slot is reused once its chunk was delivered.
+      const window = new Uint8Array(Math.max(2 * chunk, H + maxCaplen));
+      let sOff = 0;
+      let sEnd = 0;
+      let filePos = headLen;
+      let frames = 1;
+      const deliver = async function* (this: Pool, job: (typeof queue)[number]): AsyncGenerator<PcapChunkResult> {
+        const m = await job.done;
+        const n = m.frames ?? 0;
+        if (n > 0) yield { firstIndex: job.firstIndex, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: new Uint32Array(job.slot.linkTypes, 0, n) };
+        free.push(job.slot);
+        if (m.error) {
+          // The chunk held the file header, then file bytes from fileStart on.
+          const offset = m.offset === undefined ? job.fileStart : job.fileStart + m.offset - headLen;
+          throw new DecodeError(m.code ?? 'PCAP_TRUNCATED', m.error, offset, { truncated: m.truncated });
+        }
+        options.onProgress?.(job.fileStart, size);
+      }.bind(this);
+      let eof = filePos >= size;
+      for (;;) {
+        // Whole records from sOff, up to about `chunk` bytes (at least one record).
+        let at = sOff;
+        let damaged = false;
+        while (at + H <= sEnd) {
+          const caplen = rd32(window, at + 8, le);
+          if (caplen > maxCaplen) {
+            damaged = true;
+            break;
+          }
+          const end = at + H + caplen;
+          if (end > sEnd || (end - sOff > chunk && at > sOff)) break;
+          at = end;
+        }
+        let last = false;
+        if (at === sOff) {
+          if (!eof && !damaged) {
+            // Need more bytes: keep the tail, read on.
+            window.copyWithin(0, sOff, sEnd);
+            sEnd -= sOff;
+            sOff = 0;
+            at = 0;
+            const got = await read(window, sEnd, window.length - sEnd, filePos);
+            filePos += got;
+            sEnd += got;
+            eof = filePos >= size || got === 0;
+            continue;
+          }
+          if (sEnd === sOff) break; // clean end
+          // Damage or a cut record: the worker reads what is left and reports the error.
+          at = sEnd;
+          last = true;
+        }
+        if (free.length === 0) yield* deliver(queue.shift()!);
+        const slot = free.shift()!;
+        const bytes = new Uint8Array(slot.input);
+        bytes.set(head.subarray(0, headLen), 0);
+        bytes.set(window.subarray(sOff, at), headLen);
+        const fileStart = filePos - (sEnd - sOff);
+        const done = new Promise<Reply>((resolve, reject) => this.pending.set(slot.id, { resolve, reject }));
+        if (this.inFlight++ === 0) for (const t of this.threads) t.ref();
+        this.threads[slot.worker]!.postMessage({ id: slot.id, capture: headLen + (at - sOff) });
+        queue.push({ slot, done, fileStart, firstIndex: frames });
+        // Frames in the chunk: counted here from the record headers (the worker's count equals it).
+        for (let p = sOff; p + H <= at; ) {
+          const c = rd32(window, p + 8, le);
+          if (c > maxCaplen || p + H + c > at) break;
+          frames++;
+          p += H + c;
+        }
+        sOff = at;
+        if (last) break;
+      }
+      while (queue.length > 0) yield* deliver(queue.shift()!);
+    } finally {
+      for (const j of queue) await j.done.catch(() => undefined);
+      for (let w = 0; w < registered.length; w++) if (!this.closed) this.threads[w]!.postMessage({ forget: registered[w] });
+      await fh.close();
     }
   }
 

@@ -3,18 +3,18 @@
 //
 // The input side is pluggable: a TupleSource fills the classifier's batch again and again. To add
 // an input (e.g. `--pcap`), write a source and pick it in `sourceOf` below; nothing else changes.
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { compile, ENGINES, engineName } from '../../classify/index.js';
 import { TupleBatch } from '../../classify/batch.js';
-import { createClassifierPool, workerCount, type ClassifierPool } from '../../classify/pool.js';
+import { createClassifierPool, isClassicPcap, workerCount, type ClassifierPool } from '../../classify/pool.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { Classifier } from '../../classify/types.js';
 import { loadPolicy, POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
 import type { Policy } from '../../selector/types.js';
 import { lineJson } from './intersect.js';
-import { formatPcapTally, newPcapTally, pcapSource } from './pcap.js';
+import { FrameCounts, formatPcapTally, newPcapTally, pcapSource, startProgress, type PcapTally } from './pcap.js';
 
 /**
  * Fills `batch` (setting `batch.count`) and yields, until the input is exhausted. Tuples that
@@ -219,7 +219,11 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
       for (let i = 0; i < n; i++) text += `${r[i]}\n`;
       writeSync(fd, text);
     };
-    const summary = pool ? await classifySourcePool(policy, pool, source, write) : await classifySource(policy, classifier!, source, write);
+    const summary = pool
+      ? tally && (await isClassicPcap(tally.file))
+        ? await classifyCaptureInPool(policy, pool, tally, write)
+        : await classifySourcePool(policy, pool, source, write)
+      : await classifySource(policy, classifier!, source, write);
     process.stdout.write(flags.json ? lineJson(tally ? { ...summary, capture: tally } : summary) + '\n' : summaryText(summary) + (tally ? formatPcapTally(tally) : ''));
     return summary;
   } finally {
@@ -227,6 +231,37 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
     classifier?.dispose?.();
     await pool?.close();
   }
+}
+
+/**
+ * `--pcap FILE --workers N` on a classic pcap: the workers walk the headers and classify (this
+ * thread reads the file and cuts it at record boundaries), results in capture order.
+ */
+async function classifyCaptureInPool(
+  policy: Policy,
+  pool: ClassifierPool,
+  tally: PcapTally,
+  onResults: (results: Int32Array, count: number) => void,
+  topN = 10,
+): Promise<ClassifySummary> {
+  const bar = startProgress('classifying', statSync(tally.file).size);
+  const counts = new FrameCounts();
+  const t = new Tally(policy);
+  const t0 = performance.now();
+  try {
+    for await (const c of pool.classifyPcapFile(tally.file, { onProgress: (done) => bar.update(done) })) {
+      counts.add(c);
+      tally.frames += c.count;
+      for (let i = 0; i < c.count; i++) if (c.reasons[i] !== 0) t.undecodable++;
+      t.add(c.results, c.count);
+      onResults(c.results, c.count);
+    }
+  } finally {
+    bar.stop();
+    tally.elapsedMs = performance.now() - t0;
+    counts.report(tally);
+  }
+  return t.summary(pool, tally.elapsedMs, topN, pool.workers);
 }
 
 /** A decimal integer option value (range checks are the caller's). */

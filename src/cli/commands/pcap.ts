@@ -263,11 +263,11 @@ export function formatPcapTally(t: PcapTally): string {
 }
 
 /** Frames of classified capture batches counted by decode outcome and by link type. */
-class FrameCounts {
+export class FrameCounts {
   private readonly reasons = new Float64Array(REASON_NAMES.length + 1);
   private readonly linkTypes = new Map<number, number>();
 
-  add(b: CaptureBatch): void {
+  add(b: Pick<CaptureBatch, 'count' | 'reasons' | 'linkTypes'>): void {
     for (let i = 0; i < b.count; i++) this.reasons[Math.min(b.reasons[i]!, REASON_NAMES.length)]!++;
     // Link types change rarely (per interface): count runs instead of frames.
     let i = 0;
