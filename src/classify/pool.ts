@@ -57,7 +57,7 @@ export interface ClassifierPool {
   classifyAll(source: Iterable<TupleBatch> | AsyncIterable<TupleBatch>): AsyncGenerator<PoolResult>;
   /**
    * Decodes and classifies a classic pcap file in the workers: this thread only reads the file
-   * and cuts it at record boundaries (chunks of about `chunkBytes`, default 1 MiB); each worker
+   * and cuts it at record boundaries (chunks of about `chunkBytes`, default 4 MiB); each worker
    * walks its chunks' headers and classifies them. Yields per chunk, in capture order, the
    * frames' results, decode reasons and link types (views valid until the generator resumes).
    * Framing damage throws the reader's DecodeError (byte offset in the file) after every frame
@@ -122,6 +122,9 @@ interface CaptureSlot {
   reasons: SharedArrayBuffer;
   linkTypes: SharedArrayBuffer;
 }
+
+/** Capture chunks in flight per worker (each holds up to a chunk of the file). */
+const CAPTURE_DEPTH = 2;
 
 function rd32(b: Uint8Array, o: number, le: boolean): number {
   return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
@@ -367,14 +370,14 @@ class Pool implements ClassifierPool {
       const H = parser.recordHeader;
       const le = parser.littleEndian;
       const maxCaplen = parser.maxCaplen;
-      const chunk = Math.max(4096, options.chunkBytes ?? 1 << 20);
+      const chunk = Math.max(4096, options.chunkBytes ?? 4 << 20);
       // Capture slots for this file: a chunk, or one record of the largest allowed size.
       const inputBytes = headLen + Math.max(chunk, H + maxCaplen);
       const maxFrames = Math.ceil(inputBytes / H);
       const free: CaptureSlot[] = [];
       for (let w = 0; w < this.threads.length; w++) {
         const mine: CaptureSlot[] = [];
-        for (let k = 0; k < this.slots.length / this.threads.length; k++) {
+        for (let k = 0; k < CAPTURE_DEPTH; k++) {
           const slot: CaptureSlot = {
             id: this.nextCapture++,
             worker: w,
@@ -412,6 +415,7 @@ class Pool implements ClassifierPool {
         // Whole records from sOff, up to about `chunk` bytes (at least one record).
         let at = sOff;
         let damaged = false;
+        let records = 0;
         while (at + H <= sEnd) {
           const caplen = rd32(window, at + 8, le);
           if (caplen > maxCaplen) {
@@ -421,6 +425,7 @@ class Pool implements ClassifierPool {
           const end = at + H + caplen;
           if (end > sEnd || (end - sOff > chunk && at > sOff)) break;
           at = end;
+          records++;
         }
         let last = false;
         if (at === sOff) {
@@ -451,13 +456,7 @@ class Pool implements ClassifierPool {
         if (this.inFlight++ === 0) for (const t of this.threads) t.ref();
         this.threads[slot.worker]!.postMessage({ id: slot.id, capture: headLen + (at - sOff) });
         queue.push({ slot, done, fileStart, firstIndex: frames });
-        // Frames in the chunk: counted here from the record headers (the worker's count equals it).
-        for (let p = sOff; p + H <= at; ) {
-          const c = rd32(window, p + 8, le);
-          if (c > maxCaplen || p + H + c > at) break;
-          frames++;
-          p += H + c;
-        }
+        frames += records; // a damaged last chunk: the worker reports how many it decoded
         sOff = at;
         if (last) break;
       }
