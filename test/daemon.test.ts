@@ -17,7 +17,7 @@ import { TedError } from '../src/errors.js';
 import { LinkType } from '../src/packet/decode.js';
 import { encodeUdpPacket, encodeEthernet } from '../src/packet/encode.js';
 import { writePcap } from '../src/pcap/writer.js';
-import { parseCisco } from '../src/policy/cisco.js';
+import { parseCisco } from '../src/policy/ios-select.js';
 import { parseAnyAddress } from '../src/selector/address.js';
 import { pino } from 'pino';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyError } from '../src/errors.js';
 import { parseJsonPolicy } from '../src/policy/json.js';
-import { parseCisco } from '../src/policy/cisco.js';
+import { parseCisco } from '../src/policy/ios-select.js';
 import { equalSelectors } from '../src/selector/algebra.js';
 import { thrown } from './support/errors.js';
 

@@ -1,7 +1,7 @@
 // The policy examples in README.md's "The policy language" section must parse as documented.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseCiscoAcls } from '../src/policy/cisco.js';
+import { parseCiscoAcls } from '../src/policy/ios-select.js';
 import { parseJsonPolicy } from '../src/policy/json.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
