@@ -87,16 +87,28 @@ export interface TunnelInfo {
   readonly packets: number;
 }
 
-export type TeardownReason = 'api' | 'lifetime' | 'idle' | 'handoff-failed' | 'closed';
+/** Why a tunnel left the table. `ike-down`: the handoff reported its SAs gone (HandoffSink). */
+export type TeardownReason = 'api' | 'lifetime' | 'idle' | 'handoff-failed' | 'ike-down' | 'closed';
 
 /**
- * Whatever brings the IPsec SAs up with the negotiated proxies (IKE quick mode). `bringUp`
- * returning or resolving true/undefined marks the tunnel ESTABLISHED; false, a rejection or a
- * throw removes it (counted as a handoff failure, destination held down).
+ * Whatever brings the IPsec SAs up with the negotiated proxies (IKE). `bringUp` returning or
+ * resolving true/undefined marks the tunnel ESTABLISHED; false, a rejection or a throw removes it
+ * (counted as a handoff failure, destination held down). The gateway calls `attach` once, at
+ * construction, with the sink through which the handoff reports later events.
  */
 export interface Handoff {
   bringUp(tunnel: TunnelInfo): boolean | void | Promise<boolean | void>;
   tearDown?(tunnel: TunnelInfo, reason: TeardownReason): void;
+  attach?(sink: HandoffSink): void;
+}
+
+/** How a handoff tells the gateway about a tunnel after bringUp. */
+export interface HandoffSink {
+  /**
+   * The tunnel's SAs are gone (IKE SA or CHILD_SA down, peer restarted): the gateway removes it,
+   * holds its destination down and rediscovers afterwards. False when no such tunnel exists.
+   */
+  tunnelDown(id: number, reason?: TeardownReason): boolean;
 }
 
 /** A pending probe as the API shows it. */
