@@ -276,7 +276,7 @@ describe('initiator timers and bounds', () => {
 
   it('refuses and counts when the pending table, hold-downs or the tunnel table are full', () => {
     const sim = new Sim();
-    const a = sim.gateway({ acl: A_ACL, ike: '192.0.2.1', limits: { maxPending: 3, maxHoldDowns: 2 } });
+    const a = sim.gateway({ acl: A_ACL, ike: '192.0.2.1', limits: { maxPendingProbes: 3, maxHoldDowns: 2 } });
     for (let h = 1; h <= 5; h++) a.gw.processOne(pkt(`tcp 10.1.0.5:40000 > 10.3.0.${h}:80`));
     expect(a.gw.pending()).toHaveLength(3);
     expect(a.gw.counters.refusedPending).toBe(2);
@@ -560,7 +560,7 @@ describe('hostile input', () => {
   });
 
   it('rate-limits answers per initiator', () => {
-    const { sim, b } = fig1({}, { limits: { answersPerSecond: 2, answerBurst: 3 } });
+    const { sim, b } = fig1({}, { rateLimit: { responsesPerSecond: 2, burst: 3 } });
     const fire = (id: string, n: number) => {
       for (let i = 0; i < n; i++) {
         const bytes = ikeWire.encodeProbe({ icookie: BigInt(i + 1), capabilities: 0, id: { family: 4, address: ip(id) }, summary: { tedVersion: 3, family: 4, protocol: 6, src: ip('10.1.0.5'), dst: ip('10.2.0.9'), sport: 1, dport: 22 } });

@@ -27,8 +27,8 @@ import { TunnelLifecycle } from './lifecycle.js';
 import { PolicyView } from './policy-view.js';
 import { checkProposal, Responder, type ProposalCheck } from './responder.js';
 import { TunnelTable } from './tunnels.js';
-import type { GatewayOptions, HoldDownInfo, Limits, PendingInfo, Role, Timers, TunnelInfo, VerdictCode, Verdicts } from './types.js';
-import { DEFAULT_LIMITS, DEFAULT_TIMERS } from './types.js';
+import { resolveSection, type Limits, type RateLimit, type Timers } from './settings.js';
+import type { GatewayOptions, HoldDownInfo, PendingInfo, Role, TunnelInfo, VerdictCode, Verdicts } from './types.js';
 import type { DecodedTed } from './wire.js';
 
 export { RecordingHandoff } from './handoff.js';
@@ -49,6 +49,7 @@ export class Gateway {
   readonly classifier: Classifier;
   readonly limits: Limits;
   readonly timers: Timers;
+  readonly rateLimit: RateLimit;
   readonly tedVersion: 2 | 3;
   /** Classifier and intersection engine (undefined: the default, TED_ENGINE or wasm). */
   readonly engine: EngineName | undefined;
@@ -72,8 +73,11 @@ export class Gateway {
     this.policy = opts.policy;
     this.acl = opts.acl ?? opts.policy.name;
     this.localAddress = toIdentity(opts.localAddress);
-    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
+    this.limits = resolveSection('limits', opts.limits);
+    this.timers = resolveSection('timers', opts.timers);
+    this.rateLimit = resolveSection('rateLimit', opts.rateLimit);
+    if (this.timers.tunnelIdleMs > this.timers.tunnelLifetimeMs)
+      throw new TedError('TED_BAD_SETTING', `timers.tunnelIdleMs: must not exceed timers.tunnelLifetimeMs (${this.timers.tunnelLifetimeMs})`);
     this.tedVersion = opts.tedVersion ?? 3;
     this.engine = opts.engine ?? opts.classifier?.engine;
     this.classifier = opts.classifier ?? classifierFor(opts.policy, opts.engine);
@@ -91,7 +95,7 @@ export class Gateway {
     this.counters = ctx.counters;
     const view = new PolicyView(opts.policy);
     const table = new TunnelTable(this.limits.maxTunnels);
-    this.cache = new FlowCache(this.limits.flowCacheSize);
+    this.cache = new FlowCache(this.limits.flowCacheEntries);
     this.holds = new HoldDowns(ctx, this.limits.maxHoldDowns, this.timers.holdDownMs);
     this.lifecycle = new TunnelLifecycle(ctx, table, this.cache, opts.handoff ?? new RecordingHandoff(opts.log), this.holds, this.timers, this.tedVersion);
     if (opts.role !== 'responder')
@@ -103,7 +107,7 @@ export class Gateway {
         engine: this.engine,
         random: opts.random,
       });
-    if (opts.role !== 'initiator') this.responder = new Responder(ctx, view, this.classifier, new ResponderCookies(opts.secret ?? randomSecret()), this.limits);
+    if (opts.role !== 'initiator') this.responder = new Responder(ctx, view, this.classifier, new ResponderCookies(opts.secret ?? randomSecret()), this.rateLimit);
     const initiator = this.initiator;
     this.dataPath = new DataPath(ctx, view, this.classifier, this.cache, table, initiator && ((e, t) => initiator.trigger(e, t)));
     opts.transport.onDatagram((d) => this.receive(d));

@@ -19,7 +19,8 @@ import type { HoldDowns } from './hold-downs.js';
 import type { TunnelLifecycle } from './lifecycle.js';
 import type { PolicyView } from './policy-view.js';
 import type { Deadline } from './scheduler.js';
-import type { Limits, PendingInfo, Timers } from './types.js';
+import type { Limits, Timers } from './settings.js';
+import type { PendingInfo } from './types.js';
 import type { DecodedTed } from './wire.js';
 
 interface Pending {
@@ -95,7 +96,7 @@ export class Initiator {
       return;
     }
     if (ctx.observed) ctx.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'no-tunnel' });
-    if (this.pendingByKey.size >= this.opts.limits.maxPending) {
+    if (this.pendingByKey.size >= this.opts.limits.maxPendingProbes) {
       c.refusedPending++;
       if (ctx.observed) ctx.emit({ type: 'probe-refused', entry: entry.ordinal, reason: 'pending-full' });
       return;

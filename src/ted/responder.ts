@@ -14,7 +14,7 @@ import { ResponderCookies } from './cookies.js';
 import type { CounterName } from './counters.js';
 import type { PolicyView } from './policy-view.js';
 import { RateLimiter } from './rate-limit.js';
-import type { Limits } from './types.js';
+import type { RateLimit } from './settings.js';
 import type { DecodedTed } from './wire.js';
 
 /** The outcome of checking a proposed proxy against this gateway's ACL (IKE quick mode on the responder). */
@@ -38,9 +38,9 @@ export class Responder {
     private readonly view: PolicyView,
     private readonly classifier: Classifier,
     private readonly cookies: ResponderCookies,
-    limits: Limits,
+    rateLimit: RateLimit,
   ) {
-    this.rate = new RateLimiter({ perSecond: limits.answersPerSecond, burst: limits.answerBurst, maxInitiators: limits.maxRateEntries });
+    this.rate = new RateLimiter({ perSecond: rateLimit.responsesPerSecond, burst: rateLimit.burst, maxInitiators: rateLimit.maxInitiators });
   }
 
   /** Initiators the rate limiter tracks. */
