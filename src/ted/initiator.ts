@@ -191,8 +191,9 @@ export class Initiator {
     this.dropPending(p);
     if (ctx.observed) ctx.emit({ type: 'response-received', icookie: r.icookie, rcookie: r.rcookie, peer: r.id, proxy: r.proxy });
 
-    // Our orientation: the responder's ACL describes traffic from its side to ours.
-    const ours = this.view.selectors[p.entry.ordinal]!;
+    // Our orientation: the responder's ACL describes traffic from its side to ours. Of an entry
+    // written with object groups, the selector that holds P is ours.
+    const ours = this.view.selectorFor(p.entry.ordinal, p.tuple);
     const theirs = mirror(r.proxy);
     let result: Selector | undefined;
     let emptyField: Field | undefined;

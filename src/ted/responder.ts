@@ -6,8 +6,8 @@ import { FLAG_HAS_PORTS, type TupleBatch } from '../classify/batch.js';
 import type { Classifier } from '../classify/types.js';
 import type { TedResponse, TedSummary } from '../ike/ted-types.js';
 import { SUMMARY_PORT_PROTOCOLS as PORT_PROTOCOLS } from '../ike/ted-types.js';
-import { intersect, isSubset, mirror } from '../selector/algebra.js';
-import type { Policy, Selector } from '../selector/types.js';
+import { entrySelectors, intersect, isSubset, mirror } from '../selector/algebra.js';
+import type { Policy, Selector, Tuple } from '../selector/types.js';
 import type { InboundDatagram } from '../transport/types.js';
 import type { GatewayContext } from './context.js';
 import { ResponderCookies } from './cookies.js';
@@ -27,7 +27,7 @@ export interface ProposalCheck {
 
 export class Responder {
   private readonly rate: RateLimiter;
-  private readonly templates: (Uint8Array | undefined)[] = [];
+  private readonly templates: (Uint8Array | undefined)[][] = [];
   /** Responses are encoded here (the transport copies what it keeps). */
   private readonly scratch = new Uint8Array(2048);
   private probeBatch: TupleBatch | undefined;
@@ -71,7 +71,9 @@ export class Responder {
     if (!this.rate.take(rateKey, ctx.now())) return this.ignore('probeRateLimited', 'rate-limited', m.icookie);
     // The response differs between probes only in its two cookies (the ISAKMP header's first 16
     // bytes): copy the entry's encoded template and write them in.
-    const tpl = this.template(o);
+    // An entry written with object groups answers with its selector that holds the packet.
+    const k = this.view.members[o] ? this.view.memberIndex(o, mirroredTuple(s)) : 0;
+    const tpl = this.template(o, k);
     const bytes = tpl.length <= this.scratch.length ? this.scratch.subarray(0, tpl.length) : new Uint8Array(tpl.length);
     bytes.set(tpl);
     const wire = d.payload;
@@ -81,7 +83,7 @@ export class Responder {
     c.responsesSent++;
     if (ctx.observed) {
       const rcookie = new DataView(bytes.buffer, bytes.byteOffset + 8, 8).getBigUint64(0);
-      ctx.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy: this.view.selectors[o]!, to: probe.id, src: ctx.localAddress.address, sport: ctx.localPort, dport: ctx.peerPort, bytes });
+      ctx.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy: this.proxy(o, k), to: probe.id, src: ctx.localAddress.address, sport: ctx.localPort, dport: ctx.peerPort, bytes });
     }
   }
 
@@ -94,8 +96,8 @@ export class Responder {
       b.count = 0;
       this.classifier.classify(b, this.oneResult);
     }
-    const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
     if (s.family === 4) {
+      const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
       b.family[0] = 4;
       b.proto[0] = s.protocol;
       b.flags[0] = hasPorts ? FLAG_HAS_PORTS : 0;
@@ -103,19 +105,24 @@ export class Responder {
       b.dst[0] = Number(s.src);
       b.sport[0] = s.dport;
       b.dport[0] = s.sport;
-    } else b.set(0, { family: s.family, protocol: s.protocol, src: s.dst, dst: s.src, sport: s.dport, dport: s.sport, hasPorts });
+    } else b.set(0, mirroredTuple(s));
     b.count = 1;
     this.classifier.classify(b, b.results);
     return b.results[0]!;
   }
 
-  /** The encoded response for entry `o` with placeholder cookies (made once per entry). */
-  private template(o: number): Uint8Array {
-    let t = this.templates[o];
+  private proxy(o: number, k: number): Selector {
+    return this.view.members[o]?.[k] ?? this.view.selectors[o]!;
+  }
+
+  /** The encoded response for selector `k` of entry `o` with placeholder cookies (made once each). */
+  private template(o: number, k: number): Uint8Array {
+    const perEntry = (this.templates[o] ??= []);
+    let t = perEntry[k];
     if (!t) {
-      const r: TedResponse = { icookie: 1n, rcookie: 1n, capabilities: this.ctx.capabilities, id: this.ctx.localAddress, proxy: this.view.selectors[o]! };
+      const r: TedResponse = { icookie: 1n, rcookie: 1n, capabilities: this.ctx.capabilities, id: this.ctx.localAddress, proxy: this.proxy(o, k) };
       t = this.ctx.wire.encodeResponse(r);
-      this.templates[o] = t;
+      perEntry[k] = t;
     }
     return t;
   }
@@ -132,8 +139,16 @@ export function checkProposal(policy: Policy, proxy: Selector): ProposalCheck {
   let overlap = 0;
   for (const e of policy.entries) {
     if (e.action !== 'permit') continue;
-    if (isSubset(ours, e)) return { accepted: true, entry: e.ordinal, reason: 'accepted' };
-    if (!overlap && !intersect(e, ours).empty) overlap = e.ordinal;
+    // An entry written with object groups: one of its selectors must hold the whole proposal.
+    const members = entrySelectors(e);
+    if (members.some((s) => isSubset(ours, s))) return { accepted: true, entry: e.ordinal, reason: 'accepted' };
+    if (!overlap && members.some((s) => !intersect(s, ours).empty)) overlap = e.ordinal;
   }
   return overlap ? { accepted: false, entry: overlap, reason: 'not-subset' } : { accepted: false, entry: 0, reason: 'no-entry' };
+}
+
+/** The packet a summary describes, seen from our side (the responder's ACL runs from us to them). */
+function mirroredTuple(s: TedSummary): Tuple {
+  const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
+  return { family: s.family, protocol: s.protocol, src: s.dst, dst: s.src, sport: s.dport, dport: s.sport, hasPorts };
 }
