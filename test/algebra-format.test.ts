@@ -25,7 +25,9 @@ describe('canonical Cisco formatting', () => {
     expect(formatPortCondition([{ lo: 0, hi: 21 }, { lo: 23, hi: 65535 }])).toBe('neq 22');
     expect(formatPortCondition([{ lo: 0, hi: 0 }, { lo: 65535, hi: 65535 }])).toBe('eq 0 65535');
     expect(formatPortCondition([{ lo: 1, hi: 21 }, { lo: 23, hi: 65535 }])).toBe('neq 0 22');
-    expect(formatPortCondition([{ lo: 1, hi: 21 }, { lo: 24, hi: 65535 }])).toBeUndefined();
+    expect(formatPortCondition([{ lo: 1, hi: 21 }, { lo: 24, hi: 65535 }])).toBe('neq 0 22 23');
+    expect(formatPortCondition([{ lo: 1, hi: 21 }, { lo: 40, hi: 65535 }])).toBeUndefined();
+    expect(formatPortCondition([{ lo: 80, hi: 81 }, { lo: 443, hi: 443 }])).toBe('eq 80 81 443');
     const eleven = Array.from({ length: 11 }, (_, i) => ({ lo: i * 2, hi: i * 2 }));
     expect(formatPortCondition(eleven.slice(0, 10))).toBe('eq 0 2 4 6 8 10 12 14 16 18');
     expect(formatPortCondition(eleven)).toBeUndefined();
@@ -72,13 +74,13 @@ describe('canonical Cisco formatting', () => {
   });
 
   it('a port set no single operator expresses becomes several lines whose union is exactly the selector', () => {
-    const s: Selector = { ...parseEntry('permit tcp any any').selector, sport: [{ lo: 1, hi: 5 }, { lo: 9, hi: 9 }], dport: [{ lo: 0, hi: 0 }, { lo: 7, hi: 8 }, { lo: 65535, hi: 65535 }] };
+    const s: Selector = { ...parseEntry('permit tcp any any').selector, sport: [{ lo: 1, hi: 50 }, { lo: 90, hi: 90 }], dport: [{ lo: 0, hi: 0 }, { lo: 7, hi: 80 }, { lo: 65535, hi: 65535 }] };
     const lines = formatSelectorLines(s);
     expect(lines).toEqual([
-      'permit tcp any eq 9 any eq 0 65535',
-      'permit tcp any eq 9 any range 7 8',
-      'permit tcp any range 1 5 any eq 0 65535',
-      'permit tcp any range 1 5 any range 7 8',
+      'permit tcp any eq 90 any eq 0 65535',
+      'permit tcp any eq 90 any range 7 80',
+      'permit tcp any range 1 50 any eq 0 65535',
+      'permit tcp any range 1 50 any range 7 80',
     ]);
     const parts = lines.map((l) => parseEntry(l).selector);
     fc.assert(

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { parseAnyAddress, prefixMask } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
 import { formerKeys, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
+import type { LoadPolicyOptions } from '../policy/index.js';
 
 export type Role = 'initiator' | 'responder' | 'both';
 export type SourceKind = 'raw' | 'capture' | 'replay' | 'none';
@@ -42,7 +43,7 @@ export interface DaemonConfig {
     readonly peerPort: number;
     readonly intercept: boolean;
   };
-  readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string };
+  readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string; readonly cryptoMap?: string };
   readonly probe: { readonly source: 'host' | 'gateway' };
   /** The gateway's settings, by the names the API uses too (src/ted/settings.ts). */
   readonly timers: Readonly<Timers>;
@@ -262,6 +263,8 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     throw new ConfigError('CONFIG_SOURCE', 'source.kind', `a pure responder takes no packets; set role to initiator or both, or source.kind to none`);
 
   const policyFile = resolve(baseDir, String(d.policy!.file));
+  if (d.policy!.acl !== undefined && d.policy!.cryptoMap !== undefined)
+    throw new ConfigError('CONFIG_CONFLICT', 'policy.cryptoMap', 'give policy.acl or policy.cryptoMap, not both (the crypto map names its ACL)');
   if (!options.skipFileChecks) {
     if (!existsSync(policyFile)) throw new ConfigError('CONFIG_POLICY_FILE', 'policy.file', `no such file: ${policyFile}`);
     if (kind === 'replay' && sourceFile && !existsSync(sourceFile)) throw new ConfigError('CONFIG_SOURCE_FILE', o.replay !== undefined ? '--replay' : 'source.file', `no such file: ${sourceFile}`);
@@ -277,7 +280,12 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     file: options.file ?? '(inline)',
     role,
     ike: { address: String(ike.address).trim(), family, value: ikeAddr.value, port: ike.port as number, peerPort: ike.peerPort as number, intercept: ike.intercept as boolean },
-    policy: { file: policyFile, format: d.policy!.format as DaemonConfig['policy']['format'], ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}) },
+    policy: {
+      file: policyFile,
+      format: d.policy!.format as DaemonConfig['policy']['format'],
+      ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}),
+      ...(d.policy!.cryptoMap !== undefined ? { cryptoMap: String(d.policy!.cryptoMap).trim() } : {}),
+    },
     probe: { source: d.probe!.source as 'host' | 'gateway' },
     timers: t as unknown as Timers,
     limits: d.limits as unknown as Limits,
@@ -338,4 +346,13 @@ function moveFormerKeys(data: Record<string, unknown>, found: readonly Deprecati
 export function inPrefixes(prefixes: readonly Prefix[], family: Family, addr: bigint): boolean {
   for (const p of prefixes) if (p.family === family && (addr & prefixMask(family, p.length)) === p.value) return true;
   return false;
+}
+
+/** The policy loader's options for a configuration's `policy` section. */
+export function policyLoadOptions(p: DaemonConfig['policy']): LoadPolicyOptions {
+  return {
+    ...(p.format !== 'auto' ? { format: p.format } : {}),
+    ...(p.acl !== undefined ? { acl: p.acl } : {}),
+    ...(p.cryptoMap !== undefined ? { cryptoMap: p.cryptoMap } : {}),
+  };
 }

@@ -2,9 +2,9 @@
 // and the control socket. `ted initiator|responder|daemon --config FILE` run one of these; an
 // embedding program can start one too and push frames itself (`pushFrame`).
 import type { Logger } from 'pino';
-import { ConfigError, TedError } from '../errors.js';
+import { ConfigError, TedError, formatProblem } from '../errors.js';
 import type { TedIdentity } from '../ike/ted-types.js';
-import { loadPolicy } from '../policy/index.js';
+import { loadPolicyReport } from '../policy/index.js';
 import { formatAddress } from '../selector/address.js';
 import { formatSelector, selectorJson } from '../selector/format.js';
 import type { Family, Policy } from '../selector/types.js';
@@ -14,7 +14,7 @@ import { FORWARD, type GatewayEvent, type Handoff, type TeardownReason, type Tun
 import { RawTransport, RawUdpSender } from '../transport/raw.js';
 import type { Transport } from '../transport/types.js';
 import { UdpTransport, type UdpEndpoint } from '../transport/udp.js';
-import type { DaemonConfig } from './config.js';
+import { policyLoadOptions, type DaemonConfig } from './config.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { jsonSafe } from './log.js';
 import { CaptureSource, FramePump, RawIpSource, replayCapture, type PacketSource } from './sources.js';
@@ -73,7 +73,13 @@ export class Daemon {
   static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
     const log = options.logger;
     for (const d of config.deprecated) log.warn({ event: 'config-deprecated', key: d.key, replacement: d.replacement }, `config: ${d.key} is deprecated; use ${d.replacement}`);
-    const policy = loadPolicy(config.policy.file, { ...(config.policy.format !== 'auto' ? { format: config.policy.format } : {}), ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}) });
+    const report = loadPolicyReport(config.policy.file, policyLoadOptions(config.policy));
+    const policy = report.policy;
+    if (report.choice?.cryptoMap) {
+      const via = report.choice.dynamicMap ?? report.choice.cryptoMap;
+      log.info({ event: 'policy-crypto-map', cryptoMap: `${report.choice.cryptoMap.map} ${report.choice.cryptoMap.sequence}`, acl: policy.name, line: via.aclLine }, `policy: crypto map ${report.choice.cryptoMap.map} ${report.choice.cryptoMap.sequence}${report.choice.by === 'discover' ? ' (discover)' : ''} matches access list ${policy.name}`);
+    }
+    for (const w of report.warnings) log.warn({ event: 'policy-warning', code: w.code, line: w.line, column: w.column }, formatProblem(w));
     if (policy.family !== config.ike.family)
       throw new ConfigError('CONFIG_FAMILY', 'policy.file', `the ACL is IPv${policy.family} but ike.address is IPv${config.ike.family}`);
     const initiates = config.role !== 'responder';
@@ -90,7 +96,6 @@ export class Daemon {
       const gateway = createGateway({
         role: config.role,
         policy,
-        ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}),
         localAddress: config.ike.address,
         transport: transport as Transport,
         clock: systemClock,

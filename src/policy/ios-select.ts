@@ -63,8 +63,8 @@ export function describeCryptoEntry(e: CryptoMapEntry): string {
   if (e.type) parts.push(e.type);
   if (e.dynamic) parts.push(`dynamic ${e.dynamic}`);
   if (e.discover) parts.push('discover');
-  const what = [e.acl ? `match address ${e.acl}` : 'no match address', ...(e.peers.length ? [`peer ${e.peers.join(', ')}`] : [])];
-  return `${parts.join(' ')} (${what.join('; ')})`;
+  const what = [...(e.acl ? [`match address ${e.acl}`] : e.dynamic === undefined ? ['no match address'] : []), ...(e.peers.length ? [`peer ${e.peers.join(', ')}`] : [])];
+  return what.length ? `${parts.join(' ')} (${what.join('; ')})` : parts.join(' ');
 }
 
 /** The entry a CryptoMapRef names and the ACL it matches. Throws PolicyError (POLICY_CRYPTO_MAP_*). */

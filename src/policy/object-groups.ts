@@ -35,6 +35,8 @@ interface ServiceMember {
   readonly dport: PortSet;
 }
 
+type GroupItem = { readonly network: NetworkMember } | { readonly service: ServiceMember } | { readonly nested: string; readonly line: number };
+
 /** A problem inside a group definition, with its line. */
 export interface GroupProblem {
   readonly line: number;
@@ -47,9 +49,8 @@ export interface ObjectGroup {
   /** As written after `object-group` (`network`, `v6-service`, `ip address`, ...). */
   readonly type: string;
   readonly line: number;
-  readonly networks: NetworkMember[];
-  readonly services: ServiceMember[];
-  readonly nested: { name: string; token: Token; line: number }[];
+  /** Members and nested groups in the order written (an entry's selectors keep that order). */
+  readonly items: GroupItem[];
   readonly problems: GroupProblem[];
   readonly warnings: GroupProblem[];
 }
@@ -66,7 +67,7 @@ export function groupKind(typeToks: readonly Token[]): { kind: Kind; type: strin
 }
 
 export function newGroup(name: string, kind: Kind, type: string, line: number): ObjectGroup {
-  return { name, kind, type, line, networks: [], services: [], nested: [], problems: [], warnings: [] };
+  return { name, kind, type, line, items: [], problems: [], warnings: [] };
 }
 
 /** Reads one member line of a group into it; a bad line becomes one of the group's problems. */
@@ -80,7 +81,7 @@ export function addGroupLine(g: ObjectGroup, toks: Token[], line: number): void 
     if (kw(toks[k]) === 'group-object') {
       const name = toks[k + 1];
       if (!name) throw new LineFail('POLICY_SYNTAX', 'missing object group name', undefined, 'group-object NAME');
-      g.nested.push({ name: name.text, token: name, line });
+      g.items.push({ nested: name.text, line });
       return;
     }
     if (g.kind === 'network') networkLine(g, new Cursor(toks.slice(k)), line);
@@ -102,7 +103,7 @@ function networkLine(g: ObjectGroup, c: Cursor, line: number): void {
   const expected = "'host A', 'A MASK', 'A/len', 'range A B', 'any' or 'group-object NAME'";
   const t = c.need(expected, 'member');
   const word = t.text.toLowerCase();
-  const push = (family: Family | 0, a: Address) => g.networks.push({ family, address: a });
+  const push = (family: Family | 0, a: Address) => g.items.push({ network: { family, address: a } });
   const bad = (tok: Token | undefined): never => c.fail('POLICY_BAD_ADDRESS', 'bad address in a network object group', tok, expected);
   if (word === 'any') push(0, { value: 0n, care: 0n });
   else if (word === 'host') {
@@ -124,7 +125,20 @@ function networkLine(g: ObjectGroup, c: Cursor, line: number): void {
     if (len === undefined) c.fail('POLICY_BAD_PREFIX', 'bad prefix length', t, `a prefix length 0-${a.family === 4 ? 32 : 128}`);
     push(a.family, address(a.value, prefixMask(a.family, len)));
   } else {
-    const v = parseIPv4(t.text) ?? bad(t);
+    const v4 = parseIPv4(t.text);
+    // `X /len` (IOS prints the prefix length as a word of its own), for either family.
+    const lenTok = c.peek();
+    if (lenTok && /^\/\d{1,3}$/.test(lenTok.text)) {
+      c.next();
+      const a = anyFamilyAddress(t.text) ?? bad(t);
+      const len = parseDecimal(lenTok.text.slice(1), 0, a.family === 4 ? 32 : 128);
+      if (len === undefined) c.fail('POLICY_BAD_PREFIX', 'bad prefix length', lenTok, `a prefix length 0-${a.family === 4 ? 32 : 128}`);
+      push(a.family, address(a.value, prefixMask(a.family, len)));
+      const extra = c.next();
+      if (extra) c.fail('POLICY_SYNTAX', 'unexpected text after the member', extra, 'end of line');
+      return;
+    }
+    const v = v4 ?? bad(t);
     const m = c.next();
     const mask = m ? parseIPv4(m.text) : undefined;
     if (mask === undefined) c.fail('POLICY_BAD_WILDCARD', 'an address needs a mask', m, g.type === 'network' ? 'a subnet mask such as 255.255.255.0' : 'a wildcard mask such as 0.0.0.255');
@@ -173,20 +187,20 @@ function serviceLine(g: ObjectGroup, c: Cursor): void {
       const dport = pc.peek() ? servicePorts(pc, p, 'destination') : FULL_PORTS;
       const extra = pc.next();
       if (extra) pc.fail('POLICY_SYNTAX', 'unexpected text after the ports', extra, 'end of line');
-      g.services.push({ protocol: p, sport, dport });
+      g.items.push({ service: { protocol: p, sport, dport } });
     }
     return;
   }
   const isV6 = g.type === 'v6-service';
   if (word === 'icmp') {
     if (c.peek()) c.fail('POLICY_UNSUPPORTED', `ICMP type '${c.peek()!.text}' would narrow the entry in a way a selector cannot express`, c.peek(), "'icmp' alone");
-    g.services.push({ protocol: isV6 ? 58 : 1, icmp: true, sport: FULL_PORTS, dport: FULL_PORTS });
+    g.items.push({ service: { protocol: isV6 ? 58 : 1, icmp: true, sport: FULL_PORTS, dport: FULL_PORTS } });
     return;
   }
   const n = (isV6 ? PROTOCOLS_V6 : PROTOCOLS_V4)[word] ?? (word === 'ip' || word === 'ipv6' ? 0 : /^\d+$/.test(word) ? parseDecimal(word, 0, 255) : undefined);
   if (n === undefined) c.fail('POLICY_BAD_PROTOCOL', 'unknown protocol in a service object group', t, "'tcp', 'udp', 'tcp-udp', a protocol keyword or a number 0-255");
   if (c.peek()) c.fail(n === 2 ? 'POLICY_UNSUPPORTED' : 'POLICY_SYNTAX', n === 2 ? 'IGMP types are not supported' : 'unexpected text after the protocol', c.peek(), 'end of line');
-  g.services.push({ protocol: n, sport: FULL_PORTS, dport: FULL_PORTS });
+  g.items.push({ service: { protocol: n, sport: FULL_PORTS, dport: FULL_PORTS } });
 }
 
 /** A service group's port condition; `eq` may be left out (`tcp www` = `tcp eq www`). */
@@ -216,7 +230,7 @@ export class GroupResolver {
     const g = this.groups.get(name);
     if (!g) return out;
     out.add(name);
-    for (const n of g.nested) this.closure(n.name, out);
+    for (const i of g.items) if ('nested' in i) this.closure(i.nested, out);
     return out;
   }
 
@@ -230,21 +244,31 @@ export class GroupResolver {
     return g;
   }
 
+  /** Every member of a group and of the groups it nests, in the order written. */
+  private members<T>(ref: GroupRef, kind: 'network' | 'service', take: (i: GroupItem) => T | undefined): T[] {
+    const out: T[] = [];
+    const walk = (g: ObjectGroup, path: string[]) => {
+      for (const i of g.items) {
+        if (!('nested' in i)) {
+          const m = take(i);
+          if (m !== undefined) out.push(m);
+          continue;
+        }
+        if (path.includes(i.nested) || path.length > MAX_DEPTH)
+          throw new LineFail('POLICY_OBJECT_GROUP_CYCLE', `object group '${i.nested}' nests itself (${[...path, i.nested].join(' -> ')})`, ref.token, 'group-object references without a cycle');
+        walk(this.find({ group: i.nested, token: ref.token }, kind), [...path, i.nested]);
+      }
+    };
+    walk(this.find(ref, kind), [ref.group]);
+    return out;
+  }
+
   network(ref: GroupRef, family: Family): Address[] {
     const key = `${ref.group}/${family}`;
     const hit = this.nets.get(key);
     if (hit) return hit;
-    const seen = new Map<string, Address>();
-    const walk = (g: ObjectGroup, depth: number, path: string[]) => {
-      for (const m of g.networks) if (m.family === 0 || m.family === family) seen.set(`${m.address.value}/${m.address.care}`, m.address);
-      for (const n of g.nested) {
-        if (path.includes(n.name) || depth >= MAX_DEPTH)
-          throw new LineFail('POLICY_OBJECT_GROUP_CYCLE', `object group '${n.name}' nests itself (${[...path, n.name].join(' -> ')})`, ref.token, 'group-object references without a cycle');
-        walk(this.find({ group: n.name, token: ref.token }, 'network'), depth + 1, [...path, n.name]);
-      }
-    };
-    walk(this.find(ref, 'network'), 0, [ref.group]);
-    const out = [...seen.values()];
+    const all = this.members(ref, 'network', (i) => ('network' in i && (i.network.family === 0 || i.network.family === family) ? i.network.address : undefined));
+    const out = [...new Map(all.map((a) => [`${a.value}/${a.care}`, a])).values()];
     if (out.length === 0) throw new LineFail('POLICY_OBJECT_GROUP_EMPTY', `object group '${ref.group}' has no IPv${family} member`, ref.token, `a group with IPv${family} addresses`);
     this.nets.set(key, out);
     return out;
@@ -254,16 +278,7 @@ export class GroupResolver {
     const key = `${ref.group}/${family}`;
     const hit = this.svcs.get(key);
     if (hit) return hit;
-    const out: ServiceMember[] = [];
-    const walk = (g: ObjectGroup, depth: number, path: string[]) => {
-      for (const m of g.services) out.push(m.icmp ? { ...m, protocol: family === 4 ? 1 : 58 } : m);
-      for (const n of g.nested) {
-        if (path.includes(n.name) || depth >= MAX_DEPTH)
-          throw new LineFail('POLICY_OBJECT_GROUP_CYCLE', `object group '${n.name}' nests itself (${[...path, n.name].join(' -> ')})`, ref.token, 'group-object references without a cycle');
-        walk(this.find({ group: n.name, token: ref.token }, 'service'), depth + 1, [...path, n.name]);
-      }
-    };
-    walk(this.find(ref, 'service'), 0, [ref.group]);
+    const out = this.members(ref, 'service', (i) => ('service' in i ? (i.service.icmp ? { ...i.service, protocol: family === 4 ? 1 : 58 } : i.service) : undefined));
     if (out.length === 0) throw new LineFail('POLICY_OBJECT_GROUP_EMPTY', `object group '${ref.group}' has no member`, ref.token, 'a group with services');
     this.svcs.set(key, out);
     return out;

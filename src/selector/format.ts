@@ -48,26 +48,26 @@ export function formatAddressField(family: Family, a: Address): string {
 /** IOS-XE accepts up to this many ports after one `eq` or `neq`. */
 export const MAX_LISTED_PORTS = 10;
 
-/** The ports of a set made only of single ports, or undefined. */
-function singlePorts(set: PortSet): number[] | undefined {
+/** Every port of the set when there are at most MAX_LISTED_PORTS, else undefined. */
+function fewPorts(set: PortSet): number[] | undefined {
   const out: number[] = [];
   for (const r of set) {
-    if (r.lo !== r.hi) return undefined;
-    out.push(r.lo);
+    if (out.length + (r.hi - r.lo + 1) > MAX_LISTED_PORTS) return undefined;
+    for (let p = r.lo; p <= r.hi; p++) out.push(p);
   }
   return out;
 }
 
-/** The ports a set leaves out, when they are all single ports (the holes of a `neq`), or undefined. */
-function missingSinglePorts(set: PortSet): number[] | undefined {
-  const out: number[] = [];
+/** The ports a set leaves out (the holes of a `neq`) when there are at most MAX_LISTED_PORTS, else undefined. */
+function fewMissingPorts(set: PortSet): number[] | undefined {
+  const gaps = [];
   let next = 0;
-  for (const r of [...set, { lo: 65536, hi: 65536 }]) {
-    if (r.lo - next > 1) return undefined;
-    if (r.lo - next === 1) out.push(next);
+  for (const r of set) {
+    if (r.lo > next) gaps.push({ lo: next, hi: r.lo - 1 });
     next = r.hi + 1;
   }
-  return out;
+  if (next <= 65535) gaps.push({ lo: next, hi: 65535 });
+  return fewPorts(gaps);
 }
 
 /**
@@ -83,10 +83,10 @@ export function formatPortCondition(set: PortSet): string | undefined {
     if (hi === 65535) return `gt ${lo - 1}`;
     return `range ${lo} ${hi}`;
   }
-  const singles = singlePorts(set);
-  if (singles && singles.length <= MAX_LISTED_PORTS) return `eq ${singles.join(' ')}`;
-  const holes = missingSinglePorts(set);
-  if (holes && holes.length <= MAX_LISTED_PORTS) return `neq ${holes.join(' ')}`;
+  const ports = fewPorts(set);
+  if (ports) return `eq ${ports.join(' ')}`;
+  const holes = fewMissingPorts(set);
+  if (holes) return `neq ${holes.join(' ')}`;
   return undefined;
 }
 

@@ -2,7 +2,7 @@
 // real sockets until SIGINT/SIGTERM. `--print-setup` prints the Linux set-up instead.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { loadConfig, type LogLevel, type Role } from '../../daemon/config.js';
+import { loadConfig, policyLoadOptions, type DaemonConfig, type LogLevel, type Role } from '../../daemon/config.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/log.js';
 import { setupFor } from '../../daemon/setup.js';
@@ -29,7 +29,7 @@ async function runDaemon(role: Role, flags: DaemonFlags): Promise<void> {
       return;
     }
     const config = loadConfig(flags.config, { overrides: { role }, skipFileChecks: true });
-    const policy = role !== 'initiator' && !config.protects ? safePolicy(config.policy.file, config.policy.acl) : undefined;
+    const policy = role !== 'initiator' && !config.protects ? safePolicy(config.policy) : undefined;
     const roles = config.role === 'both' ? (['initiator', 'responder'] as const) : ([config.role] as const);
     process.stdout.write(roles.map((r) => setupFor(r, config, policy)).join('\n'));
     return;
@@ -68,9 +68,9 @@ async function runDaemon(role: Role, flags: DaemonFlags): Promise<void> {
   if (fatal !== undefined) throw fatal;
 }
 
-function safePolicy(file: string, acl?: string) {
+function safePolicy(p: DaemonConfig['policy']) {
   try {
-    return loadPolicy(file, acl !== undefined ? { acl } : {});
+    return loadPolicy(p.file, policyLoadOptions(p));
   } catch {
     return undefined; // the set-up text then shows a placeholder
   }

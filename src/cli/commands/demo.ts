@@ -6,7 +6,8 @@ import { UsageError } from '../../errors.js';
 import { runDemo, type DemoFrame, type DemoStep } from '../../demo/demo.js';
 import { encodeEthernet, encodeUdpPacket } from '../../packet/encode.js';
 import { writePcap } from '../../pcap/writer.js';
-import { loadPolicy, type PolicyFormat } from '../../policy/index.js';
+import type { PolicyFormat } from '../../policy/index.js';
+import { loadPolicyForCli } from './policy.js';
 import { lineJson } from '../json.js';
 
 interface DemoCliOptions {
@@ -16,6 +17,8 @@ interface DemoCliOptions {
   responderPolicy?: string;
   initiatorAcl?: string;
   responderAcl?: string;
+  initiatorCryptoMap?: string[];
+  responderCryptoMap?: string[];
   format?: PolicyFormat;
   unprivileged?: boolean;
   timeout?: string;
@@ -99,14 +102,16 @@ export function registerDemo(program: Command): void {
     .option('--responder-policy <file>', "the responder's crypto ACL")
     .option('--initiator-acl <name>', 'which ACL of the initiator policy file')
     .option('--responder-acl <name>', 'which ACL of the responder policy file')
+    .option('--initiator-crypto-map <name...>', "NAME [SEQ]: the crypto map entry of the initiator's running-config whose ACL to use")
+    .option('--responder-crypto-map <name...>', "NAME [SEQ]: the crypto map entry of the responder's running-config whose ACL to use")
     .option('--format <format>', 'policy format: cisco, classbench or json (default: detected)')
     .option('--unprivileged', 'use unprivileged ports even as root')
     .option('--timeout <ms>', 'wait at most this long for each discovery', '3000')
     .action(async (o: DemoCliOptions) => {
       const timeoutMs = Number(o.timeout);
       if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError('TED_USAGE_TIMEOUT', `--timeout must be a positive number of milliseconds, got '${o.timeout}'`);
-      const initiatorPolicy = o.initiatorPolicy ? loadPolicy(o.initiatorPolicy, { format: o.format, acl: o.initiatorAcl }) : undefined;
-      const responderPolicy = o.responderPolicy ? loadPolicy(o.responderPolicy, { format: o.format, acl: o.responderAcl }) : undefined;
+      const initiatorPolicy = o.initiatorPolicy ? loadPolicyForCli(o.initiatorPolicy, { format: o.format, acl: o.initiatorAcl, cryptoMap: o.initiatorCryptoMap }) : undefined;
+      const responderPolicy = o.responderPolicy ? loadPolicyForCli(o.responderPolicy, { format: o.format, acl: o.responderAcl, cryptoMap: o.responderCryptoMap }) : undefined;
       watchStdout();
       let n = 0;
       const result = await runDemo({
