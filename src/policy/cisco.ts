@@ -186,18 +186,20 @@ export function parsePortValue(c: Cursor, protocol: number, what: string): numbe
 
 /**
  * A port condition starting at operator `op` (already read): `eq`/`neq` take one port or several
- * (IOS-XE: up to 10, one port set), `lt`, `gt`, `range A B`. `protocol` is TCP or UDP.
+ * (IOS-XE: up to 10, one port set), `lt`, `gt`, `range A B`. `protocol` is TCP or UDP. With
+ * `maxPorts` 1 a single port is read (where a port list would run into the next condition).
  */
-export function readPortCondition(c: Cursor, op: string, opTok: Token, protocol: number, what: string): PortSet {
+export function readPortCondition(c: Cursor, op: string, opTok: Token, protocol: number, what: string, maxPorts = MAX_LISTED_PORTS): PortSet {
   const p = parsePortValue(c, protocol, what);
   switch (op) {
     case 'eq':
     case 'neq': {
       const ports = [p];
-      for (let t = c.peek(); t && lookupPort(protocol, t.text) !== undefined; t = c.peek()) {
-        if (ports.length === MAX_LISTED_PORTS) c.fail('POLICY_BAD_PORT', `at most ${MAX_LISTED_PORTS} ports after '${op}'`, t, `up to ${MAX_LISTED_PORTS} ports, or 'range A B'`);
-        ports.push(lookupPort(protocol, c.next()!.text)!);
-      }
+      if (maxPorts > 1)
+        for (let t = c.peek(); t && lookupPort(protocol, t.text) !== undefined; t = c.peek()) {
+          if (ports.length === maxPorts) c.fail('POLICY_BAD_PORT', `at most ${maxPorts} ports after '${op}'`, t, `up to ${maxPorts} ports, or 'range A B'`);
+          ports.push(lookupPort(protocol, c.next()!.text)!);
+        }
       if (op === 'eq') return portSet(ports.map((n) => ({ lo: n, hi: n })));
       const holes = [...new Set(ports)].sort((a, b) => a - b);
       const ranges = [];

@@ -182,7 +182,8 @@ function serviceLine(g: ObjectGroup, c: Cursor): void {
       let sport: PortSet = FULL_PORTS;
       if (kw(pc.peek()) === 'source') {
         pc.next();
-        sport = servicePorts(pc, p, 'source');
+        // `tcp source 2000 ftp`: one source port, then the destination's (so no port list here).
+        sport = servicePorts(pc, p, 'source', 1);
       }
       const dport = pc.peek() ? servicePorts(pc, p, 'destination') : FULL_PORTS;
       const extra = pc.next();
@@ -204,14 +205,14 @@ function serviceLine(g: ObjectGroup, c: Cursor): void {
 }
 
 /** A service group's port condition; `eq` may be left out (`tcp www` = `tcp eq www`). */
-function servicePorts(c: Cursor, protocol: number, what: string): PortSet {
+function servicePorts(c: Cursor, protocol: number, what: string, maxPorts?: number): PortSet {
   const t = c.peek();
   const op = kw(t);
   if (op !== undefined && PORT_OPS.has(op)) {
     c.next();
-    return readPortCondition(c, op, t!, protocol, what);
+    return readPortCondition(c, op, t!, protocol, what, maxPorts);
   }
-  if (t && lookupPort(protocol, t.text) !== undefined) return readPortCondition(c, 'eq', t, protocol, what);
+  if (t && lookupPort(protocol, t.text) !== undefined) return readPortCondition(c, 'eq', t, protocol, what, maxPorts);
   return c.fail('POLICY_BAD_PORT', `bad ${what} port condition`, t, "'eq', 'neq', 'lt', 'gt', 'range', or a port");
 }
 
