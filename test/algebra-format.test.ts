@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseEntry } from '../src/policy/cisco.js';
+import { parseAnyEntry } from '../src/policy/entry.js';
+import { parseCisco } from '../src/policy/ios-select.js';
 import { address, contains } from '../src/selector/algebra.js';
-import { formatAddressField, formatPortCondition, formatSelector, formatSelectorLines, selectorJson } from '../src/selector/format.js';
+import { ciscoExpressible, formatAddressField, formatEntry, formatEntryLines, formatPortCondition, formatSelector, formatSelectorLines, selectorJson } from '../src/selector/format.js';
 import type { Selector } from '../src/selector/types.js';
 import { FULL_PORTS } from '../src/selector/types.js';
 import { familyArb, selectorArb, tupleNear } from './algebra-arbitraries.js';
@@ -89,5 +91,46 @@ describe('canonical Cisco formatting', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('everything formatted parses back (every policy language)', () => {
+  it('any selector, Cisco-expressible or not (ports with protocol any, IPv6 non-prefix masks): its lines parse back to exactly its packets', () => {
+    fc.assert(
+      fc.property(
+        familyArb.chain((f) => selectorArb(f)),
+        fc.constantFrom<'permit' | 'deny'>('permit', 'deny'),
+        (s, action) => {
+          const lines = formatSelectorLines(s, action);
+          const parts = lines.map((l) => parseAnyEntry(l, { family: s.family }));
+          for (const p of parts) expect(p.action).toBe(action);
+          if (lines.length === 1) expect(fields(parts[0]!.selector)).toEqual(fields(s));
+          else
+            fc.assert(
+              fc.property(tupleNear(s), (t) => {
+                expect(parts.some((p) => contains(p.selector, t))).toBe(contains(s, t));
+              }),
+              { numRuns: 30 },
+            );
+          // Without the family given: an any/any selector still says which (ip / ipv6).
+          if (lines.length === 1 && !ciscoExpressible(s)) expect(parseAnyEntry(lines[0]!).selector.family).toBe(s.family);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('JSON entry lines for what Cisco text cannot say', () => {
+    const s: Selector = { ...parseEntry('permit ip 10.0.0.0 0.0.0.255 any').selector, dport: [{ lo: 80, hi: 80 }] };
+    expect(formatSelector(s)).toBe('{"action": "permit", "protocol": "ip", "source": "10.0.0.0 0.0.0.255", "destination": "any", "dport": 80}');
+    const v6: Selector = { ...parseEntry('permit ipv6 any any').selector, src: address(1n, ((1n << 128n) - 1n) ^ (1n << 64n)), sport: [{ lo: 1, hi: 2 }, { lo: 9, hi: 9 }] };
+    expect(formatSelector(v6, 'deny')).toBe('{"action": "deny", "protocol": "ipv6", "source": {"value": "::1", "wildcard": "0:0:0:1::"}, "destination": "::/0", "sport": [[1, 2], [9, 9]]}');
+  });
+
+  it('an entry with several selectors prints one line per selector, each parsing back to its selector', () => {
+    const p = parseCisco('object-group network N\n host 10.0.0.1\n 10.2.0.0 /16\nip access-list extended X\n deny tcp object-group N any eq 22 80');
+    const e = p.entries[0]!;
+    expect(formatEntry(e)).toBe('deny tcp host 10.0.0.1 any eq 22 80\ndeny tcp 10.2.0.0 0.0.255.255 any eq 22 80');
+    expect(formatEntryLines(e).map((l) => fields(parseAnyEntry(l).selector))).toEqual(e.selectors!.map(fields));
   });
 });

@@ -153,6 +153,8 @@ export function formatEntry(e: Entry): string {
 export function jsonEntryText(s: Selector, action: Action = 'permit'): string {
   const name = protocolName(s.family, s.protocol);
   const addr = (a: Address) => {
+    // IPv6 `any` as ::/0, so that the line says its family even when the protocol cannot.
+    if (s.family === 6 && a.care === 0n) return '"::/0"';
     if (s.family === 4 || prefixLength(6, a.care) !== undefined) return JSON.stringify(formatAddressField(s.family, a));
     const j = addressJson(6, a) as { value: string; wildcard: string };
     return `{"value": ${JSON.stringify(j.value)}, "wildcard": ${JSON.stringify(j.wildcard)}}`;
