@@ -115,6 +115,41 @@ describe('daemons on loopback without root (library API source)', () => {
     expect(B.lines.find((l) => l.event === 'response-sent')).toMatchObject({ to: '127.0.0.2' });
   });
 
+  it('runs on running-configs: the discover crypto map entry (initiator) and policy.cryptoMap (responder) name the ACLs', async () => {
+    writeFileSync(
+      join(dir, 'a-running.cfg'),
+      [
+        'hostname A',
+        'object-group network LOCAL',
+        ' 127.0.2.0 255.255.255.0',
+        'crypto dynamic-map D 10',
+        ' match address TED',
+        'crypto map M 10 ipsec-isakmp dynamic D discover',
+        'crypto map M 20 ipsec-isakmp',
+        ' set peer 192.0.2.1',
+        ' match address OTHER',
+        'ip access-list extended OTHER',
+        ' permit tcp any any established',
+        'ip access-list extended TED',
+        ' permit ip object-group LOCAL 127.0.3.0 0.0.0.255',
+        'interface Loopback0',
+        ' crypto map M',
+        'end',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'b-running.cfg'), 'hostname B\ncrypto map VPN 10 ipsec-isakmp\n match address 102\naccess-list 101 permit ip any any\naccess-list 102 permit udp 127.0.3.0 0.0.0.255 127.0.2.0 0.0.0.127\nend\n');
+    const { a, b } = pair({ policy: { file: 'a-running.cfg' } });
+    const B = await start(validateConfig({ role: 'responder', ike: { address: '127.0.0.3', port: b.ike.port, peerPort: b.ike.peerPort }, policy: { file: 'b-running.cfg', cryptoMap: 'VPN 10' }, control: { socket: '' } }, { baseDir: dir }));
+    const A = await start(a);
+    expect(A.d.status().daemon.policy).toMatchObject({ acl: 'TED', entries: 1 });
+    expect(B.d.status().daemon.policy).toMatchObject({ acl: '102' });
+    expect(A.lines.find((l) => l.event === 'policy-crypto-map')).toMatchObject({ cryptoMap: 'M 10', acl: 'TED', msg: 'policy: crypto map M 10 (discover) matches access list TED' });
+    expect(A.lines.filter((l) => l.event === 'policy-warning').map((l) => l.code)).toEqual(['POLICY_WARN_ACL_UNUSABLE']);
+    A.d.pushFrame(LinkType.IPV4, packet(40000));
+    const s = await until('tunnel', () => A.d.status().tunnels[0]);
+    expect(s).toMatchObject({ state: 'established', proxy: { entry: 'permit udp 127.0.2.0 0.0.0.127 127.0.3.0 0.0.0.255' } });
+  });
+
   it('role both: two gateways discover each other, one process per gateway doing both jobs', async () => {
     const pa = portBase++;
     const pb = portBase++;
