@@ -1,7 +1,7 @@
 // The commands on what engineers have: `ted policy check` on a running-config (crypto maps,
 // skipped lines, warnings, --strict, --verbose), --crypto-map on classify and demo, and
 // `ted intersect` with JSON entry objects.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -71,6 +71,16 @@ describe('ted policy check on a running-config', () => {
     expect(doc.list[2].entry).toBe(doc.list[2].selectors.map((s: { entry: string }) => s.entry).join('\n'));
     // A plain ACL file keeps the document it always had.
     expect(Object.keys(JSON.parse((await run('policy', 'check', '--json', EX + 'initiator.acl')).out))).toEqual(['acl', 'family', 'entries', 'list']);
+  });
+
+  it("README's running-config example is what the command prints", async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const at = readme.indexOf('$ ted policy check examples/ios/initiator-running.cfg\n');
+    expect(at).toBeGreaterThan(0);
+    const shown = readme.slice(at, readme.indexOf('```', at)).split('\n').slice(1, -1);
+    const r = await runCli(['policy', 'check', 'examples/ios/initiator-running.cfg']);
+    expect(r.code).toBe(0);
+    expect([...r.err.trim().split('\n'), ...r.out.trim().split('\n')]).toEqual(shown);
   });
 
   it('a file of lines that are not lists says so, naming how much was skipped', async () => {

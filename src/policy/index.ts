@@ -104,5 +104,6 @@ export { parseClassBench } from './classbench.js';
 export { parseEntry, inferEntryFamily, type ParsedEntryLine } from './cisco.js';
 export { readIosConfig, type AccessList, type CryptoMapEntry, type IosConfig, type SkippedBlock } from './ios-config.js';
 export { parseCisco, parseCiscoAcls, resolveCryptoMap, cryptoMapRef, describeCryptoEntry, type CiscoAcl, type CryptoMapRef, type IosChoice } from './ios-select.js';
-export { parseJsonPolicy } from './json.js';
+export { parseJsonPolicy, parseJsonEntry } from './json.js';
+export { parseAnyEntry, inferAnyEntryFamily } from './entry.js';
 export { MAX_PROBLEMS } from './problems.js';
