@@ -407,6 +407,13 @@ describe('reading the structure of a configuration', () => {
     }
   });
 
+  it('warnings are bounded like problems: 100, then one line counting the rest', () => {
+    const text = [...Array.from({ length: 150 }, (_, i) => `access-list ${2000 + i} permit tcp any any established`), 'ip access-list extended X', ' permit ip any any'].join('\n');
+    const w = parseCisco(text, { acl: 'X' }).warnings!;
+    expect(w).toHaveLength(101);
+    expect(w[100]).toMatchObject({ code: 'POLICY_WARN_TOO_MANY', message: '50 more warning(s) not listed (limit 100)' });
+  });
+
   it('warnings and unusable lists: one line each, then the asked list as if alone', () => {
     const text = 'ip access-list extended A\n permit tcp any any established\n permit udp any any dscp ef\nip access-list extended B\n permit ip 10.0.0.0 255.0.0.0 any\naccess-list 2700 permit ip any any\n';
     const p = parseCisco(text, { acl: 'B' });

@@ -11,7 +11,7 @@
 import { PolicyError, UsageError, type PolicyProblem } from '../errors.js';
 import type { Entry, Family, Policy } from '../selector/types.js';
 import { readIosConfig, type AccessList, type CryptoMapEntry, type IosConfig } from './ios-config.js';
-import { Problems } from './problems.js';
+import { MAX_PROBLEMS, Problems } from './problems.js';
 
 /** A crypto map entry to follow: `NAME` or `NAME SEQ` (a string in that form is accepted too). */
 export interface CryptoMapRef {
@@ -182,6 +182,13 @@ function chosen(cfg: IosConfig, list: AccessList, choice: IosChoice, opts: IosSe
   }
   for (const p of cfg.fileProblems.list) warnings.push({ ...p, code: 'POLICY_WARN_LINE_IGNORED', message: `not read (${p.code}): ${p.message}` });
   warnings.sort((a, b) => a.line - b.line || a.column - b.column);
+  // One warning per unusable list could be many in a large file: bounded like problems.
+  if (warnings.length > MAX_PROBLEMS) {
+    const more = warnings.length - MAX_PROBLEMS;
+    warnings.length = MAX_PROBLEMS;
+    const last = warnings[MAX_PROBLEMS - 1]!;
+    warnings.push({ code: 'POLICY_WARN_TOO_MANY', message: `${more} more warning(s) not listed (limit ${MAX_PROBLEMS})`, file, line: last.line, column: last.column });
+  }
   if (opts.strict && warnings.length > 0) {
     const p = new Problems(file);
     for (const w of warnings) p.add(w.code, `${w.message} (an error with --strict)`, w.line, w.column, w.token, w.expected);
