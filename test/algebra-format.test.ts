@@ -79,10 +79,10 @@ describe('canonical Cisco formatting', () => {
     const s: Selector = { ...parseEntry('permit tcp any any').selector, sport: [{ lo: 1, hi: 50 }, { lo: 90, hi: 90 }], dport: [{ lo: 0, hi: 0 }, { lo: 7, hi: 80 }, { lo: 65535, hi: 65535 }] };
     const lines = formatSelectorLines(s);
     expect(lines).toEqual([
-      'permit tcp any eq 90 any eq 0 65535',
-      'permit tcp any eq 90 any range 7 80',
       'permit tcp any range 1 50 any eq 0 65535',
       'permit tcp any range 1 50 any range 7 80',
+      'permit tcp any eq 90 any eq 0 65535',
+      'permit tcp any eq 90 any range 7 80',
     ]);
     const parts = lines.map((l) => parseEntry(l).selector);
     fc.assert(

@@ -94,11 +94,12 @@ export function formatPortCondition(set: PortSet): string | undefined {
 function portPieces(set: PortSet): string[] {
   const whole = formatPortCondition(set);
   if (whole !== undefined) return [whole];
-  const out: string[] = [];
+  // In port order, each `eq` list placed at its first port.
+  const out: { at: number; text: string }[] = [];
   const singles = set.filter((r) => r.lo === r.hi);
-  for (let i = 0; i < singles.length; i += MAX_LISTED_PORTS) out.push(formatPortCondition(singles.slice(i, i + MAX_LISTED_PORTS))!);
-  for (const r of set) if (r.lo !== r.hi) out.push(formatPortCondition([r])!);
-  return out;
+  for (let i = 0; i < singles.length; i += MAX_LISTED_PORTS) out.push({ at: singles[i]!.lo, text: formatPortCondition(singles.slice(i, i + MAX_LISTED_PORTS))! });
+  for (const r of set) if (r.lo !== r.hi) out.push({ at: r.lo, text: formatPortCondition([r])! });
+  return out.sort((a, b) => a.at - b.at).map((p) => p.text);
 }
 
 function join(...parts: string[]): string {
