@@ -328,7 +328,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       wiring = await privileged();
     } catch (err) {
       if (want === 'privileged') throw err;
-      fallback = (err as TedError).code === 'TED_DEMO_PORT_IN_USE' ? `root, but ${(err as Error).message}` : `root, but the privileged set-up failed (${(err as Error).message})`;
+      // Our own errors say what is missing (UDP 500 taken, no raw-socket addon, no raw sockets).
+      fallback = err instanceof TedError ? `root, but ${err.message}` : `root, but the privileged set-up failed (${(err as Error).message})`;
     }
   }
   const why = fallback ?? (want === 'unprivileged' ? 'asked for' : !root ? 'not root' : 'the policies name sites outside 127/8 (raw probes would leave this machine)');
