@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorLines } from '../src/cli/errors.js';
+import { errorLines, exitCodeOf } from '../src/cli/errors.js';
 import { stepText } from '../src/cli/commands/demo.js';
 import { claimPort500, type DemoStep, type DemoStepKind } from '../src/demo/demo.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
@@ -122,6 +122,7 @@ const ROWS: Row[] = [
   { name: '--replay a directory', argv: () => ['daemon', '--config', F.config('replay.yaml', 'control:\n  socket: ""\n'), '--replay', dir], code: 2, err: /CONFIG_SOURCE_FILE: --replay: \/tmp\/\S+: a directory, not a file/ },
   { name: 'the control-socket directory is a regular file', argv: () => ['daemon', '--config', F.config('cdir.yaml', `control:\n  socket: ${join(F.regular, 'ted.sock')}\n`)], code: 2, err: /CONFIG_CONTROL_SOCKET: control\.socket: cannot use the directory of \S+: \S+regular-file is a regular file, not a directory/ },
   { name: 'a regular file where the control socket goes', argv: () => ['daemon', '--config', F.config('cfile.yaml', `control:\n  socket: ${F.regular}\n`)], code: 2, err: /CONFIG_CONTROL_SOCKET: control\.socket: \S+regular-file exists and is a regular file, not a socket/ },
+  { name: 'ted status --socket a regular file', argv: () => ['status', '--socket', F.regular], code: 1, err: /CONTROL_UNREACHABLE: cannot reach the daemon at \S+regular-file: a regular file, not a socket/ },
   // Binary files and untrusted tokens.
   { name: 'a binary file as a policy: "binary file" once, not its bytes', argv: () => ['policy', 'check', F.binary], code: 2, err: /^ted: TED_INPUT_BINARY: policy \S+binary\.acl: binary file \(a NUL byte at offset 7\), not text\n$/ },
   { name: 'a policy token is cut to 64 characters', argv: () => ['policy', 'check', F.longAcl], code: 2, err: new RegExp(`at 'x{64}\\.\\.\\.'`) },
@@ -169,6 +170,15 @@ describe('ted: one clear line per error (argv table)', () => {
     expect(setup.code, setup.err).toBe(0);
     expect(setup.out).toMatch(/^# ted initiator/m);
     expect(setup.out).not.toMatch(/^# ted responder/m);
+  });
+
+  it('another OS error (a full disk) is one line in the system\'s words, exit 1', () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    expect(errorLines(full, {})).toEqual(['ENOSPC: no space left on device, write']);
+    expect(exitCodeOf(full)).toBe(1);
+    const gone = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), { code: 'ENOENT', syscall: 'open', path: '/x' });
+    expect(errorLines(gone, {})).toEqual(['TED_INPUT_NOT_FOUND: /x: no such file']);
+    expect(exitCodeOf(gone)).toBe(2);
   });
 
   it('an internal error is one line; TED_DEBUG=1 adds where', () => {

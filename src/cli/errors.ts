@@ -38,6 +38,10 @@ export function errorLines(err: unknown, env: NodeJS.ProcessEnv = process.env): 
   if (err instanceof TedError) return [`${err.code}: ${err.message}`];
   const p = pathErrno(err);
   if (p) return [p.line];
+  // Any other OS error (a full disk, a refused connection): the system's own words, one line.
+  const sys = err as NodeJS.ErrnoException;
+  if (err instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string')
+    return [sys.message.startsWith(`${sys.code}:`) ? sys.message : `${sys.code}: ${sys.message}`];
   // A bug: one line, the stack only on request.
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   if (env.TED_DEBUG && err instanceof Error && err.stack) return [`internal error: ${message}`, ...err.stack.split('\n').slice(1).map((l) => l.trim())];

@@ -3,7 +3,7 @@
 // the client sends {"cmd": "status"} and reads one reply line {"ok": true, "result": {...}} or
 // {"ok": false, "error": {"code", "message"}}. The socket is created mode 0600 (owner only) from
 // the start, and only a socket is ever replaced at its path.
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { ConfigError, TedError } from '../errors.js';
@@ -138,6 +138,16 @@ export async function startControlServer(path: string, handler: ControlHandler):
   };
 }
 
+/** What is at `path` when it exists and is not a socket (a mistyped --socket). */
+function notASocket(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return s.isSocket() ? undefined : `${describeKind(s)}, not a socket`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sends one request and returns the `result`; failures are TedErrors with CONTROL_* codes. */
 export function queryControl(path: string, request: { cmd: string; [k: string]: unknown }, timeoutMs = 3000): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -151,7 +161,7 @@ export function queryControl(path: string, request: { cmd: string; [k: string]: 
     conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
     conn.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no ted daemon is running there' : err.code === 'EACCES' ? 'permission denied (run as root)' : err.message;
+      const why = notASocket(path) ?? (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no ted daemon is running there' : err.code === 'EACCES' ? 'permission denied (run as root)' : err.message);
       reject(new TedError('CONTROL_UNREACHABLE', `cannot reach the daemon at ${path}: ${why}`, { cause: err }));
     });
     conn.on('data', (chunk: string) => {
