@@ -76,7 +76,11 @@ export function inputProblem(path: string, options: { text?: boolean } = {}): Pa
     const head = Buffer.alloc(Math.min(SNIFF_BYTES, s.size));
     const n = readSync(fd, head, 0, head.length, 0);
     const nul = head.subarray(0, n).indexOf(0);
-    if (nul >= 0) return { kind: 'BINARY', reason: `binary file (a NUL byte at offset ${nul}), not text` };
+    if (nul >= 0) {
+      // Windows editors save "Unicode" as UTF-16: NUL bytes, but the fix is a re-save, not a new file.
+      const utf16 = n >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff));
+      return { kind: 'BINARY', reason: utf16 ? 'UTF-16 text: save it as UTF-8' : `binary file (a NUL byte at offset ${nul}), not text` };
+    }
     return undefined;
   } catch (err) {
     return { kind: 'UNREADABLE', reason: osReason(err) };

@@ -34,6 +34,7 @@ const at = (name: string) => join(dir, name);
 const F = {
   fifo: at('fifo'),
   binary: at('binary.acl'),
+  utf16: at('utf16.acl'),
   trace: at('trace.txt'),
   cut: at('cut.pcap'),
   escAcl: at('esc.acl'),
@@ -54,6 +55,7 @@ beforeAll(() => {
   execFileSync('mkfifo', [F.fifo]);
   // An ELF header: NUL bytes among printable ones, as a binary given by mistake.
   writeFileSync(F.binary, Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01\x00\x00\x00'), Buffer.alloc(64, 0x41), Buffer.from([0x1b, 0x5b, 0x32, 0x4a])]));
+  writeFileSync(F.utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('access-list 101 permit ip any any\n', 'utf16le')]));
   writeFileSync(F.trace, '167772161 167772162 40000 80 6\n');
   const udp = (sport: number) => encodeEthernet({}, encodeUdpPacket({ family: 4, src: 0x0a0b0005n, dst: 0x0a160050n, sport, dport: 80, payload: new Uint8Array(40) }));
   const pcap = writePcap([1, 2, 3].map((i) => ({ data: udp(40000 + i), tsSec: i, tsNsec: 0 })), { linkType: 1 });
@@ -125,6 +127,7 @@ const ROWS: Row[] = [
   { name: 'ted status --socket a regular file', argv: () => ['status', '--socket', F.regular], code: 1, err: /CONTROL_UNREACHABLE: cannot reach the daemon at \S+regular-file: a regular file, not a socket/ },
   // Binary files and untrusted tokens.
   { name: 'a binary file as a policy: "binary file" once, not its bytes', argv: () => ['policy', 'check', F.binary], code: 2, err: /^ted: TED_INPUT_BINARY: policy \S+binary\.acl: binary file \(a NUL byte at offset 7\), not text\n$/ },
+  { name: 'a UTF-16 policy', argv: () => ['policy', 'check', F.utf16], code: 2, err: /TED_INPUT_BINARY: policy \S+utf16\.acl: UTF-16 text: save it as UTF-8/ },
   { name: 'a policy token is cut to 64 characters', argv: () => ['policy', 'check', F.longAcl], code: 2, err: new RegExp(`at 'x{64}\\.\\.\\.'`) },
   { name: 'control characters in a policy token are escaped', argv: () => ['policy', 'check', F.escAcl], code: 2, err: /at '\\u001b\[2J\\u001b\]0;owned\\u0007'/ },
   // The roles: `ted daemon` runs as its file says; the message names commands that exist.
