@@ -125,6 +125,8 @@ const ROWS: Row[] = [
   { name: 'the control-socket directory is a regular file', argv: () => ['daemon', '--config', F.config('cdir.yaml', `control:\n  socket: ${join(F.regular, 'ted.sock')}\n`)], code: 2, err: /CONFIG_CONTROL_SOCKET: control\.socket: cannot use the directory of \S+: \S+regular-file is a regular file, not a directory/ },
   { name: 'a regular file where the control socket goes', argv: () => ['daemon', '--config', F.config('cfile.yaml', `control:\n  socket: ${F.regular}\n`)], code: 2, err: /CONFIG_CONTROL_SOCKET: control\.socket: \S+regular-file exists and is a regular file, not a socket/ },
   { name: 'ted status --socket a regular file', argv: () => ['status', '--socket', F.regular], code: 1, err: /CONTROL_UNREACHABLE: cannot reach the daemon at \S+regular-file: a regular file, not a socket/ },
+  { name: 'ted status --socket with an empty path', argv: () => ['status', '--socket', ''], code: 2, err: /CLI_NO_SOCKET: --socket needs a path/ },
+  { name: 'ted status of a daemon without a control socket', argv: () => ['status', '--config', F.config('nosock.yaml', 'control:\n  socket: ""\n')], code: 2, err: /CLI_NO_SOCKET: \S+nosock\.yaml: control\.socket is "" \(disabled\)/ },
   // Binary files and untrusted tokens.
   { name: 'a binary file as a policy: "binary file" once, not its bytes', argv: () => ['policy', 'check', F.binary], code: 2, err: /^ted: TED_INPUT_BINARY: policy \S+binary\.acl: binary file \(a NUL byte at offset 7\), not text\n$/ },
   { name: 'a UTF-16 policy', argv: () => ['policy', 'check', F.utf16], code: 2, err: /TED_INPUT_BINARY: policy \S+utf16\.acl: UTF-16 text: save it as UTF-8/ },
