@@ -7,8 +7,8 @@ import { runDemo, type DemoFrame, type DemoStep } from '../../demo/demo.js';
 import { encodeEthernet, encodeUdpPacket } from '../../packet/encode.js';
 import { writePcap } from '../../pcap/writer.js';
 import { loadPolicy, type PolicyFormat } from '../../policy/index.js';
+import { lineJson } from '../json.js';
 import { outputFile } from '../../files.js';
-import { lineJson } from './intersect.js';
 
 interface DemoCliOptions {
   json?: boolean;
