@@ -34,11 +34,6 @@ export function cut(text: string, max = TOKEN_MAX): string {
   return `${text.slice(0, end)}...`;
 }
 
-/** An untrusted token for a message: cut, then made printable. */
-export function token(text: string, max = TOKEN_MAX): string {
-  return printable(cut(text, max));
-}
-
 /**
  * Whether to colour what goes to `stream`: only a terminal, and never when NO_COLOR is set to a
  * non-empty value (https://no-color.org).
