@@ -33,7 +33,7 @@ describe('ted policy check on a running-config', () => {
         '',
       ].join('\n'),
     );
-    expect(r.err).toBe(`${FIX}branch-ted.cfg:179:24: POLICY_WARN_ACL_UNUSABLE: access list INBOUND (line 177) cannot be used (2 problems; the first: POLICY_UNSUPPORTED: 'established' would narrow the entry in a way a selector cannot express) at 'established'\n`);
+    expect(r.err).toBe(`ted: ${FIX}branch-ted.cfg:179:24: POLICY_WARN_ACL_UNUSABLE: access list INBOUND (line 177) cannot be used (2 problems; the first: POLICY_UNSUPPORTED: 'established' would narrow the entry in a way a selector cannot express) at 'established'\n`);
   });
 
   it('--crypto-map NAME SEQ, --acl, --verbose', async () => {
@@ -109,7 +109,7 @@ describe('--crypto-map on the other commands', () => {
     expect(steps.find((s) => s.step === 'verdict')).toMatchObject({ v3: 'established', v2: 'refused by the responder' });
     expect(steps.at(-1)).toMatchObject({ step: 'done', ok: true });
     // The initiator's edge list with `established` is not its crypto ACL: one warning.
-    expect(r.err).toMatch(/initiator-running\.cfg:\d+:\d+: POLICY_WARN_ACL_UNUSABLE: access list EDGE-IN/);
+    expect(r.err).toMatch(/^ted: .*initiator-running\.cfg:\d+:\d+: POLICY_WARN_ACL_UNUSABLE: access list EDGE-IN/);
     const explicit = await run('demo', '--json', '--unprivileged', '--initiator-policy', EX + 'ios/initiator-running.cfg', '--initiator-crypto-map', 'TED-MAP', '10', '--responder-policy', EX + 'ios/responder-running.cfg', '--responder-crypto-map', 'TED-DYN');
     expect(explicit.code).toBe(0);
   });

@@ -3,6 +3,7 @@
 // lines, warnings).
 import { readFileSync } from 'node:fs';
 import { UsageError, type PolicyProblem } from '../errors.js';
+import { checkInputFile } from '../files.js';
 import type { Policy } from '../selector/types.js';
 import { parseClassBench } from './classbench.js';
 import { readIosConfig, type IosConfig } from './ios-config.js';
@@ -89,8 +90,12 @@ export function detectFormat(text: string, path?: string): PolicyFormat {
 
 export type LoadPolicyOptions = Partial<Omit<ParsePolicyOptions, 'file'>>;
 
-/** Reads and parses a policy file and reports how; the format is detected when not given. */
+/**
+ * Reads and parses a policy file and reports how; the format is detected when not given. A path
+ * that is not a readable regular text file is a PathError (TED_INPUT_*) before anything is read.
+ */
 export function loadPolicyReport(path: string, opts: LoadPolicyOptions = {}): PolicyReport {
+  checkInputFile(path, 'policy', { text: true });
   const text = readFileSync(path, 'utf8');
   return readPolicy(text, { ...opts, format: opts.format ?? detectFormat(text, path), file: path });
 }

@@ -12,6 +12,7 @@ import { POLICY_FORMATS } from '../../policy/index.js';
 import { loadPolicyForCli } from './policy.js';
 import { parseFormat } from './classify.js';
 import { lineJson } from '../json.js';
+import { inputFile } from '../../files.js';
 
 interface BenchFlags {
   policy?: string;
@@ -61,11 +62,11 @@ export function registerBench(program: Command): void {
   bench
     .command('classify')
     .description('median ns/packet, Mpps, build time and compiled bytes of each classification engine')
-    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)')
+    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)', inputFile('policy', { text: true }))
     .option('--format <format>', `policy format: ${POLICY_FORMATS.join('|')} (default: detected)`)
     .option('--acl <name>', 'which access list of a Cisco or JSON file')
     .option('--crypto-map <name...>', 'NAME [SEQ]: the ACL this crypto map entry of a Cisco running-config matches')
-    .option('--trace <file>', 'ClassBench trace')
+    .option('--trace <file>', 'ClassBench trace', inputFile('trace', { text: true }))
     .option('--engines <list>', `comma-separated engines (default ${ENGINES.join(',')})`)
     .option('--batch <n>', 'tuples per classify call (default 256)')
     .option('--time <ms>', 'measuring time per engine (default 1000)')

@@ -8,7 +8,9 @@ import { POLICY_FORMATS, describeCryptoEntry, loadPolicyReport, type CryptoMapEn
 import { entrySelectors } from '../../selector/algebra.js';
 import { formatEntryLines, selectorJson } from '../../selector/format.js';
 import type { Policy } from '../../selector/types.js';
+import { printable } from '../../terminal.js';
 import { lineJson } from '../json.js';
+import { inputFile } from '../../files.js';
 
 export interface PolicyCheckOptions {
   format?: PolicyFormat;
@@ -43,7 +45,9 @@ export function policyJson(p: Policy): Record<string, unknown> {
 export function policyListing(p: Policy): string {
   const out = [`${p.name}: IPv${p.family}, ${p.entries.length} ${p.entries.length === 1 ? 'entry' : 'entries'}`];
   const ordW = Math.max(1, String(p.entries.length).length);
-  const seqW = Math.max(3, ...p.entries.map((e) => String(e.sequence ?? '').length));
+  // A loop, not Math.max(...spread): a list of a million entries exceeds the argument limit.
+  let seqW = 3;
+  for (const e of p.entries) seqW = Math.max(seqW, String(e.sequence ?? '').length);
   out.push(`${'#'.padStart(ordW + 2)}  ${'seq'.padStart(seqW)}  entry`);
   for (const e of p.entries) {
     const lines = formatEntryLines(e);
@@ -118,8 +122,9 @@ function summaryJson(r: PolicyReport, verbose: boolean): Record<string, unknown>
   return out;
 }
 
+/** One stderr line per warning, as errors are printed (`ted: FILE:LINE:COLUMN: CODE: ...`); the codes say warning. */
 function printWarnings(warnings: readonly PolicyProblem[]): void {
-  for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
+  for (const w of warnings) process.stderr.write(`ted: ${printable(formatProblem(w))}\n`);
 }
 
 /** Loads a policy for a command (classify, bench, demo): its warnings go to stderr, one line each. */
@@ -147,7 +152,7 @@ export function registerPolicy(program: Command): void {
   policy
     .command('check')
     .description('parse a policy file (ACLs, a whole running-config, ClassBench or JSON) and print its canonical listing with ordinals, or every error (exit 2)')
-    .argument('<file>', 'policy file (Cisco IOS ACLs or running-config, ClassBench filter set, or JSON)')
+    .argument('<file>', 'policy file (Cisco IOS ACLs or running-config, ClassBench filter set, or JSON)', inputFile('policy', { text: true }))
     .addOption(new Option('--format <format>', 'policy language (default: from the extension and content)').choices([...POLICY_FORMATS]))
     .option('--acl <name>', 'which access list of the file (name or number); needed when it has several')
     .option('--crypto-map <name...>', "NAME [SEQ]: the ACL this crypto map entry matches (put it after the file); default: the only entry marked discover")
