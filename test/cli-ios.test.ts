@@ -105,7 +105,7 @@ describe('--crypto-map on the other commands', () => {
     expect(r.code).toBe(0);
     const steps = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(steps[0]).toMatchObject({ initiator: { acl: 'TED-INITIATOR' }, responder: { acl: 'TED-RESPONDER' } });
-    expect(steps.find((s) => s.step === 'tunnel' && s.state === 'established')?.proxy).toBe('permit tcp 127.11.0.0 0.0.255.255 127.22.0.0 0.0.255.255 eq 80');
+    expect((steps.find((s) => s.step === 'tunnel' && s.state === 'established')?.proxy as { entry: string }).entry).toBe('permit tcp 127.11.0.0 0.0.255.255 127.22.0.0 0.0.255.255 eq 80');
     expect(steps.find((s) => s.step === 'verdict')).toMatchObject({ v3: 'established', v2: 'refused by the responder' });
     expect(steps.at(-1)).toMatchObject({ step: 'done', ok: true });
     // The initiator's edge list with `established` is not its crypto ACL: one warning.
