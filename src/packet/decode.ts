@@ -112,6 +112,14 @@ export class WalkState {
   fragOffset = 0;
   moreFragments = false;
   fragId = 0;
+  /**
+   * For a fragment: where its fragmentable part starts in the frame (IPv4: after the header;
+   * IPv6: after the fragment header), and the protocol that part begins with (IPv4 protocol;
+   * the fragment header's Next Header). The reassembly layer (./reassembly.ts) reads these;
+   * the WebAssembly twin has no use for them.
+   */
+  fragStart = 0;
+  fragNext = 0;
   vlanCount = 0;
   /** VLAN ids, outermost first (vlanCount of them). */
   readonly vlans = new Uint16Array(MAX_VLAN_TAGS);
@@ -134,6 +142,8 @@ export function walkFrame(linkType: number, d: Uint8Array, start: number, end: n
   s.fragOffset = 0;
   s.moreFragments = false;
   s.fragId = 0;
+  s.fragStart = 0;
+  s.fragNext = 0;
   s.vlanCount = 0;
   s.family = 0;
   s.protocol = 0;
@@ -233,6 +243,8 @@ function walkIPv4(d: Uint8Array, p: number, end: number, s: WalkState): number {
   s.isFragment = s.fragOffset !== 0 || s.moreFragments;
   s.ttl = d[p + 8]!;
   s.protocol = d[p + 9]!;
+  s.fragStart = p + hl;
+  s.fragNext = s.protocol;
   s.srcAt = p + 12;
   s.dstAt = p + 16;
   s.family = 4;
@@ -274,6 +286,8 @@ function walkIPv6(d: Uint8Array, p: number, end: number, s: WalkState): number {
       s.isFragment = true;
       nh = d[q]!;
       q += 8;
+      s.fragStart = q;
+      s.fragNext = nh;
       count++;
       // Headers after a non-first fragment's fragment header are not in this packet.
       if (s.fragOffset !== 0) break;
