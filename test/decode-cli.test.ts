@@ -89,7 +89,8 @@ describe('ted decode --json', () => {
     });
     expect(j[2]).toMatchObject({ frame: 3, sport: 4500, dport: 4500, exchange: 240 });
     expect(j[3].ted).toEqual({ error: { code: 'IKE_TED_BAD_MSGID', offset: 20 } });
-    expect(lines[4]).toBe('{"frame": 9, "src": "10.11.0.1", "dst": "10.0.0.1", "sport": 500, "dport": 500, "error": {"code": "IKE_TRUNCATED", "offset": 0}}');
+    // A message cut short: its header and the payloads that fit, then the error.
+    expect(lines[4]).toBe('{"frame": 9, "src": "10.11.0.1", "dst": "10.0.0.1", "sport": 500, "dport": 500, "icookie": "fafaeb49382a763c", "rcookie": "0000000000000000", "version": "1.0", "exchange": 240, "flags": 0, "msgid": 0, "length": 136, "encrypted": false, "payloads": [], "ted": null, "error": {"code": "IKE_TRUNCATED", "offset": 0}}');
   });
   it('pcapng with raw-IP and Ethernet interfaces gives the same messages', async () => {
     const p = probeToBytes(probe);
@@ -111,7 +112,11 @@ describe('ted decode --json', () => {
     expect(r.out).toContain('frame 1  10.11.0.1:500 -> 10.0.0.1:500  IKEv1 TED Probe (240)');
     expect(r.out).toContain('#2 TED Proxy (128) length 36');
     expect(r.out).toContain('ted: invalid: IKE_TED_BAD_MSGID at offset 20');
-    expect(r.out).toContain('frame 9  10.11.0.1:500 -> 10.0.0.1:500  error IKE_TRUNCATED at offset 0');
+    expect(r.out).toContain('frame 9  10.11.0.1:500 -> 10.0.0.1:500  IKEv1 TED Probe (240)');
+    expect(r.out).toContain('  error IKE_TRUNCATED at offset 0: message of 136 bytes: need 136 bytes, 50 left');
+    // Proxies in the notation of the rest of the CLI (Cisco entries), not netmasks.
+    expect(r.out).toContain('  proxy: permit tcp 10.11.0.0 0.0.255.255 any neq 80');
+    expect(r.out).toContain('  packet: tcp 10.11.0.1 -> 10.0.0.1 ports 1234 -> 80');
     expect(r.out).toContain('frame 2  [2001:db8::1]:500 -> [2001:db8::2]:500  IKEv1 TED Response (241)');
   });
   it('usage and file errors exit 2 with one line on stderr', async () => {
@@ -139,7 +144,8 @@ describe.skipIf(!SHARED)('ted decode on the shared captures', () => {
   it('the broken captures: error code and offset, exit 0', async () => {
     const bad = await run(['decode', join(CAPTURES, 'ipsec-ikev1-payload-bad-length.pcap'), '--json']);
     expect(bad.code).toBe(0);
-    expect(bad.out).toBe('{"frame": 1, "src": "192.168.12.1", "dst": "192.168.12.2", "sport": 500, "dport": 500, "error": {"code": "IKE_BAD_PAYLOAD_LENGTH", "offset": 90}}\n');
+    // The header and the payload before the lying length, as tshark shows them, then the error.
+    expect(bad.out).toBe('{"frame": 1, "src": "192.168.12.1", "dst": "192.168.12.2", "sport": 500, "dport": 500, "icookie": "e47a591fd057587f", "rcookie": "0000000000000000", "version": "1.0", "exchange": 2, "flags": 0, "msgid": 0, "length": 168, "encrypted": false, "payloads": [{"type": 1, "length": 60}], "ted": null, "error": {"code": "IKE_BAD_PAYLOAD_LENGTH", "offset": 90}}\n');
     const zero = await run(['decode', join(CAPTURES, 'ipsec-ikev1-zero-length.pcap'), '--json']);
     expect(zero.out).toContain('"error": {"code": "IKE_BAD_LENGTH", "offset": 24}');
   });

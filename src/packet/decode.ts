@@ -120,6 +120,9 @@ export class WalkState {
    */
   fragStart = 0;
   fragNext = 0;
+  /** The L4 payload, set by payloadBounds (not by the walk itself). */
+  payloadStart = 0;
+  payloadEnd = 0;
   vlanCount = 0;
   /** VLAN ids, outermost first (vlanCount of them). */
   readonly vlans = new Uint16Array(MAX_VLAN_TAGS);
@@ -313,6 +316,29 @@ function ports(d: Uint8Array, ipEnd: number, s: WalkState): number {
   return 0;
 }
 
+/**
+ * Sets s.payloadStart / s.payloadEnd for a successful walk: the L4 payload after the UDP, TCP
+ * (its data offset) or SCTP common header (the IP payload for other protocols), cut to the IP
+ * length and the capture. UDP delimits its own datagram: a length field shorter than the IP
+ * payload ends it early (as tshark reads it); one that is too small or runs past the IP packet
+ * is ignored.
+ */
+export function payloadBounds(d: Uint8Array, s: WalkState): void {
+  let hdr = 0;
+  if (s.hasPorts) {
+    if (s.protocol === 17) hdr = 8;
+    else if (s.protocol === 132) hdr = 12;
+    else if (s.protocol === 6) hdr = s.ipEnd - s.l4 >= 13 ? Math.max(20, (d[s.l4 + 12]! >> 4) * 4) : 20;
+  }
+  s.payloadStart = Math.min(s.l4 + hdr, s.ipEnd);
+  let end = s.ipEnd;
+  if (s.hasPorts && s.protocol === 17 && s.ipEnd - s.l4 >= 6) {
+    const udpLen = be16(d, s.l4 + 4);
+    if (udpLen >= 8 && s.l4 + udpLen < end) end = s.l4 + udpLen;
+  }
+  s.payloadEnd = Math.max(end, s.payloadStart);
+}
+
 /** Writes the walk's tuple (or "none") into batch index i. Returns the reason. */
 export function writeWalk(d: Uint8Array, s: WalkState, batch: import('../classify/batch.js').TupleBatch, i: number): number {
   if (s.reason !== 0) {
@@ -411,20 +437,9 @@ export function decodeFrame(linkType: number, data: Uint8Array): DecodeResult {
   const bytes = s.family === 4 ? 4 : 16;
   const src = readAddr(data, s.srcAt, bytes);
   const dst = readAddr(data, s.dstAt, bytes);
-  let hdr = 0;
-  if (s.hasPorts) {
-    if (s.protocol === 17) hdr = 8;
-    else if (s.protocol === 132) hdr = 12;
-    else if (s.protocol === 6) hdr = s.ipEnd - s.l4 >= 13 ? Math.max(20, (data[s.l4 + 12]! >> 4) * 4) : 20;
-  }
-  const payloadOffset = Math.min(s.l4 + hdr, s.ipEnd);
-  // UDP delimits its own datagram: a length field shorter than the IP payload ends it early (as
-  // tshark reads it); one that is too small or runs past the IP packet is ignored.
-  let payloadEnd = s.ipEnd;
-  if (s.hasPorts && s.protocol === 17 && s.ipEnd - s.l4 >= 6) {
-    const udpLen = be16(data, s.l4 + 4);
-    if (udpLen >= 8 && s.l4 + udpLen < payloadEnd) payloadEnd = s.l4 + udpLen;
-  }
+  payloadBounds(data, s);
+  const payloadOffset = s.payloadStart;
+  const payloadEnd = s.payloadEnd;
   const vlans = Array.from(s.vlans.subarray(0, s.vlanCount));
   const family = s.family as Family;
   return {

@@ -116,3 +116,11 @@ export function prefixLength(family: Family, care: bigint): number | undefined {
   for (let len = 0; len <= bits; len++) if (prefixMask(family, len) === care) return len;
   return undefined;
 }
+
+/** The address of `family` stored in network order at bytes[offset] (packet headers), as text. */
+export function formatAddressAt(bytes: Uint8Array, offset: number, family: Family): string {
+  if (family === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  let v = 0n;
+  for (let k = 0; k < 16; k += 4) v = (v << 32n) | BigInt(((bytes[offset + k]! << 24) | (bytes[offset + k + 1]! << 16) | (bytes[offset + k + 2]! << 8) | bytes[offset + k + 3]!) >>> 0);
+  return formatIPv6(v);
+}
