@@ -1,7 +1,6 @@
 // `ted decode` output: one JSON line or a few text lines per message record, written as strings
 // straight from the record (no intermediate objects per field), and a buffered writer that
 // hands stdout large chunks and waits for it to drain.
-import { once } from 'node:events';
 import type { DecodeError } from '../errors.js';
 import { isLastFragment, type CiscoFragmentPayload } from '../ike/fragments.js';
 import type { Payload, PartialMessage } from '../ike/message.js';
@@ -35,17 +34,11 @@ export function spacedJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function proxyJson(s: Selector): Record<string, unknown> {
-  return {
-    family: s.family,
-    protocol: s.protocol,
-    src: formatAddress(s.family, s.src.value),
-    srcMask: formatAddress(s.family, s.src.care),
-    dst: formatAddress(s.family, s.dst.value),
-    dstMask: formatAddress(s.family, s.dst.care),
-    sport: s.sport.map((r) => [r.lo, r.hi]),
-    dport: s.dport.map((r) => [r.lo, r.hi]),
-  };
+const portsText = (set: Selector['sport']): string => `[${set.map((r) => `[${r.lo}, ${r.hi}]`).join(', ')}]`;
+
+function proxyText(s: Selector): string {
+  const f = s.family;
+  return `{"family": ${f}, "protocol": ${s.protocol}, "src": "${formatAddress(f, s.src.value)}", "srcMask": "${formatAddress(f, s.src.care)}", "dst": "${formatAddress(f, s.dst.value)}", "dstMask": "${formatAddress(f, s.dst.care)}", "sport": ${portsText(s.sport)}, "dport": ${portsText(s.dport)}}`;
 }
 
 type TedDetails = { kind: 'probe'; value: ReturnType<typeof verifyProbe> } | { kind: 'response'; value: ReturnType<typeof verifyResponse> } | { kind: 'error'; error: DecodeError };
@@ -63,66 +56,228 @@ function tedDetails(m: PartialMessage): TedDetails | undefined {
   }
 }
 
-/** The `ted` value of the JSON line: null, the probe/response details, or the verification error. */
-export function tedJson(m: PartialMessage): Record<string, unknown> | null {
+/** The `ted` value of the JSON line as text: null, the probe/response details, or the verification error. */
+export function tedJsonText(m: PartialMessage): string {
   const t = tedDetails(m);
-  if (!t) return null;
-  if (t.kind === 'error') return { error: { code: t.error.code, offset: t.error.offset } };
+  if (!t) return 'null';
+  if (t.kind === 'error') return `{"error": {"code": "${t.error.code}", "offset": ${t.error.offset}}}`;
   if (t.kind === 'probe') {
     const p = t.value;
     const s = p.summary;
-    return {
-      kind: 'probe',
-      capabilities: p.capabilities,
-      id: formatAddress(p.id.family, p.id.address),
-      summary: { tedVersion: s.tedVersion, family: s.family, protocol: s.protocol, src: formatAddress(s.family, s.src), dst: formatAddress(s.family, s.dst), sport: s.sport, dport: s.dport },
-      proxy: p.proxy ? proxyJson(p.proxy) : undefined,
-    };
+    const summary = `{"tedVersion": ${s.tedVersion}, "family": ${s.family}, "protocol": ${s.protocol}, "src": "${formatAddress(s.family, s.src)}", "dst": "${formatAddress(s.family, s.dst)}", "sport": ${s.sport}, "dport": ${s.dport}}`;
+    const proxy = p.proxy ? `, "proxy": ${proxyText(p.proxy)}` : '';
+    return `{"kind": "probe", "capabilities": ${p.capabilities}, "id": "${formatAddress(p.id.family, p.id.address)}", "summary": ${summary}${proxy}}`;
   }
   const r = t.value;
-  return { kind: 'response', capabilities: r.capabilities, id: formatAddress(r.id.family, r.id.address), proxy: proxyJson(r.proxy) };
+  return `{"kind": "response", "capabilities": ${r.capabilities}, "id": "${formatAddress(r.id.family, r.id.address)}", "proxy": ${proxyText(r.proxy)}}`;
 }
 
-const frameList = (f: readonly number[]): string => `[${f.join(', ')}]`;
+/** The `ted` value as an object (the parsed tedJsonText). */
+export function tedJson(m: PartialMessage): Record<string, unknown> | null {
+  return JSON.parse(tedJsonText(m)) as Record<string, unknown> | null;
+}
 
-function payloadJson(type: number, length: number, p: Payload | undefined): string {
+/**
+ * ASCII output assembled as bytes in large buffers: JSON lines are written field by field into
+ * it, with no string per field or per line. `take()` hands over the filled part (a fresh buffer
+ * is started, since a stream may still hold the old one).
+ */
+const utf8Encoder = new TextEncoder();
+
+export class ByteSink {
+  private buf: Uint8Array;
+  n = 0;
+  constructor(private readonly size = 1 << 20) {
+    this.buf = new Uint8Array(size);
+  }
+
+  /** Room for `k` more bytes (a line longer than the buffer grows it). */
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.n + k));
+    next.set(this.buf.subarray(0, this.n));
+    this.buf = next;
+  }
+
+  /** ASCII text (every byte of our JSON is ASCII). */
+  str(s: string): void {
+    const k = s.length;
+    this.room(k);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < k; i++) b[n++] = s.charCodeAt(i);
+    this.n = n;
+  }
+
+  /** A non-negative integer below 2^53. */
+  num(v: number): void {
+    this.room(16);
+    const b = this.buf;
+    if (v < 10) {
+      b[this.n++] = 48 + v;
+      return;
+    }
+    let digits = 0;
+    for (let x = v; x >= 1; x = Math.floor(x / 10)) digits++;
+    let at = this.n + digits;
+    this.n = at;
+    for (let x = v; x >= 1; x = Math.floor(x / 10)) b[--at] = 48 + (x % 10);
+  }
+
+  /** Lower-case hex of bytes[from, to). */
+  hex(bytes: Uint8Array, from: number, to: number): void {
+    this.room(2 * (to - from));
+    const b = this.buf;
+    let n = this.n;
+    for (let i = from; i < to; i++) {
+      const v = bytes[i]!;
+      const hi = v >> 4;
+      const lo = v & 15;
+      b[n++] = hi < 10 ? 48 + hi : 87 + hi;
+      b[n++] = lo < 10 ? 48 + lo : 87 + lo;
+    }
+    this.n = n;
+  }
+
+  /** Any text, UTF-8 encoded. */
+  utf8(s: string): void {
+    this.room(s.length * 3);
+    this.n += utf8Encoder.encodeInto(s, this.buf.subarray(this.n)).written;
+  }
+
+  bool(v: boolean): void {
+    this.str(v ? 'true' : 'false');
+  }
+
+  list(f: readonly number[]): void {
+    this.str('[');
+    for (let i = 0; i < f.length; i++) {
+      if (i > 0) this.str(', ');
+      this.num(f[i]!);
+    }
+    this.str(']');
+  }
+
+  /** The bytes written so far; the sink starts over in a new buffer. */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.n);
+    this.buf = new Uint8Array(this.size);
+    this.n = 0;
+    return out;
+  }
+}
+
+function writePayload(o: ByteSink, type: number, length: number, p: Payload | undefined): void {
+  o.str('{"type": ');
+  o.num(type);
+  o.str(', "length": ');
+  o.num(length);
   if (p?.kind === 'frag') {
     const f = p as CiscoFragmentPayload;
-    return `{"type": ${type}, "length": ${length}, "fragment": {"id": ${f.fragmentId}, "number": ${f.number}, "last": ${isLastFragment(f)}}}`;
-  }
-  if (p?.kind === 'sk' && (p as EncryptedPayloadV2).fragment) {
+    o.str(', "fragment": {"id": ');
+    o.num(f.fragmentId);
+    o.str(', "number": ');
+    o.num(f.number);
+    o.str(', "last": ');
+    o.bool(isLastFragment(f));
+    o.str('}');
+  } else if (p?.kind === 'sk' && (p as EncryptedPayloadV2).fragment) {
     const f = (p as EncryptedPayloadV2).fragment!;
-    return `{"type": ${type}, "length": ${length}, "fragment": {"number": ${f.number}, "total": ${f.total}}}`;
+    o.str(', "fragment": {"number": ');
+    o.num(f.number);
+    o.str(', "total": ');
+    o.num(f.total);
+    o.str('}');
   }
-  return `{"type": ${type}, "length": ${length}}`;
+  o.str('}');
 }
 
-/** One message record as its JSON line (no newline), keys in the documented order. */
-export function jsonLine(r: MessageRecord): string {
-  let s = `{"frame": ${r.frame}, "src": "${r.src}", "dst": "${r.dst}", "sport": ${r.sport}, "dport": ${r.dport}`;
-  if (r.transport === 'tcp') s += ', "transport": "tcp"';
-  if (r.fragments) s += `, "fragments": ${frameList(r.fragments)}`;
-  if (r.segments) s += `, "segments": ${frameList(r.segments)}`;
-  if (r.ikeFragments) s += `, "ikeFragments": ${frameList(r.ikeFragments)}`;
+function writeError(o: ByteSink, e: DecodeError): void {
+  o.str(', "error": {"code": "');
+  o.str(e.code);
+  o.str('", "offset": ');
+  o.num(e.offset);
+  o.str('}');
+}
+
+/** One message record as its JSON line plus newline, written into `o`, keys in the documented order. */
+export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
+  o.str('{"frame": ');
+  o.num(r.frame);
+  o.str(', "src": "');
+  o.str(r.src);
+  o.str('", "dst": "');
+  o.str(r.dst);
+  o.str('", "sport": ');
+  o.num(r.sport);
+  o.str(', "dport": ');
+  o.num(r.dport);
+  if (r.transport === 'tcp') o.str(', "transport": "tcp"');
+  if (r.fragments) {
+    o.str(', "fragments": ');
+    o.list(r.fragments);
+  }
+  if (r.segments) {
+    o.str(', "segments": ');
+    o.list(r.segments);
+  }
+  if (r.ikeFragments) {
+    o.str(', "ikeFragments": ');
+    o.list(r.ikeFragments);
+  }
   const m = r.message;
-  if (!m || !m.header) return `${s}, "error": {"code": "${r.error!.code}", "offset": ${r.error!.offset}}}`;
+  if (!m || !m.header) {
+    writeError(o, r.error!);
+    o.str('}\n');
+    return;
+  }
   const h = m.header;
   const b = r.bytes!;
-  s += `, "icookie": "${hexOf(b, 0, 8)}", "rcookie": "${hexOf(b, 8, 16)}", "version": "${h.major}.${h.minor}", "exchange": ${h.exchange}, "flags": ${h.flags}, "msgid": ${h.msgid}, "length": ${h.length}`;
+  o.str(', "icookie": "');
+  o.hex(b, 0, 8);
+  o.str('", "rcookie": "');
+  o.hex(b, 8, 16);
+  o.str('", "version": "');
+  o.num(h.major);
+  o.str('.');
+  o.num(h.minor);
+  o.str('", "exchange": ');
+  o.num(h.exchange);
+  o.str(', "flags": ');
+  o.num(h.flags);
+  o.str(', "msgid": ');
+  o.num(h.msgid);
+  o.str(', "length": ');
+  o.num(h.length);
   let encrypted = m.encrypted !== undefined;
-  let pl = '';
   const spans = m.spans;
+  for (let i = 0; i < spans.length; i++) if (m.payloads[i]?.kind === 'sk') encrypted = true;
+  o.str(', "encrypted": ');
+  o.bool(encrypted);
+  o.str(', "payloads": [');
   for (let i = 0; i < spans.length; i++) {
-    const p = m.payloads[i];
-    if (p?.kind === 'sk') encrypted = true;
-    pl += (i === 0 ? '' : ', ') + payloadJson(spans[i]!.type, spans[i]!.length, p);
+    if (i > 0) o.str(', ');
+    writePayload(o, spans[i]!.type, spans[i]!.length, m.payloads[i]);
   }
-  s += `, "encrypted": ${encrypted}, "payloads": [${pl}]`;
-  if (m.trailing) s += `, "trailing": ${m.trailing}`;
-  const ted = h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE) ? tedJson(m) : null;
-  s += `, "ted": ${ted ? spacedJson(ted) : 'null'}`;
-  if (m.error) s += `, "error": {"code": "${m.error.code}", "offset": ${m.error.offset}}`;
-  return `${s}}`;
+  o.str(']');
+  if (m.trailing) {
+    o.str(', "trailing": ');
+    o.num(m.trailing);
+  }
+  o.str(', "ted": ');
+  o.str(h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE) ? tedJsonText(m) : 'null');
+  if (m.error) writeError(o, m.error);
+  o.str('}\n');
+}
+
+const lineSink = new ByteSink(4096);
+const latin1 = new TextDecoder('latin1');
+
+/** One message record as its JSON line (no newline). */
+export function jsonLine(r: MessageRecord): string {
+  writeJsonLine(r, lineSink);
+  const b = lineSink.take();
+  return latin1.decode(b.subarray(0, b.length - 1));
 }
 
 const hostPort = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
@@ -183,15 +338,15 @@ export function textLines(r: MessageRecord): string {
 }
 
 /**
- * Collects output into large chunks for a writable stream. `write` only appends; `drain()`
- * hands over what is buffered once it is large (or always with `force`) and waits while the
- * stream is full. A stream that closed (EPIPE: `| head`) makes `closed` true.
+ * Output for a writable stream in large chunks: JSON lines go straight into `bytes` (a ByteSink),
+ * text through `write`. `drain()` hands over what is buffered once it is large (or always with
+ * `force`) and waits while the stream is full. A stream that closed (EPIPE: `| head`) makes
+ * `closed` true.
  */
 export class BufferedWriter {
   closed = false;
   failure: Error | undefined;
-  private parts: string[] = [];
-  private size = 0;
+  readonly bytes: ByteSink;
   private readonly onError = (e: NodeJS.ErrnoException): void => {
     this.closed = true;
     if (e.code !== 'EPIPE') this.failure = e;
@@ -201,27 +356,39 @@ export class BufferedWriter {
     private readonly out: NodeJS.WritableStream,
     private readonly chunk = 1 << 16,
   ) {
+    this.bytes = new ByteSink(Math.max(chunk * 2, 1 << 17));
     out.on('error', this.onError);
   }
 
+  /** Text, UTF-8 encoded. */
   write(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
+    this.bytes.utf8(s);
   }
 
   /** True when enough is buffered that drain() will write. */
   get full(): boolean {
-    return this.size >= this.chunk;
+    return this.bytes.n >= this.chunk;
   }
 
   async drain(force = false): Promise<boolean> {
     if (this.closed) return false;
-    if (this.size === 0 || (!force && this.size < this.chunk)) return true;
-    const text = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    // once() rejects when 'error' fires while waiting: that is the EPIPE handled above.
-    if (!this.out.write(text)) await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]).catch(() => undefined);
+    if (this.bytes.n === 0 || (!force && this.bytes.n < this.chunk)) return true;
+    const chunk = this.bytes.take();
+    if (!this.out.write(chunk)) {
+      // Wait for room, or for the end of the stream (an error is recorded by onError).
+      const out = this.out;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          out.off('drain', done);
+          out.off('close', done);
+          out.off('error', done);
+          resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+        out.on('error', done);
+      });
+    }
     return !this.closed;
   }
 

@@ -46,7 +46,7 @@ import {
 import { tedProxyPayload, tedResponsePayload, tedSummaryPayload, type TedProxyPayload, type TedSummaryPayload } from './ted-payloads.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from './ted-types.js';
 import { ciscoFragmentV1, type CiscoFragmentPayload } from './fragments.js';
-import { checkEncodeSpace, copyBytes, invalid, LIMITS, u32, type DecodeContext } from './wire.js';
+import { checkEncodeSpace, copyBytes, invalid, LIMITS, u32, withViews, type DecodeContext } from './wire.js';
 import { DecodeError, TedError } from '../errors.js';
 
 export type Payload =
@@ -242,6 +242,11 @@ export interface DecodeMessageOptions {
   readonly tedPayloadsAnywhere?: boolean;
   /** Bytes after the header's Length are reported in `trailing` instead of failing with IKE_TRAILING_DATA. */
   readonly allowTrailing?: boolean;
+  /**
+   * Payload bytes (data, SPIs, encrypted bodies) are views into `buf` instead of copies: faster,
+   * valid only while `buf` is left unchanged.
+   */
+  readonly views?: boolean;
 }
 
 /**
@@ -256,7 +261,7 @@ export function decodeMessage(buf: Uint8Array, offset = 0, end = buf.length, opt
   const msgEnd = offset + h.length;
   if (msgEnd < end && !options.allowTrailing) invalid('IKE_TRAILING_DATA', `${end - msgEnd} bytes after the ${h.length}-byte message`, msgEnd);
   const trailing = end - msgEnd;
-  const m = decodeBody(buf, offset, msgEnd, h, options, [], []);
+  const m = options.views ? withViews(() => decodeBody(buf, offset, msgEnd, h, options, [], [])) : decodeBody(buf, offset, msgEnd, h, options, [], []);
   return trailing > 0 ? { ...m, trailing } : m;
 }
 
@@ -287,13 +292,14 @@ export function decodeMessagePartial(buf: Uint8Array, offset = 0, end = buf.leng
   let m: DecodedMessage | undefined;
   let error: DecodeError | undefined;
   try {
-    m = decodeBody(buf, offset, msgEnd, h, options, payloads, spans);
+    m = options.views ? withViews(() => decodeBody(buf, offset, msgEnd, h, options, payloads, spans)) : decodeBody(buf, offset, msgEnd, h, options, payloads, spans);
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
     error = err;
   }
   // When the bytes ran out, that is the error, whatever the chain did at the cut.
   if (cut) error = cut;
+  if (m && trailing === 0 && !error) return m;
   const base = m ?? { header: h, payloads, spans, offset, ...(isV1Encrypted(h) ? { encrypted: copyBytes(buf, offset + ISAKMP_HEADER_LENGTH, msgEnd) } : {}) };
   return { ...base, ...(trailing > 0 ? { trailing } : {}), ...(error ? { error } : {}) };
 }

@@ -124,9 +124,25 @@ export function writeAddr(b: Uint8Array, o: number, n: number, v: bigint): void 
   d.setBigUint64(o + 8, v);
 }
 
-/** A copy (not a view) so decoded messages never alias the caller's buffer. */
+// Decoded messages hold copies so they never alias the caller's buffer, unless the decode runs
+// inside withViews() (a caller that drops the message before reusing the buffer, like ted decode:
+// copying every nonce and ciphertext was a large share of its time).
+let views = false;
+
+/** A copy of b[start, end), or a view inside withViews(). */
 export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
-  return b.slice(start, end);
+  return views ? b.subarray(start, end) : b.slice(start, end);
+}
+
+/** Runs `fn` with payload bytes decoded as views into the input instead of copies. */
+export function withViews<T>(fn: () => T): T {
+  const before = views;
+  views = true;
+  try {
+    return fn();
+  } finally {
+    views = before;
+  }
 }
 
 export function checkEncodeSpace(buf: Uint8Array, offset: number, n: number): void {

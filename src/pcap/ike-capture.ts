@@ -22,6 +22,8 @@ import { TcpReassembler, type TcpDirection, type TcpLimits, type TcpLossReason }
 import { formatAddressAt } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
 
+const VIEWS = { views: true } as const;
+
 export const IKE_PORT = 500;
 export const NATT_PORT = 4500;
 
@@ -172,7 +174,8 @@ export class IkeCaptureDecoder {
   private message(rec: MessageRecord, ike: Uint8Array): void {
     this.messages++;
     // Offsets in errors count from the first byte of the ISAKMP header.
-    const m = decodeMessagePartial(ike, 0, ike.length);
+    // Views, not copies: the record holds the frame's bytes anyway, and the reader never reuses them.
+    const m = decodeMessagePartial(ike, 0, ike.length, VIEWS);
     rec.bytes = ike;
     if (m.header) rec.message = m;
     if (m.error) rec.error = m.error;
@@ -185,7 +188,7 @@ export class IkeCaptureDecoder {
       const done = this.ike.add(flow, p as CiscoFragmentPayload, this.time, rec.frame);
       if (done) {
         const whole: MessageRecord = { frame: rec.frame, family: rec.family, src: rec.src, dst: rec.dst, sport: rec.sport, dport: rec.dport, transport: rec.transport, ikeFragments: done.frames };
-        const m2 = decodeMessagePartial(done.message, 0, done.message.length);
+        const m2 = decodeMessagePartial(done.message, 0, done.message.length, VIEWS);
         whole.bytes = done.message;
         if (m2.header) whole.message = m2;
         if (m2.error) whole.error = m2.error;

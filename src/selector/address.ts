@@ -65,6 +65,11 @@ export function parseIPv6(text: string): bigint | undefined {
 export function formatIPv6(v: bigint): string {
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  return formatIPv6Groups(groups);
+}
+
+/** RFC 5952 text of eight 16-bit groups. */
+function formatIPv6Groups(groups: number[]): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -120,7 +125,7 @@ export function prefixLength(family: Family, care: bigint): number | undefined {
 /** The address of `family` stored in network order at bytes[offset] (packet headers), as text. */
 export function formatAddressAt(bytes: Uint8Array, offset: number, family: Family): string {
   if (family === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
-  let v = 0n;
-  for (let k = 0; k < 16; k += 4) v = (v << 32n) | BigInt(((bytes[offset + k]! << 24) | (bytes[offset + k + 1]! << 16) | (bytes[offset + k + 2]! << 8) | bytes[offset + k + 3]!) >>> 0);
-  return formatIPv6(v);
+  const groups: number[] = [];
+  for (let k = 0; k < 16; k += 2) groups.push((bytes[offset + k]! << 8) | bytes[offset + k + 1]!);
+  return formatIPv6Groups(groups);
 }

@@ -6,10 +6,10 @@ import type { Command } from 'commander';
 import { DecodeError, UsageError } from '../../errors.js';
 import { IkeCaptureDecoder, type IkeCaptureOptions, type MessageRecord } from '../../pcap/ike-capture.js';
 import { readCaptureFile } from '../../pcap/reader.js';
-import { BufferedWriter, jsonLine, textLines } from '../decode-output.js';
+import { BufferedWriter, textLines, writeJsonLine } from '../decode-output.js';
 
 export { isakmpStart, type MessageRecord } from '../../pcap/ike-capture.js';
-export { jsonLine, spacedJson, tedJson, textLines } from '../decode-output.js';
+export { jsonLine, spacedJson, tedJson, tedJsonText, textLines } from '../decode-output.js';
 
 export interface DecodeOptions extends IkeCaptureOptions {
   json?: boolean;
@@ -29,13 +29,22 @@ export async function decodeCapture(
   const pending: MessageRecord[] = [];
   const dec = new IkeCaptureDecoder(opts, (r) => pending.push(r));
   let stop = false;
+  // Awaits only what emit asks to wait for (a full output), not every record.
   const deliver = async (): Promise<void> => {
-    for (let i = 0; i < pending.length && !stop; i++) if ((await emit(pending[i]!)) === false) stop = true;
+    for (let i = 0; i < pending.length && !stop; i++) {
+      let r = emit(pending[i]!);
+      if (r instanceof Promise) r = await r;
+      if (r === false) stop = true;
+    }
     pending.length = 0;
   };
   for await (const frame of readCaptureFile(path, { onError: warn })) {
     dec.push(frame);
-    if (pending.length > 0) await deliver();
+    if (pending.length > 0) {
+      // deliver() runs synchronously until emit asks to wait; only then is it awaited.
+      const done = deliver();
+      if (pending.length > 0) await done;
+    }
     if (stop) return dec;
   }
   dec.finish();
@@ -73,13 +82,13 @@ export function registerDecode(program: Command): void {
       const warn = (e: DecodeError): void => {
         process.stderr.write(`ted: warning: ${e.code}: ${e.message}\n`);
       };
-      const line = opts.json ? (r: MessageRecord) => `${jsonLine(r)}\n` : textLines;
       try {
         const dec = await decodeCapture(
           file,
           opts,
           (r) => {
-            out.write(line(r));
+            if (opts.json) writeJsonLine(r, out.bytes);
+            else out.write(textLines(r));
             return out.full ? out.drain() : true;
           },
           warn,
