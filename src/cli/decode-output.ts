@@ -373,7 +373,9 @@ export class BufferedWriter {
   async drain(force = false): Promise<boolean> {
     if (this.closed) return false;
     if (this.bytes.n === 0 || (!force && this.bytes.n < this.chunk)) return true;
-    const chunk = this.bytes.take();
+    const taken = this.bytes.take();
+    // A Buffer view (no copy): streams and anything that stringifies a chunk read it as text.
+    const chunk = Buffer.from(taken.buffer, taken.byteOffset, taken.length);
     if (!this.out.write(chunk)) {
       // Wait for room, or for the end of the stream (an error is recorded by onError).
       const out = this.out;
