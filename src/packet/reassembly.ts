@@ -268,6 +268,9 @@ export class IpReassembler {
     if (!last && piece.length % 8 !== 0) return this.refuse(g, 'bad-fragment', offset);
     if (last) {
       if (g.total >= 0 && g.total !== pend) return this.refuse(g, 'bad-fragment', Math.min(g.total, pend));
+      // A fragment already held past the end this one declares: the two cannot both be right.
+      const tail = g.pieces[g.pieces.length - 1];
+      if (tail && tail.offset + tail.length > pend) return this.refuse(g, 'bad-fragment', pend);
       g.total = pend;
     }
     if (g.total >= 0 && pend > g.total) return this.refuse(g, 'bad-fragment', g.total);

@@ -32,7 +32,7 @@ export interface TcpCounters {
   retransmitted: number;
   /** Segments held for later (arrived ahead of a gap). */
   outOfOrder: number;
-  /** Directions lost, by reason. */
+  /** Directions lost with bytes missing, by reason. */
   gap: number;
   idle: number;
   memory: number;
@@ -202,7 +202,8 @@ export class TcpReassembler<U = unknown> {
     if (this.table.map.get(st.key) === st) this.table.charge(st, -st.bytes);
     st.held.length = 0;
     st.closed = true;
-    this.counters[reason]++;
+    // A gap is always a loss; an idle or evicted direction only when it had bytes waiting.
+    if (reason === 'gap' || held > 0) this.counters[reason]++;
     this.handlers.lost?.(st, reason, held);
   }
 }
