@@ -8,6 +8,7 @@ import { IkeTcpFramer, IKETCP_PREFIX } from '../src/ike/tcp-framing.js';
 import { LinkType, walkFrame, WalkState } from '../src/packet/decode.js';
 import { encodeIPv4, encodeIPv6, encodeL4 } from '../src/packet/encode.js';
 import { IpReassembler, type Abandoned, type ReassemblyLimits } from '../src/packet/reassembly.js';
+import { defragmentFrames } from '../src/pcap/defragment.js';
 import { TcpReassembler } from '../src/packet/tcp-stream.js';
 
 const SRC = { 4: 0x0a000001n, 6: 0x20010db8000000000000000000000001n } as const;
@@ -275,5 +276,19 @@ describe('IKE TCP framing on any chunking', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('defragmentFrames (capture reading with whole payloads)', () => {
+  it('passes other frames through and replaces the completing frame by the datagram', async () => {
+    const l4 = encodeL4({ protocol: 17, sport: 500, dport: 500, payload: new Uint8Array(2000).fill(7) }, 6, SRC[6], DST[6]);
+    const frags = fragment(6, l4, [1024], 3).map((f) => f.packet);
+    const other = encodeIPv4({ src: SRC[4], dst: DST[4], protocol: 17, payload: encodeL4({ protocol: 17, sport: 53, dport: 53, payload: new Uint8Array(4) }, 4, SRC[4], DST[4]) });
+    const frames = [frags[1]!, other, frags[0]!].map((data, i) => ({ index: i + 1, linkType: LinkType.RAW, timestamp: i, data }));
+    const out = [];
+    for await (const f of defragmentFrames(frames)) out.push(f);
+    expect(out.map((f) => [f.index, f.fragments])).toEqual([[2, undefined], [3, [3, 1]]]);
+    expect(out[0]!.data).toBe(other);
+    expect(l4Of(out[1]!.data)).toEqual(l4);
   });
 });
