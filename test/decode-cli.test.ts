@@ -78,14 +78,15 @@ describe('ted decode --json', () => {
       capabilities: 7,
       id: '192.0.2.1',
       summary: { tedVersion: 3, family: 4, protocol: 6, src: '10.11.0.1', dst: '10.0.0.1', sport: 1234, dport: 80 },
-      proxy: { family: 4, protocol: 6, src: '10.11.0.0', srcMask: '255.255.0.0', dst: '0.0.0.0', dstMask: '0.0.0.0', sport: [[0, 65535]], dport: [[0, 79], [81, 65535]] },
+      // The one selector shape of every command's JSON (src/selector/format.ts selectorJson).
+      proxy: { protocol: 6, source: { value: '10.11.0.0', wildcard: '0.0.255.255' }, destination: { value: '0.0.0.0', wildcard: '255.255.255.255' }, sport: [0, 65535], dport: [[0, 79], [81, 65535]], entry: 'permit tcp 10.11.0.0 0.0.255.255 any neq 80' },
     });
     expect(j[1]).toMatchObject({ src: '2001:db8::1', dst: '2001:db8::2', exchange: 241, rcookie: '1122334455667788' });
     expect(j[1].ted).toEqual({
       kind: 'response',
       capabilities: 3,
       id: '2001:db8::2',
-      proxy: { family: 6, protocol: 0, src: '2001:db8::', srcMask: 'ffff:ffff::', dst: '::', dstMask: '::', sport: [[0, 65535]], dport: [[0, 65535]] },
+      proxy: { protocol: 0, source: { prefix: '2001:db8::/32' }, destination: { prefix: '::/0' }, sport: [0, 65535], dport: [0, 65535], entry: 'permit ipv6 2001:db8::/32 any' },
     });
     expect(j[2]).toMatchObject({ frame: 3, sport: 4500, dport: 4500, exchange: 240 });
     expect(j[3].ted).toEqual({ error: { code: 'IKE_TED_BAD_MSGID', offset: 20 } });

@@ -10,7 +10,8 @@ import { verifyProbe, verifyResponse } from '../ike/ted.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
 import type { MessageRecord } from '../pcap/ike-capture.js';
 import { formatAddress } from '../selector/address.js';
-import { formatSelectorLines, protocolName } from '../selector/format.js';
+import { formatSelectorLines, protocolName, selectorJson } from '../selector/format.js';
+import { lineJson } from './json.js';
 import type { Selector } from '../selector/types.js';
 import { DecodeError as DecodeErrorClass } from '../errors.js';
 
@@ -22,24 +23,8 @@ function hexOf(b: Uint8Array, from: number, to: number): string {
   return s;
 }
 
-/** JSON with ", " and ": " separators (the documented line format), for the rare nested objects. */
-export function spacedJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(spacedJson).join(', ')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .map(([k, x]) => `${JSON.stringify(k)}: ${spacedJson(x)}`)
-      .join(', ')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-const portsText = (set: Selector['sport']): string => `[${set.map((r) => `[${r.lo}, ${r.hi}]`).join(', ')}]`;
-
-function proxyText(s: Selector): string {
-  const f = s.family;
-  return `{"family": ${f}, "protocol": ${s.protocol}, "src": "${formatAddress(f, s.src.value)}", "srcMask": "${formatAddress(f, s.src.care)}", "dst": "${formatAddress(f, s.dst.value)}", "dstMask": "${formatAddress(f, s.dst.care)}", "sport": ${portsText(s.sport)}, "dport": ${portsText(s.dport)}}`;
-}
+/** A proxy in the one selector shape every command's JSON uses (src/selector/format.ts). */
+const proxyText = (s: Selector): string => lineJson(selectorJson(s));
 
 type TedDetails = { kind: 'probe'; value: ReturnType<typeof verifyProbe> } | { kind: 'response'; value: ReturnType<typeof verifyResponse> } | { kind: 'error'; error: DecodeError };
 

@@ -9,7 +9,7 @@ import { readCaptureFile } from '../../pcap/reader.js';
 import { BufferedWriter, textLines, writeJsonLine } from '../decode-output.js';
 
 export { isakmpStart, type MessageRecord } from '../../pcap/ike-capture.js';
-export { jsonLine, spacedJson, tedJson, tedJsonText, textLines } from '../decode-output.js';
+export { jsonLine, tedJson, tedJsonText, textLines } from '../decode-output.js';
 
 export interface DecodeOptions extends IkeCaptureOptions {
   json?: boolean;
