@@ -10,8 +10,7 @@ import { verifyProbe, verifyResponse } from '../ike/ted.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
 import type { MessageRecord } from '../pcap/ike-capture.js';
 import { formatAddress } from '../selector/address.js';
-import { formatSelectorLines, protocolName, selectorJson } from '../selector/format.js';
-import { lineJson } from './json.js';
+import { addressJson, formatSelector, formatSelectorLines, protocolName } from '../selector/format.js';
 import type { Selector } from '../selector/types.js';
 import { DecodeError as DecodeErrorClass } from '../errors.js';
 
@@ -22,9 +21,6 @@ function hexOf(b: Uint8Array, from: number, to: number): string {
   for (let i = from; i < to; i++) s += HEX[b[i]!]!;
   return s;
 }
-
-/** A proxy in the one selector shape every command's JSON uses (src/selector/format.ts). */
-const proxyText = (s: Selector): string => lineJson(selectorJson(s));
 
 type TedDetails = { kind: 'probe'; value: ReturnType<typeof verifyProbe> } | { kind: 'response'; value: ReturnType<typeof verifyResponse> } | { kind: 'error'; error: DecodeError };
 
@@ -41,20 +37,101 @@ function tedDetails(m: PartialMessage): TedDetails | undefined {
   }
 }
 
-/** The `ted` value of the JSON line as text: null, the probe/response details, or the verification error. */
-export function tedJsonText(m: PartialMessage): string {
+/** The `ted` value of the JSON line: null, the probe/response details, or the verification error. */
+function writeTed(o: ByteSink, m: PartialMessage): void {
   const t = tedDetails(m);
-  if (!t) return 'null';
-  if (t.kind === 'error') return `{"error": {"code": "${t.error.code}", "offset": ${t.error.offset}}}`;
-  if (t.kind === 'probe') {
-    const p = t.value;
-    const s = p.summary;
-    const summary = `{"tedVersion": ${s.tedVersion}, "family": ${s.family}, "protocol": ${s.protocol}, "src": "${formatAddress(s.family, s.src)}", "dst": "${formatAddress(s.family, s.dst)}", "sport": ${s.sport}, "dport": ${s.dport}}`;
-    const proxy = p.proxy ? `, "proxy": ${proxyText(p.proxy)}` : '';
-    return `{"kind": "probe", "capabilities": ${p.capabilities}, "id": "${formatAddress(p.id.family, p.id.address)}", "summary": ${summary}${proxy}}`;
+  if (!t) return o.bytes(K_NULL);
+  if (t.kind === 'error') {
+    o.bytes(K_TED_ERROR);
+    o.str(t.error.code);
+    o.bytes(K_OFFSET);
+    o.num(t.error.offset);
+    return o.bytes(K_CLOSE2);
   }
-  const r = t.value;
-  return `{"kind": "response", "capabilities": ${r.capabilities}, "id": "${formatAddress(r.id.family, r.id.address)}", "proxy": ${proxyText(r.proxy)}}`;
+  const v = t.value;
+  o.bytes(t.kind === 'probe' ? K_PROBE : K_RESPONSE);
+  o.num(v.capabilities);
+  o.bytes(K_ID);
+  o.str(formatAddress(v.id.family, v.id.address));
+  if (t.kind === 'probe') {
+    const s = t.value.summary;
+    o.bytes(K_SUMMARY);
+    o.num(s.tedVersion);
+    o.bytes(K_FAMILY);
+    o.num(s.family);
+    o.bytes(K_PROTOCOL);
+    o.num(s.protocol);
+    o.bytes(K_SRC);
+    o.str(formatAddress(s.family, s.src));
+    o.bytes(K_DST);
+    o.str(formatAddress(s.family, s.dst));
+    o.bytes(K_SPORT);
+    o.num(s.sport);
+    o.bytes(K_DPORT);
+    o.num(s.dport);
+    o.bytes(K_CLOSE);
+  } else o.bytes(K_QUOTE);
+  const proxy = t.kind === 'probe' ? t.value.proxy : t.value.proxy;
+  if (proxy) {
+    o.bytes(K_PROXY);
+    writeSelector(o, proxy);
+  }
+  o.bytes(K_CLOSE);
+}
+
+/**
+ * A selector in the one shape every command's JSON uses (src/selector/format.ts selectorJson,
+ * which a test holds this to), written straight into the sink.
+ */
+function writeSelector(o: ByteSink, s: Selector): void {
+  o.bytes(K_SEL_PROTOCOL);
+  o.num(s.protocol);
+  o.bytes(K_SEL_SOURCE);
+  writeAddressJson(o, addressJson(s.family, s.src));
+  o.bytes(K_SEL_DESTINATION);
+  writeAddressJson(o, addressJson(s.family, s.dst));
+  o.bytes(K_SEL_SPORT);
+  writePorts(o, s.sport);
+  o.bytes(K_SEL_DPORT);
+  writePorts(o, s.dport);
+  o.bytes(K_SEL_ENTRY);
+  // Several entries (a port set no single entry expresses) are joined by newlines: escape them.
+  o.str(JSON.stringify(formatSelector(s)));
+  o.bytes(K_CLOSE);
+}
+
+function writeAddressJson(o: ByteSink, a: ReturnType<typeof addressJson>): void {
+  if ('prefix' in a) {
+    o.bytes(K_PREFIX);
+    o.str(a.prefix);
+  } else {
+    o.bytes(K_VALUE);
+    o.str(a.value);
+    o.bytes(K_WILDCARD);
+    o.str(a.wildcard);
+  }
+  o.bytes(K_QUOTE_CLOSE);
+}
+
+function writePorts(o: ByteSink, set: Selector['sport']): void {
+  const one = set.length === 1;
+  if (!one) o.bytes(K_OPEN_LIST);
+  for (let i = 0; i < set.length; i++) {
+    if (i > 0) o.bytes(K_COMMA);
+    o.bytes(K_OPEN_LIST);
+    o.num(set[i]!.lo);
+    o.bytes(K_COMMA);
+    o.num(set[i]!.hi);
+    o.bytes(K_CLOSE_LIST);
+  }
+  if (!one) o.bytes(K_CLOSE_LIST);
+}
+
+/** The `ted` value of the JSON line as text. */
+export function tedJsonText(m: PartialMessage): string {
+  const o = new ByteSink(1024);
+  writeTed(o, m);
+  return latin1.decode(o.take());
 }
 
 /** The `ted` value as an object (the parsed tedJsonText). */
@@ -87,26 +164,46 @@ export class ByteSink {
   /** ASCII text (every byte of our JSON is ASCII). */
   str(s: string): void {
     const k = s.length;
-    this.room(k);
+    if (this.n + k > this.buf.length) this.room(k);
     const b = this.buf;
     let n = this.n;
     for (let i = 0; i < k; i++) b[n++] = s.charCodeAt(i);
     this.n = n;
   }
 
+  /** Pre-encoded ASCII (the constant parts of a line: one copy instead of a loop). */
+  bytes(a: Uint8Array): void {
+    const k = a.length;
+    if (this.n + k > this.buf.length) this.room(k);
+    // A short copy by hand beats set()'s call overhead.
+    if (k < 16) {
+      const b = this.buf;
+      let n = this.n;
+      for (let i = 0; i < k; i++) b[n++] = a[i]!;
+      this.n = n;
+    } else {
+      this.buf.set(a, this.n);
+      this.n += k;
+    }
+  }
+
   /** A non-negative integer below 2^53. */
   num(v: number): void {
-    this.room(16);
+    if (this.n + 16 > this.buf.length) this.room(16);
     const b = this.buf;
     if (v < 10) {
       b[this.n++] = 48 + v;
       return;
     }
-    let digits = 0;
-    for (let x = v; x >= 1; x = Math.floor(x / 10)) digits++;
+    let digits = 1;
+    for (let x = v; x >= 10; digits++) x = v < 2147483648 ? (x / 10) | 0 : Math.floor(x / 10);
     let at = this.n + digits;
     this.n = at;
-    for (let x = v; x >= 1; x = Math.floor(x / 10)) b[--at] = 48 + (x % 10);
+    for (let x = v; digits-- > 0; ) {
+      const q = x < 2147483648 ? (x / 10) | 0 : Math.floor(x / 10);
+      b[--at] = 48 + (x - q * 10);
+      x = q;
+    }
   }
 
   /** Lower-case hex of bytes[from, to). */
@@ -152,107 +249,166 @@ export class ByteSink {
   }
 }
 
+// The constant parts of the JSON lines, encoded once.
+const ascii = (t: string): Uint8Array => Uint8Array.from(t, (c) => c.charCodeAt(0));
+const K_TYPE = ascii('{"type": ');
+const K_LENGTH = ascii(', "length": ');
+const K_FRAGMENT_ID = ascii(', "fragment": {"id": ');
+const K_NUMBER = ascii(', "number": ');
+const K_LAST = ascii(', "last": ');
+const K_CLOSE = ascii('}');
+const K_FRAGMENT_NUMBER = ascii(', "fragment": {"number": ');
+const K_TOTAL = ascii(', "total": ');
+const K_ERROR_CODE = ascii(', "error": {"code": "');
+const K_OFFSET = ascii('", "offset": ');
+const K_FRAME = ascii('{"frame": ');
+const K_SRC = ascii(', "src": "');
+const K_DST = ascii('", "dst": "');
+const K_SPORT = ascii('", "sport": ');
+const K_DPORT = ascii(', "dport": ');
+const K_TCP = ascii(', "transport": "tcp"');
+const K_FRAGMENTS = ascii(', "fragments": ');
+const K_SEGMENTS = ascii(', "segments": ');
+const K_IKE_FRAGMENTS = ascii(', "ikeFragments": ');
+const K_END_LINE = ascii('}\n');
+const K_ICOOKIE = ascii(', "icookie": "');
+const K_RCOOKIE = ascii('", "rcookie": "');
+const K_VERSION = ascii('", "version": "');
+const K_DOT = ascii('.');
+const K_EXCHANGE = ascii('", "exchange": ');
+const K_FLAGS = ascii(', "flags": ');
+const K_MSGID = ascii(', "msgid": ');
+const K_ENCRYPTED = ascii(', "encrypted": ');
+const K_PAYLOADS = ascii(', "payloads": [');
+const K_COMMA = ascii(', ');
+const K_CLOSE_LIST = ascii(']');
+const K_TRAILING = ascii(', "trailing": ');
+const K_TED = ascii(', "ted": ');
+const K_NULL = ascii('null');
+const K_TED_ERROR = ascii('{"error": {"code": "');
+const K_CLOSE2 = ascii('}}');
+const K_PROBE = ascii('{"kind": "probe", "capabilities": ');
+const K_RESPONSE = ascii('{"kind": "response", "capabilities": ');
+const K_ID = ascii(', "id": "');
+const K_SUMMARY = ascii('", "summary": {"tedVersion": ');
+const K_FAMILY = ascii(', "family": ');
+const K_PROTOCOL = ascii(', "protocol": ');
+const K_QUOTE = ascii('"');
+const K_PROXY = ascii(', "proxy": ');
+const K_SEL_PROTOCOL = ascii('{"protocol": ');
+const K_SEL_SOURCE = ascii(', "source": ');
+const K_SEL_DESTINATION = ascii(', "destination": ');
+const K_SEL_SPORT = ascii(', "sport": ');
+const K_SEL_DPORT = ascii(', "dport": ');
+const K_SEL_ENTRY = ascii(', "entry": ');
+const K_PREFIX = ascii('{"prefix": "');
+const K_VALUE = ascii('{"value": "');
+const K_WILDCARD = ascii('", "wildcard": "');
+const K_QUOTE_CLOSE = ascii('"}');
+const K_OPEN_LIST = ascii('[');
+
 function writePayload(o: ByteSink, type: number, length: number, p: Payload | undefined): void {
-  o.str('{"type": ');
+  o.bytes(K_TYPE);
   o.num(type);
-  o.str(', "length": ');
+  o.bytes(K_LENGTH);
   o.num(length);
   if (p?.kind === 'frag') {
     const f = p as CiscoFragmentPayload;
-    o.str(', "fragment": {"id": ');
+    o.bytes(K_FRAGMENT_ID);
     o.num(f.fragmentId);
-    o.str(', "number": ');
+    o.bytes(K_NUMBER);
     o.num(f.number);
-    o.str(', "last": ');
+    o.bytes(K_LAST);
     o.bool(isLastFragment(f));
-    o.str('}');
+    o.bytes(K_CLOSE);
   } else if (p?.kind === 'sk' && (p as EncryptedPayloadV2).fragment) {
     const f = (p as EncryptedPayloadV2).fragment!;
-    o.str(', "fragment": {"number": ');
+    o.bytes(K_FRAGMENT_NUMBER);
     o.num(f.number);
-    o.str(', "total": ');
+    o.bytes(K_TOTAL);
     o.num(f.total);
-    o.str('}');
+    o.bytes(K_CLOSE);
   }
-  o.str('}');
+  o.bytes(K_CLOSE);
 }
 
 function writeError(o: ByteSink, e: DecodeError): void {
-  o.str(', "error": {"code": "');
+  o.bytes(K_ERROR_CODE);
   o.str(e.code);
-  o.str('", "offset": ');
+  o.bytes(K_OFFSET);
   o.num(e.offset);
-  o.str('}');
+  o.bytes(K_CLOSE);
 }
 
 /** One message record as its JSON line plus newline, written into `o`, keys in the documented order. */
 export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
-  o.str('{"frame": ');
+  o.bytes(K_FRAME);
   o.num(r.frame);
-  o.str(', "src": "');
+  o.bytes(K_SRC);
   o.str(r.src);
-  o.str('", "dst": "');
+  o.bytes(K_DST);
   o.str(r.dst);
-  o.str('", "sport": ');
+  o.bytes(K_SPORT);
   o.num(r.sport);
-  o.str(', "dport": ');
+  o.bytes(K_DPORT);
   o.num(r.dport);
-  if (r.transport === 'tcp') o.str(', "transport": "tcp"');
+  if (r.transport === 'tcp') o.bytes(K_TCP);
   if (r.fragments) {
-    o.str(', "fragments": ');
+    o.bytes(K_FRAGMENTS);
     o.list(r.fragments);
   }
   if (r.segments) {
-    o.str(', "segments": ');
+    o.bytes(K_SEGMENTS);
     o.list(r.segments);
   }
   if (r.ikeFragments) {
-    o.str(', "ikeFragments": ');
+    o.bytes(K_IKE_FRAGMENTS);
     o.list(r.ikeFragments);
   }
   const m = r.message;
   if (!m || !m.header) {
     writeError(o, r.error!);
-    o.str('}\n');
+    o.bytes(K_END_LINE);
     return;
   }
   const h = m.header;
   const b = r.bytes!;
-  o.str(', "icookie": "');
+  o.bytes(K_ICOOKIE);
   o.hex(b, 0, 8);
-  o.str('", "rcookie": "');
+  o.bytes(K_RCOOKIE);
   o.hex(b, 8, 16);
-  o.str('", "version": "');
+  o.bytes(K_VERSION);
   o.num(h.major);
-  o.str('.');
+  o.bytes(K_DOT);
   o.num(h.minor);
-  o.str('", "exchange": ');
+  o.bytes(K_EXCHANGE);
   o.num(h.exchange);
-  o.str(', "flags": ');
+  o.bytes(K_FLAGS);
   o.num(h.flags);
-  o.str(', "msgid": ');
+  o.bytes(K_MSGID);
   o.num(h.msgid);
-  o.str(', "length": ');
+  o.bytes(K_LENGTH);
   o.num(h.length);
   let encrypted = m.encrypted !== undefined;
   const spans = m.spans;
   for (let i = 0; i < spans.length; i++) if (m.payloads[i]?.kind === 'sk') encrypted = true;
-  o.str(', "encrypted": ');
+  o.bytes(K_ENCRYPTED);
   o.bool(encrypted);
-  o.str(', "payloads": [');
+  o.bytes(K_PAYLOADS);
   for (let i = 0; i < spans.length; i++) {
-    if (i > 0) o.str(', ');
+    if (i > 0) o.bytes(K_COMMA);
     writePayload(o, spans[i]!.type, spans[i]!.length, m.payloads[i]);
   }
-  o.str(']');
+  o.bytes(K_CLOSE_LIST);
   if (m.trailing) {
-    o.str(', "trailing": ');
+    o.bytes(K_TRAILING);
     o.num(m.trailing);
   }
-  o.str(', "ted": ');
-  o.str(h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE) ? tedJsonText(m) : 'null');
+  o.bytes(K_TED);
+  if (h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE)) writeTed(o, m);
+  else o.bytes(K_NULL);
   if (m.error) writeError(o, m.error);
-  o.str('}\n');
+  o.bytes(K_END_LINE);
 }
 
 const lineSink = new ByteSink(4096);

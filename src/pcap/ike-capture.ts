@@ -98,6 +98,7 @@ export class IkeCaptureDecoder {
   private readonly s = new WalkState();
   private frame = 0;
   private time = 0;
+  private readonly addresses = new AddressTexts();
   /** The packet being pushed (the reassembled one for a completing fragment). */
   private currentData: Uint8Array | undefined;
 
@@ -160,8 +161,8 @@ export class IkeCaptureDecoder {
     const rec: MessageRecord = {
       frame: this.frame,
       family,
-      src: formatAddressAt(data, s.srcAt, family),
-      dst: formatAddressAt(data, s.dstAt, family),
+      src: this.addresses.text(data, s.srcAt, family),
+      dst: this.addresses.text(data, s.dstAt, family),
       sport: s.sport,
       dport: s.dport,
       transport: 'udp',
@@ -253,5 +254,37 @@ export class IkeCaptureDecoder {
       fragments: a.frames,
       error: new DecodeError(a.code, `IP datagram abandoned: ${a.reason}`, a.offset, { truncated: a.reason === 'incomplete' || a.reason === 'timeout' }),
     });
+  }
+}
+
+/**
+ * Address text for the addresses seen last: a capture's messages mostly go back and forth between
+ * a few hosts, and formatting (IPv6 above all) cost more than comparing a few bytes.
+ */
+class AddressTexts {
+  private readonly keys: Uint8Array[] = [];
+  private readonly texts: string[] = [];
+  private next = 0;
+
+  text(d: Uint8Array, at: number, family: Family): string {
+    const n = family === 4 ? 4 : 16;
+    for (let k = 0; k < this.keys.length; k++) {
+      const key = this.keys[k]!;
+      if (key.length !== n) continue;
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (key[i] !== d[at + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.texts[k]!;
+    }
+    const text = formatAddressAt(d, at, family);
+    const slot = this.next;
+    this.next = (slot + 1) % 8;
+    this.keys[slot] = d.slice(at, at + n);
+    this.texts[slot] = text;
+    return text;
   }
 }

@@ -26,29 +26,27 @@ export async function decodeCapture(
   emit: (r: MessageRecord) => void | boolean | Promise<void | boolean>,
   warn: (e: DecodeError) => void = () => {},
 ): Promise<IkeCaptureDecoder> {
-  const pending: MessageRecord[] = [];
-  const dec = new IkeCaptureDecoder(opts, (r) => pending.push(r));
   let stop = false;
-  // Awaits only what emit asks to wait for (a full output), not every record.
-  const deliver = async (): Promise<void> => {
-    for (let i = 0; i < pending.length && !stop; i++) {
-      let r = emit(pending[i]!);
-      if (r instanceof Promise) r = await r;
-      if (r === false) stop = true;
-    }
-    pending.length = 0;
+  let waits: Promise<void | boolean>[] | undefined;
+  // Records go out as they come; only what emit asks to wait for (a full output) is awaited,
+  // after the frame that produced it.
+  const dec = new IkeCaptureDecoder(opts, (r) => {
+    if (stop) return;
+    const x = emit(r);
+    if (x === false) stop = true;
+    else if (x instanceof Promise) (waits ??= []).push(x);
+  });
+  const settle = async (): Promise<void> => {
+    for (const w of waits!) if ((await w) === false) stop = true;
+    waits = undefined;
   };
   for await (const frame of readCaptureFile(path, { onError: warn })) {
     dec.push(frame);
-    if (pending.length > 0) {
-      // deliver() runs synchronously until emit asks to wait; only then is it awaited.
-      const done = deliver();
-      if (pending.length > 0) await done;
-    }
+    if (waits) await settle();
     if (stop) return dec;
   }
   dec.finish();
-  await deliver();
+  if (waits) await settle();
   return dec;
 }
 
