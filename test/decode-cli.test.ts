@@ -5,7 +5,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tedJsonText } from '../src/cli/decode-output.js';
+import { lineJson } from '../src/cli/json.js';
+import { decodeMessagePartial } from '../src/ike/message.js';
+import { selectorJson } from '../src/selector/format.js';
+import { familyArb, selectorArb } from './algebra-arbitraries.js';
 import { probeToBytes, responseToBytes } from '../src/ike/ted.js';
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
@@ -166,5 +172,19 @@ describe.skipIf(!BUILT)('end to end', () => {
     const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(DIST_CLI)} decode ${JSON.stringify(file)} | head -c 100 >/dev/null`], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('decode JSON selectors', () => {
+  it('a TED response proxy is written in exactly the shape of selectorJson (through lineJson), for any selector', () => {
+    fc.assert(
+      fc.property(familyArb.chain((f) => selectorArb(f)), (proxy) => {
+        const bytes = responseToBytes({ ...response, id: { family: proxy.family, address: 1n }, proxy });
+        const m = decodeMessagePartial(bytes);
+        expect(tedJsonText(m)).toContain(`"proxy": ${lineJson(selectorJson(proxy))}}`);
+        expect(JSON.parse(tedJsonText(m)).proxy).toEqual(JSON.parse(lineJson(selectorJson(proxy))));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
