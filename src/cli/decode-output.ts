@@ -42,33 +42,23 @@ function writeTed(o: ByteSink, m: PartialMessage): void {
   const t = tedDetails(m);
   if (!t) return o.bytes(K_NULL);
   if (t.kind === 'error') {
-    o.bytes(K_TED_ERROR);
-    o.str(t.error.code);
-    o.bytes(K_OFFSET);
-    o.num(t.error.offset);
+    o.strAfter(K_TED_ERROR, t.error.code);
+    o.numAfter(K_OFFSET, t.error.offset);
     return o.bytes(K_CLOSE2);
   }
   const v = t.value;
   o.bytes(t.kind === 'probe' ? K_PROBE : K_RESPONSE);
   o.num(v.capabilities);
-  o.bytes(K_ID);
-  o.str(formatAddress(v.id.family, v.id.address));
+  o.strAfter(K_ID, formatAddress(v.id.family, v.id.address));
   if (t.kind === 'probe') {
     const s = t.value.summary;
-    o.bytes(K_SUMMARY);
-    o.num(s.tedVersion);
-    o.bytes(K_FAMILY);
-    o.num(s.family);
-    o.bytes(K_PROTOCOL);
-    o.num(s.protocol);
-    o.bytes(K_SRC);
-    o.str(formatAddress(s.family, s.src));
-    o.bytes(K_DST);
-    o.str(formatAddress(s.family, s.dst));
-    o.bytes(K_SPORT);
-    o.num(s.sport);
-    o.bytes(K_DPORT);
-    o.num(s.dport);
+    o.numAfter(K_SUMMARY, s.tedVersion);
+    o.numAfter(K_FAMILY, s.family);
+    o.numAfter(K_PROTOCOL, s.protocol);
+    o.strAfter(K_SRC, formatAddress(s.family, s.src));
+    o.strAfter(K_DST, formatAddress(s.family, s.dst));
+    o.numAfter(K_SPORT, s.sport);
+    o.numAfter(K_DPORT, s.dport);
     o.bytes(K_CLOSE);
   } else o.bytes(K_QUOTE);
   const proxy = t.kind === 'probe' ? t.value.proxy : t.value.proxy;
@@ -84,8 +74,7 @@ function writeTed(o: ByteSink, m: PartialMessage): void {
  * which a test holds this to), written straight into the sink.
  */
 function writeSelector(o: ByteSink, s: Selector): void {
-  o.bytes(K_SEL_PROTOCOL);
-  o.num(s.protocol);
+  o.numAfter(K_SEL_PROTOCOL, s.protocol);
   o.bytes(K_SEL_SOURCE);
   writeAddressJson(o, addressJson(s.family, s.src));
   o.bytes(K_SEL_DESTINATION);
@@ -102,13 +91,10 @@ function writeSelector(o: ByteSink, s: Selector): void {
 
 function writeAddressJson(o: ByteSink, a: ReturnType<typeof addressJson>): void {
   if ('prefix' in a) {
-    o.bytes(K_PREFIX);
-    o.str(a.prefix);
+    o.strAfter(K_PREFIX, a.prefix);
   } else {
-    o.bytes(K_VALUE);
-    o.str(a.value);
-    o.bytes(K_WILDCARD);
-    o.str(a.wildcard);
+    o.strAfter(K_VALUE, a.value);
+    o.strAfter(K_WILDCARD, a.wildcard);
   }
   o.bytes(K_QUOTE_CLOSE);
 }
@@ -118,10 +104,8 @@ function writePorts(o: ByteSink, set: Selector['sport']): void {
   if (!one) o.bytes(K_OPEN_LIST);
   for (let i = 0; i < set.length; i++) {
     if (i > 0) o.bytes(K_COMMA);
-    o.bytes(K_OPEN_LIST);
-    o.num(set[i]!.lo);
-    o.bytes(K_COMMA);
-    o.num(set[i]!.hi);
+    o.numAfter(K_OPEN_LIST, set[i]!.lo);
+    o.numAfter(K_COMMA, set[i]!.hi);
     o.bytes(K_CLOSE_LIST);
   }
   if (!one) o.bytes(K_CLOSE_LIST);
@@ -227,6 +211,18 @@ export class ByteSink {
     this.n += utf8Encoder.encodeInto(s, this.buf.subarray(this.n)).written;
   }
 
+  /** A key (pre-encoded) and a number. */
+  numAfter(key: Uint8Array, v: number): void {
+    this.bytes(key);
+    this.num(v);
+  }
+
+  /** A key (pre-encoded) and ASCII text. */
+  strAfter(key: Uint8Array, s: string): void {
+    this.bytes(key);
+    this.str(s);
+  }
+
   bool(v: boolean): void {
     this.str(v ? 'true' : 'false');
   }
@@ -240,13 +236,20 @@ export class ByteSink {
     this.str(']');
   }
 
-  /** The bytes written so far; the sink starts over in a new buffer. */
+  /** The bytes written so far; the sink starts over in a recycled buffer, or a new one. */
   take(): Uint8Array {
     const out = this.buf.subarray(0, this.n);
-    this.buf = new Uint8Array(this.size);
+    this.buf = this.spare.pop() ?? new Uint8Array(this.size);
     this.n = 0;
     return out;
   }
+
+  /** Gives back a buffer from take() once its reader is done with it (fewer large allocations, less GC). */
+  recycle(b: Uint8Array): void {
+    if (b.buffer.byteLength === this.size && this.spare.length < 4) this.spare.push(new Uint8Array(b.buffer));
+  }
+
+  private readonly spare: Uint8Array[] = [];
 }
 
 // The constant parts of the JSON lines, encoded once.
@@ -308,50 +311,37 @@ const K_QUOTE_CLOSE = ascii('"}');
 const K_OPEN_LIST = ascii('[');
 
 function writePayload(o: ByteSink, type: number, length: number, p: Payload | undefined): void {
-  o.bytes(K_TYPE);
-  o.num(type);
-  o.bytes(K_LENGTH);
-  o.num(length);
+  o.numAfter(K_TYPE, type);
+  o.numAfter(K_LENGTH, length);
   if (p?.kind === 'frag') {
     const f = p as CiscoFragmentPayload;
-    o.bytes(K_FRAGMENT_ID);
-    o.num(f.fragmentId);
-    o.bytes(K_NUMBER);
-    o.num(f.number);
+    o.numAfter(K_FRAGMENT_ID, f.fragmentId);
+    o.numAfter(K_NUMBER, f.number);
     o.bytes(K_LAST);
     o.bool(isLastFragment(f));
     o.bytes(K_CLOSE);
   } else if (p?.kind === 'sk' && (p as EncryptedPayloadV2).fragment) {
     const f = (p as EncryptedPayloadV2).fragment!;
-    o.bytes(K_FRAGMENT_NUMBER);
-    o.num(f.number);
-    o.bytes(K_TOTAL);
-    o.num(f.total);
+    o.numAfter(K_FRAGMENT_NUMBER, f.number);
+    o.numAfter(K_TOTAL, f.total);
     o.bytes(K_CLOSE);
   }
   o.bytes(K_CLOSE);
 }
 
 function writeError(o: ByteSink, e: DecodeError): void {
-  o.bytes(K_ERROR_CODE);
-  o.str(e.code);
-  o.bytes(K_OFFSET);
-  o.num(e.offset);
+  o.strAfter(K_ERROR_CODE, e.code);
+  o.numAfter(K_OFFSET, e.offset);
   o.bytes(K_CLOSE);
 }
 
 /** One message record as its JSON line plus newline, written into `o`, keys in the documented order. */
 export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
-  o.bytes(K_FRAME);
-  o.num(r.frame);
-  o.bytes(K_SRC);
-  o.str(r.src);
-  o.bytes(K_DST);
-  o.str(r.dst);
-  o.bytes(K_SPORT);
-  o.num(r.sport);
-  o.bytes(K_DPORT);
-  o.num(r.dport);
+  o.numAfter(K_FRAME, r.frame);
+  o.strAfter(K_SRC, r.src);
+  o.strAfter(K_DST, r.dst);
+  o.numAfter(K_SPORT, r.sport);
+  o.numAfter(K_DPORT, r.dport);
   if (r.transport === 'tcp') o.bytes(K_TCP);
   if (r.fragments) {
     o.bytes(K_FRAGMENTS);
@@ -377,18 +367,12 @@ export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
   o.hex(b, 0, 8);
   o.bytes(K_RCOOKIE);
   o.hex(b, 8, 16);
-  o.bytes(K_VERSION);
-  o.num(h.major);
-  o.bytes(K_DOT);
-  o.num(h.minor);
-  o.bytes(K_EXCHANGE);
-  o.num(h.exchange);
-  o.bytes(K_FLAGS);
-  o.num(h.flags);
-  o.bytes(K_MSGID);
-  o.num(h.msgid);
-  o.bytes(K_LENGTH);
-  o.num(h.length);
+  o.numAfter(K_VERSION, h.major);
+  o.numAfter(K_DOT, h.minor);
+  o.numAfter(K_EXCHANGE, h.exchange);
+  o.numAfter(K_FLAGS, h.flags);
+  o.numAfter(K_MSGID, h.msgid);
+  o.numAfter(K_LENGTH, h.length);
   let encrypted = m.encrypted !== undefined;
   const spans = m.spans;
   for (let i = 0; i < spans.length; i++) if (m.payloads[i]?.kind === 'sk') encrypted = true;
@@ -401,8 +385,7 @@ export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
   }
   o.bytes(K_CLOSE_LIST);
   if (m.trailing) {
-    o.bytes(K_TRAILING);
-    o.num(m.trailing);
+    o.numAfter(K_TRAILING, m.trailing);
   }
   o.bytes(K_TED);
   if (h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE)) writeTed(o, m);
@@ -516,8 +499,9 @@ export class BufferedWriter {
     if (this.bytes.n === 0 || (!force && this.bytes.n < this.chunk)) return true;
     const taken = this.bytes.take();
     // A Buffer view (no copy): streams and anything that stringifies a chunk read it as text.
+    // The buffer is reused once the stream says it was written.
     const chunk = Buffer.from(taken.buffer, taken.byteOffset, taken.length);
-    if (!this.out.write(chunk)) {
+    if (!this.out.write(chunk, () => this.bytes.recycle(taken))) {
       // Wait for room, or for the end of the stream (an error is recorded by onError).
       const out = this.out;
       await new Promise<void>((resolve) => {
