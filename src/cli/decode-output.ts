@@ -421,9 +421,9 @@ function selectorText(s: Selector): string {
 export function textLines(r: MessageRecord): string {
   const where = `frame ${r.frame}  ${hostPort(r.src, r.sport)} -> ${hostPort(r.dst, r.dport)}${r.transport === 'tcp' ? ' (tcp)' : ''}`;
   const origin: string[] = [];
-  if (r.fragments) origin.push(`  reassembled from IP fragments in frames ${r.fragments.join(', ')}`);
-  if (r.segments && r.segments.length > 1) origin.push(`  reassembled from TCP segments in frames ${r.segments.join(', ')}`);
-  if (r.ikeFragments) origin.push(`  reassembled from IKE fragments in frames ${r.ikeFragments.join(', ')}`);
+  if (r.fragments) origin.push(`  IP fragments: frames ${r.fragments.join(', ')}`);
+  if (r.segments && r.segments.length > 1) origin.push(`  TCP segments: frames ${r.segments.join(', ')}`);
+  if (r.ikeFragments) origin.push(`  reassembled from IKE fragments: frames ${r.ikeFragments.join(', ')}`);
   const m = r.message;
   if (!m || !m.header) return [`${where}  error ${errorText(r.error!)}`, ...origin].join('\n') + '\n';
   const h = m.header;
