@@ -7,6 +7,8 @@ import { DecodeError, UsageError } from '../../errors.js';
 import { IkeCaptureDecoder, type IkeCaptureOptions, type MessageRecord } from '../../pcap/ike-capture.js';
 import { readCaptureFile } from '../../pcap/reader.js';
 import { BufferedWriter, textLines, writeJsonLine } from '../decode-output.js';
+import { inputFile } from '../../files.js';
+import { terminalSafe } from '../../terminal.js';
 
 export { isakmpStart, type MessageRecord } from '../../pcap/ike-capture.js';
 export { jsonLine, tedJson, tedJsonText, textLines } from '../decode-output.js';
@@ -67,7 +69,7 @@ export function registerDecode(program: Command): void {
   program
     .command('decode')
     .description('print the ISAKMP/IKE messages of a pcap or pcapng capture (UDP 500, UDP 4500 with the non-ESP marker, TCP 500, RFC 8229 on TCP 4500, or --port), IP fragments and TCP streams reassembled')
-    .argument('<file>', 'capture file (pcap or pcapng)')
+    .argument('<file>', 'capture file (pcap or pcapng)', inputFile('capture'))
     .option('--json', 'one JSON object per message')
     .option('--port <n>', 'also treat this UDP/TCP port as ISAKMP', (v: string) => {
       const n = Number(v);
@@ -86,7 +88,9 @@ export function registerDecode(program: Command): void {
           opts,
           (r) => {
             if (opts.json) writeJsonLine(r, out.bytes);
-            else out.write(textLines(r));
+            // Text goes through terminalSafe as every command's stdout does (src/cli/output.ts
+            // escapes strings; these are bytes): nothing from a packet may drive the terminal.
+            else out.write(terminalSafe(textLines(r)));
             return out.full ? out.drain() : true;
           },
           warn,
