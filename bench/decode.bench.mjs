@@ -159,7 +159,9 @@ try {
     notes: [
       `${MESSAGES} IKE messages (plus ${Math.floor(MESSAGES / cycle.length)} non-IKE frames) written by the bench with the project's encoders; ted decode's line count is checked.`,
       `ted decode --json: median of ${ROUNDS} runs through the CLI (node dist/cli/main.js, process start included), stdout discarded. Target >= 300,000 messages/s: ${Math.round(rate)}/s wall${cpuRate ? `, ${Math.round(cpuRate)}/s of CPU time (one core's rate: wall-clock figures suffer when other processes share the 2 cores, load ${machine().loadavg.join(' ')})` : ''}: ${Math.max(rate, cpuRate ?? 0) >= 300000 ? 'met' : 'not met'}.`,
-      ts ? `tshark ${spawnSync('tshark', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}: one run on ${TSHARK_MESSAGES === MESSAGES ? 'the same file' : `a ${TSHARK_MESSAGES}-message prefix of it`}; ted decode is ${(rate / (TSHARK_MESSAGES / ts.wall)).toFixed(1)}x its rate (wall).` : 'tshark is not installed: no comparison.',
+      ts
+        ? `${spawnSync('tshark', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].replace(/\.$/, '')}: one run on ${TSHARK_MESSAGES === MESSAGES ? 'the same file' : `a ${TSHARK_MESSAGES}-message prefix of it`}; ted decode --json is ${(rate / (TSHARK_MESSAGES / ts.wall)).toFixed(1)}x its rate in wall time${cpuRate && ts.cpu ? `, ${(cpuRate / (TSHARK_MESSAGES / ts.cpu)).toFixed(1)}x in CPU time` : ''}.`
+        : 'tshark is not installed: no comparison.',
     ],
   };
   console.log(`\ndecode: ${MESSAGES} messages, Node ${process.version}, ${report.cpu}, load ${report.loadavg.join(' ')} on ${report.cores} cores`);
