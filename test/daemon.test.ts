@@ -16,7 +16,7 @@ import { initiatorSetup, protectedPrefixes, responderSetup } from '../src/daemon
 import { FramePump } from '../src/daemon/sources.js';
 import { TedError } from '../src/errors.js';
 import { LinkType } from '../src/packet/decode.js';
-import { encodeUdpPacket, encodeEthernet } from '../src/packet/encode.js';
+import { encodeEthernet, encodeIPv4, encodeL4, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcap } from '../src/pcap/writer.js';
 import { parseCisco } from '../src/policy/ios-select.js';
 import { parseAnyAddress } from '../src/selector/address.js';
@@ -351,6 +351,33 @@ describe('frame pump', () => {
     expect(seen).toEqual([3, 0x45, 3, 0x45]);
     expect(pump.counters).toMatchObject({ frames: 3, ignored: 1, drop: 2 });
     pump.close();
+  });
+});
+
+describe('frame pump reassembly (capture and replay sources)', () => {
+  it('fragments are held and the whole datagram is judged once, with its ports; without reassembly each fragment is judged alone', () => {
+    const batches: { ports: boolean[]; dport: number[] }[] = [];
+    const target = {
+      createBatch: (n: number) => new TupleBatch(n),
+      process(batch: TupleBatch) {
+        batches.push({ ports: Array.from(batch.flags.subarray(0, batch.count), (f) => f === 1), dport: Array.from(batch.dport.subarray(0, batch.count)) });
+        return { count: batch.count, verdict: new Uint8Array(batch.count).fill(2), tunnel: new Int32Array(batch.count), ordinal: new Int32Array(batch.count) };
+      },
+    };
+    const l4 = encodeL4({ protocol: 17, sport: 40000, dport: 4500, payload: new Uint8Array(3000) }, 4, v4('127.0.2.10'), v4('127.0.3.9'));
+    const frags = [0, 1480].map((off) => encodeIPv4({ src: v4('127.0.2.10'), dst: v4('127.0.3.9'), protocol: 17, payload: l4.subarray(off, off + 1480), id: 9, fragmentOffset: off, moreFragments: true }));
+    frags.push(encodeIPv4({ src: v4('127.0.2.10'), dst: v4('127.0.3.9'), protocol: 17, payload: l4.subarray(2960), id: 9, fragmentOffset: 2960 }));
+    const pump = new FramePump(target, { batchSize: 8, reassemble: true });
+    for (const f of [frags[2]!, frags[0]!, frags[1]!]) expect(pump.push(LinkType.IPV4, f, 1000)).toBe(true);
+    pump.flush();
+    expect(batches).toEqual([{ ports: [true], dport: [4500] }]);
+    expect(pump.counters).toMatchObject({ frames: 3, fragments: 3, reassembled: 1, fragmentsAbandoned: 0, bypass: 1 });
+    const plain = new FramePump(target, { batchSize: 8 });
+    for (const f of frags) plain.push(LinkType.IPV4, f);
+    plain.flush();
+    expect(batches[1]).toEqual({ ports: [true, false, false], dport: [4500, 0, 0] });
+    pump.close();
+    plain.close();
   });
 });
 

@@ -114,6 +114,8 @@ export class Daemon {
       const pump = new FramePump(gateway, {
         batchSize: config.source.batchSize,
         ...(kind === 'raw' || kind === 'capture' ? { prefixes: config.source.prefixes } : {}),
+        // The kernel reassembles what raw sockets receive; captured frames are put together here.
+        reassemble: kind === 'capture' || kind === 'replay',
         onError: (err, context) => log.error({ event: 'process-error', context, err: err.message, stack: err.stack }, `${context}: ${err.message}`),
         onVerdict: (verdict, tunnel, ordinal, packet, family) => {
           if (verdict === FORWARD) {

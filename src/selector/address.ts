@@ -65,6 +65,11 @@ export function parseIPv6(text: string): bigint | undefined {
 export function formatIPv6(v: bigint): string {
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  return formatIPv6Groups(groups);
+}
+
+/** RFC 5952 text of eight 16-bit groups. */
+function formatIPv6Groups(groups: number[]): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -115,4 +120,12 @@ export function prefixLength(family: Family, care: bigint): number | undefined {
   const bits = family === 4 ? 32 : 128;
   for (let len = 0; len <= bits; len++) if (prefixMask(family, len) === care) return len;
   return undefined;
+}
+
+/** The address of `family` stored in network order at bytes[offset] (packet headers), as text. */
+export function formatAddressAt(bytes: Uint8Array, offset: number, family: Family): string {
+  if (family === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  const groups: number[] = [];
+  for (let k = 0; k < 16; k += 2) groups.push((bytes[offset + k]! << 8) | bytes[offset + k + 1]!);
+  return formatIPv6Groups(groups);
 }
