@@ -8,7 +8,6 @@ import { ResponderCookies } from '../src/ted/cookies.js';
 import { FlowCache, MAX_CACHED_SLOT } from '../src/ted/flow-cache.js';
 import { Scheduler } from '../src/ted/scheduler.js';
 import { ManualClock } from '../src/ted/clock.js';
-import { RateLimiter } from '../src/ted/rate-limit.js';
 import { loadWasm } from '../src/wasm/load.js';
 import { contains } from '../src/selector/algebra.js';
 import { DROP, FORWARD } from '../src/ted/types.js';
@@ -171,17 +170,6 @@ describe('Scheduler', () => {
     const s = new Scheduler(new ManualClock(0));
     for (let i = 0; i < 100_000; i++) s.cancel(s.at(1_000_000 + i, () => {}));
     expect(s.size).toBeLessThan(3000);
-  });
-});
-
-describe('RateLimiter', () => {
-  it('refills over time, keeps at most maxInitiators buckets', () => {
-    const r = new RateLimiter({ perSecond: 1, burst: 2, maxInitiators: 3 });
-    expect([r.take(1n, 0), r.take(1n, 0), r.take(1n, 0)]).toEqual([true, true, false]);
-    expect(r.take(1n, 1000)).toBe(true);
-    for (let k = 2n; k < 10n; k++) r.take(k, 1000);
-    expect(r.size).toBe(3);
-    expect(r.evictions).toBe(6);
   });
 });
 
