@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadConfig, type LogLevel, type Role } from '../../daemon/config.js';
 import { Daemon } from '../../daemon/daemon.js';
-import { createLogger } from '../../daemon/log.js';
+import { createLogger, flushLogger } from '../../daemon/log.js';
 import { setupFor } from '../../daemon/setup.js';
 import { loadPolicy } from '../../policy/index.js';
 
@@ -64,6 +64,8 @@ async function runDaemon(role: Role, flags: DaemonFlags): Promise<void> {
     process.off('SIGTERM', onSignal);
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
+    // A write stuck on a stalled stderr (a pipe nobody reads) must not keep the process alive.
+    if (!(await flushLogger(logger, 2000))) setTimeout(() => process.exit(), 100).unref();
   }
   if (fatal !== undefined) throw fatal;
 }
