@@ -66,6 +66,7 @@ function pair(extraA: Record<string, unknown> = {}) {
       ike: { address: '127.0.0.2', port: pa, peerPort: pb },
       policy: { file: 'a.acl' },
       probe: { source: 'gateway' },
+      // Former names on purpose: still read, with a warning (see the first test).
       timers: { retransmitMs: 200, retries: 2, holdDownMs: 5000 },
       control: { socket: join(dir, `a-${pa}.sock`) },
       ...extraA,
@@ -108,6 +109,10 @@ describe('daemons on loopback without root (library API source)', () => {
     // The story is in the logs, one JSON object per step.
     const events = A.lines.map((l) => l.event);
     for (const e of ['started', 'drop', 'probe-sent', 'response-received', 'intersection', 'verify', 'tunnel', 'handoff']) expect(events).toContain(e);
+    expect(A.lines.filter((l) => l.event === 'config-deprecated').map((l) => l.msg)).toEqual([
+      'config: timers.retransmitMs is deprecated; use timers.probeTimeoutMs',
+      'config: timers.retries is deprecated; use timers.probeTries',
+    ]);
     expect(B.lines.find((l) => l.event === 'response-sent')).toMatchObject({ to: '127.0.0.2' });
   });
 

@@ -65,6 +65,7 @@ export class Daemon {
 
   static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
     const log = options.logger;
+    for (const d of config.deprecated) log.warn({ event: 'config-deprecated', key: d.key, replacement: d.replacement }, `config: ${d.key} is deprecated; use ${d.replacement}`);
     const policy = loadPolicy(config.policy.file, { ...(config.policy.format !== 'auto' ? { format: config.policy.format } : {}), ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}) });
     if (policy.family !== config.ike.family)
       throw new ConfigError('CONFIG_FAMILY', 'policy.file', `the ACL is IPv${policy.family} but ike.address is IPv${config.ike.family}`);
@@ -89,21 +90,9 @@ export class Daemon {
         transport: transport as Transport,
         clock: systemClock,
         handoff: new LoggingHandoff(log),
-        timers: {
-          probeTimeoutMs: config.timers.retransmitMs,
-          probeTries: config.timers.retries,
-          holdDownMs: config.timers.holdDownMs,
-          tunnelLifetimeMs: config.timers.tunnelLifetimeMs,
-          tunnelIdleMs: config.timers.tunnelIdleMs,
-        },
-        limits: {
-          maxTunnels: config.bounds.maxTunnels,
-          maxPending: config.bounds.maxPendingProbes,
-          maxHoldDowns: config.bounds.maxHoldDowns,
-          flowCacheSize: config.bounds.flowCacheEntries,
-          answersPerSecond: config.rateLimit.responsesPerSecond,
-          answerBurst: config.rateLimit.burst,
-        },
+        timers: config.timers,
+        limits: config.limits,
+        rateLimit: config.rateLimit,
         ports: { local: config.ike.port, peer: config.ike.peerPort },
         onEvent: (e) => events.handle(e),
       });
