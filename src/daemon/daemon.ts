@@ -38,8 +38,6 @@ class LoggingHandoff implements Handoff {
 
 export interface DaemonOptions {
   readonly logger: Logger;
-  /** Interval of the event summary lines in ms (default 10 s; 0: only at stop). */
-  readonly summaryIntervalMs?: number;
   /** Start without the control socket even if configured (tests). */
   readonly noControl?: boolean;
 }
@@ -79,7 +77,7 @@ export class Daemon {
       initiates && config.probe.source === 'host' ? await RawTransport.open({ bind, onError }) : await UdpTransport.open({ bind, onError });
 
     const cleanup: (() => Promise<void> | void)[] = [() => transport.close()];
-    const events = new EventLog(log, options.summaryIntervalMs !== undefined ? { intervalMs: options.summaryIntervalMs } : {});
+    const events = new EventLog(log, { intervalMs: config.log.summaryIntervalMs });
     cleanup.push(() => events.close());
     try {
       const gateway = createGateway({
@@ -93,6 +91,7 @@ export class Daemon {
         timers: config.timers,
         limits: config.limits,
         rateLimit: config.rateLimit,
+        discovery: config.discovery,
         ports: { local: config.ike.port, peer: config.ike.peerPort },
         onEvent: (e) => events.handle(e),
       });

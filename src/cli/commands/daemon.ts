@@ -43,7 +43,7 @@ async function runDaemon(role: Role, flags: DaemonFlags): Promise<void> {
       ...(flags.control !== undefined ? { controlSocket: flags.control } : {}),
     },
   });
-  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: config.role } });
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, bufferBytes: config.log.bufferBytes, base: { role: config.role } });
   const daemon = await Daemon.start(config, { logger });
   const onSignal = (signal: NodeJS.Signals) => void daemon.stop(signal);
   // A bug must not leave a half-working gateway: log it as the last line, stop cleanly, and exit 1.
