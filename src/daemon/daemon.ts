@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, TedError } from '../errors.js';
 import { loadPolicy } from '../policy/index.js';
 import { formatAddress } from '../selector/address.js';
+import { formatSelector, selectorJson } from '../selector/format.js';
 import type { Family, Policy } from '../selector/types.js';
 import { systemClock } from '../ted/clock.js';
 import { createGateway, type Gateway } from '../ted/gateway.js';
@@ -14,7 +15,7 @@ import type { Transport } from '../transport/types.js';
 import { UdpTransport, type UdpEndpoint } from '../transport/udp.js';
 import type { DaemonConfig } from './config.js';
 import { startControlServer, type ControlServer } from './control.js';
-import { EventLog, cookie, identity, selectorView } from './event-log.js';
+import { EventLog, cookie, identity } from './event-log.js';
 import { flushLogger } from './log.js';
 import { CaptureSource, FramePump, RawIpSource, replayCapture, type PacketSource } from './sources.js';
 
@@ -28,7 +29,7 @@ function addr(family: Family, v: bigint): string {
 class LoggingHandoff implements Handoff {
   constructor(private readonly log: Logger) {}
   bringUp(t: TunnelInfo): boolean {
-    this.log.info({ event: 'handoff', tunnel: t.id, peer: identity(t.peer), proxy: selectorView(t.proxy).text }, 'handoff: no IKE attached; tunnel marked established');
+    this.log.info({ event: 'handoff', tunnel: t.id, peer: identity(t.peer), proxy: formatSelector(t.proxy) }, 'handoff: no IKE attached; tunnel marked established');
     return true;
   }
   tearDown(t: TunnelInfo, reason: TeardownReason): void {
@@ -200,7 +201,7 @@ export class Daemon {
         id: x.id,
         state: x.state,
         peer: identity(x.peer),
-        proxy: selectorView(x.proxy),
+        proxy: selectorJson(x.proxy),
         entry: x.entry,
         tedVersion: x.tedVersion,
         icookie: cookie(x.icookie),

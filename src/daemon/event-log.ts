@@ -6,10 +6,9 @@
 // own info line. So a flood costs a few lines per interval, whatever its rate.
 import type { Logger } from 'pino';
 import type { TedIdentity } from '../ike/ted-types.js';
-import { formatAddress, prefixLength } from '../selector/address.js';
+import { formatAddress } from '../selector/address.js';
 import { formatSelector } from '../selector/format.js';
-import { protocolName } from '../policy/services.js';
-import type { Family, PortSet, Selector } from '../selector/types.js';
+import type { Family } from '../selector/types.js';
 import type { GatewayEvent } from '../ted/types.js';
 import { jsonSafe } from './log.js';
 
@@ -26,30 +25,6 @@ export function cookie(v: bigint): string {
 
 export function identity(id: TedIdentity): string {
   return addr(id.family, id.address);
-}
-
-function addressText(family: Family, a: { value: bigint; care: bigint }): string {
-  if (a.care === 0n) return 'any';
-  const len = prefixLength(family, a.care);
-  if (len !== undefined) return `${formatAddress(family, a.value)}/${len}`;
-  return `${formatAddress(family, a.value)} mask ${formatAddress(family, a.care)}`;
-}
-
-function portsText(p: PortSet): string {
-  if (p.length === 1 && p[0]!.lo === 0 && p[0]!.hi === 65535) return 'any';
-  return p.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`)).join(',');
-}
-
-/** A selector for humans and JSON: each field as text, plus the Cisco line. */
-export function selectorView(s: Selector) {
-  return {
-    protocol: s.protocol === 0 ? 'any' : protocolName(s.family, s.protocol),
-    src: addressText(s.family, s.src),
-    sport: portsText(s.sport),
-    dst: addressText(s.family, s.dst),
-    dport: portsText(s.dport),
-    text: formatSelector(s),
-  };
 }
 
 type Counted = Exclude<GatewayEvent['type'], 'tunnel'>;
@@ -110,16 +85,16 @@ function detail(e: GatewayEvent): [Record<string, unknown>, string] {
       return [{ event: 'probe-ignored', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `probe ignored (${e.reason})`];
     case 'response-sent':
       return [
-        { event: 'response-sent', icookie: cookie(e.icookie), rcookie: cookie(e.rcookie), entry: e.entry, to: identity(e.to), proxy: selectorView(e.proxy).text },
+        { event: 'response-sent', icookie: cookie(e.icookie), rcookie: cookie(e.rcookie), entry: e.entry, to: identity(e.to), proxy: formatSelector(e.proxy) },
         `response to ${identity(e.to)} with entry ${e.entry}`,
       ];
     case 'response-received':
-      return [{ event: 'response-received', icookie: cookie(e.icookie), peer: identity(e.peer), proxy: selectorView(e.proxy).text }, `response from ${identity(e.peer)}`];
+      return [{ event: 'response-received', icookie: cookie(e.icookie), peer: identity(e.peer), proxy: formatSelector(e.proxy) }, `response from ${identity(e.peer)}`];
     case 'response-dropped':
       return [{ event: 'response-dropped', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `response dropped (${e.reason})`];
     case 'intersection':
       return [
-        { event: 'intersection', icookie: cookie(e.icookie), entry: e.entry, tedVersion: e.tedVersion, result: e.result ? selectorView(e.result).text : undefined, emptyField: e.emptyField },
+        { event: 'intersection', icookie: cookie(e.icookie), entry: e.entry, tedVersion: e.tedVersion, result: e.result ? formatSelector(e.result) : undefined, emptyField: e.emptyField },
         e.result ? 'intersection' : `empty intersection (${e.emptyField})`,
       ];
     case 'verify':
@@ -157,7 +132,7 @@ export class EventLog {
   /** The gateway's onEvent. */
   handle(e: GatewayEvent): void {
     if (e.type === 'tunnel') {
-      this.log.info({ event: 'tunnel', state: e.state, id: e.tunnel.id, peer: identity(e.tunnel.peer), proxy: selectorView(e.tunnel.proxy), reason: e.reason }, `tunnel ${e.tunnel.id} ${e.state}`);
+      this.log.info({ event: 'tunnel', state: e.state, id: e.tunnel.id, peer: identity(e.tunnel.peer), proxy: formatSelector(e.tunnel.proxy), reason: e.reason }, `tunnel ${e.tunnel.id} ${e.state}`);
       return;
     }
     if (this.log.isLevelEnabled('debug')) {
