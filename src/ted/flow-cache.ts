@@ -4,6 +4,8 @@
 // and O(1): every record carries the generation its slot had when it was written, and a tunnel
 // going away bumps its slot's generation, so its flows (and only its flows) stop matching; a
 // reused slot never inherits them.
+import { finish, mix } from './hash32.js';
+
 const WAYS = 4;
 // IPv4 record, 16 bytes per slot so a 4-way bucket is one 64-byte cache line:
 // [src, dst, ports, tag] with tag = proto (8 bits) | hasPorts (1) | generation (6) << 9 | value (17) << 15.
@@ -16,18 +18,6 @@ const GEN_MASK = (1 << GEN_BITS) - 1;
 /** Largest value (tunnel slot) the IPv4 cache stores. */
 export const MAX_CACHED_SLOT = (1 << 17) - 1;
 const W6 = 10; // src6 x4, dst6 x4, ports, proto|flags
-
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x9e3779b1);
-  return (h << 13) | (h >>> 19);
-}
-
-function finish(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
-}
 
 export class FlowCache {
   readonly slots: number;

@@ -3,6 +3,8 @@
 // dropped after one lookup in typed arrays, without building a tuple or a key string. Only a
 // cache: a result that is not here (evicted, never stored) is found again by the initiator, and
 // the initiator removes a result when the probe ends; a hold-down result ends at its time.
+import { finish, mix } from './hash32.js';
+
 const WAYS = 2;
 const W = 6; // entry | family bit, four destination words, kind
 
@@ -12,18 +14,6 @@ export const NEG_HELD = 2;
 export type NegativeKind = typeof NEG_NONE | typeof NEG_PROBING | typeof NEG_HELD;
 
 const V6 = 0x80000000;
-
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x9e3779b1);
-  return (h << 13) | (h >>> 19);
-}
-
-function finish(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
-}
 
 export class NegativeCache {
   private readonly keys: Uint32Array;

@@ -10,6 +10,7 @@
 // key would. The hash is keyed with a random seed so that an attacker cannot pick identities
 // that land in a chosen victim's slot (it is a fast mixer, not a cryptographic function).
 import { randomFillSync } from 'node:crypto';
+import { fmix32 } from './hash32.js';
 
 export interface BucketOptions {
   /** Sustained takes per second per bucket; Infinity disables the limit. */
@@ -61,14 +62,6 @@ export class TokenBucket {
   }
 }
 
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 function randomSeed(): number {
   const b = new Uint32Array(1);
@@ -105,7 +98,7 @@ export class BucketTable {
     this.tokens = new Float64Array(this.unlimited ? 0 : s);
     this.at = new Float64Array(this.unlimited ? 0 : s).fill(NaN);
     this.seed = opts.seed ?? randomSeed();
-    this.seed2 = fmix(this.seed ^ 0x5bd1e995);
+    this.seed2 = fmix32(this.seed ^ 0x5bd1e995);
   }
 
   /** Bytes held (fixed at construction). */
@@ -115,15 +108,15 @@ export class BucketTable {
 
   /** The slot of an IPv4 key. */
   slot4(a: number): number {
-    return fmix(fmix((a ^ this.seed) >>> 0) ^ this.seed2) & this.mask;
+    return fmix32(fmix32((a ^ this.seed) >>> 0) ^ this.seed2) & this.mask;
   }
 
   /** The slot of an IPv6 key given as four 32-bit words. */
   slot6(w0: number, w1: number, w2: number, w3: number): number {
-    let h = fmix((w0 ^ this.seed) >>> 0);
-    h = fmix((h ^ w1 ^ 0x27d4eb2f) >>> 0);
-    h = fmix((h ^ w2 ^ 0x165667b1) >>> 0);
-    h = fmix((h ^ w3 ^ this.seed2) >>> 0);
+    let h = fmix32((w0 ^ this.seed) >>> 0);
+    h = fmix32((h ^ w1 ^ 0x27d4eb2f) >>> 0);
+    h = fmix32((h ^ w2 ^ 0x165667b1) >>> 0);
+    h = fmix32((h ^ w3 ^ this.seed2) >>> 0);
     return h & this.mask;
   }
 
@@ -198,7 +191,7 @@ export class AnswerBudget {
   constructor(opts: AnswerBudgetOptions) {
     const seed = opts.seed ?? randomSeed();
     this.initiators = new BucketTable({ ...opts.perInitiator, slots: opts.slots, seed });
-    this.prefixes = new BucketTable({ ...opts.perPrefix, slots: opts.slots, seed: fmix(seed ^ 0x9e3779b9) });
+    this.prefixes = new BucketTable({ ...opts.perPrefix, slots: opts.slots, seed: fmix32(seed ^ 0x9e3779b9) });
     this.global = new TokenBucket(opts.global);
     this.m4 = wordMask(opts.prefix4 ?? 24);
     const p6 = opts.prefix6 ?? 56;
@@ -207,23 +200,17 @@ export class AnswerBudget {
 
   /** One answer to the IPv4 initiator `a` at `now`: taken from every budget, or a refusal. */
   take4(a: number, now: number): AnswerVerdict {
-    const i = this.initiators.slot4(a);
-    if (!this.initiators.ready(i, now)) return ANSWER_INITIATOR_LIMITED;
-    const p = this.prefixes.slot4((a & this.m4) >>> 0);
-    if (!this.prefixes.ready(p, now)) return ANSWER_PREFIX_LIMITED;
-    if (!this.global.ready(now)) return ANSWER_GLOBAL_LIMITED;
-    this.initiators.commit(i);
-    this.prefixes.commit(p);
-    this.global.commit();
-    return ANSWER_OK;
+    return this.decide(this.initiators.slot4(a), this.prefixes.slot4((a & this.m4) >>> 0), now);
   }
 
   /** The same for an IPv6 initiator given as four words. */
   take6(w0: number, w1: number, w2: number, w3: number, now: number): AnswerVerdict {
-    const i = this.initiators.slot6(w0, w1, w2, w3);
-    if (!this.initiators.ready(i, now)) return ANSWER_INITIATOR_LIMITED;
     const m = this.m6;
-    const p = this.prefixes.slot6((w0 & m[0]!) >>> 0, (w1 & m[1]!) >>> 0, (w2 & m[2]!) >>> 0, (w3 & m[3]!) >>> 0);
+    return this.decide(this.initiators.slot6(w0, w1, w2, w3), this.prefixes.slot6((w0 & m[0]!) >>> 0, (w1 & m[1]!) >>> 0, (w2 & m[2]!) >>> 0, (w3 & m[3]!) >>> 0), now);
+  }
+
+  private decide(i: number, p: number, now: number): AnswerVerdict {
+    if (!this.initiators.ready(i, now)) return ANSWER_INITIATOR_LIMITED;
     if (!this.prefixes.ready(p, now)) return ANSWER_PREFIX_LIMITED;
     if (!this.global.ready(now)) return ANSWER_GLOBAL_LIMITED;
     this.initiators.commit(i);
