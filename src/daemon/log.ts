@@ -1,5 +1,5 @@
 // Structured logs: JSON lines on stderr (one object per event, for journald or a log shipper),
-// readable coloured lines when stderr is a terminal.
+// readable lines (coloured unless NO_COLOR) when stderr is a terminal.
 //
 // Writing never blocks the daemon: lines go into a bounded queue that a single asynchronous
 // write drains (fs.write on the thread pool). When the reader of stderr stalls (a stuck pipe, a
@@ -8,7 +8,9 @@
 // time limit.
 import { write as fsWrite } from 'node:fs';
 import { createRequire } from 'node:module';
+import { isatty } from 'node:tty';
 import { pino, type Logger } from 'pino';
+import { colourWanted } from '../terminal.js';
 import type { LogLevel } from './config.js';
 
 export type { Logger } from 'pino';
@@ -208,7 +210,12 @@ export function createLogger(options: LoggerOptions): Logger {
   };
   // pino-pretty only when a person reads the terminal (it costs start-up time otherwise).
   const format = usePretty
-    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')).prettyFactory({
+        // Readable lines may go to a file (log.pretty: always): colour only a terminal, never with NO_COLOR.
+        colorize: options.sink ? false : colourWanted({ isTTY: isatty(fd) }),
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+      })
     : undefined;
   const stream = new BoundedLogStream({ sink: options.sink ?? fdSink(fd), maxBytes: options.bufferBytes ?? DEFAULT_LOG_BUFFER_BYTES, ...(format ? { format } : {}) });
   const logger = pino(opts, stream);

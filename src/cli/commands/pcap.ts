@@ -12,6 +12,8 @@ import { CaptureFileReader } from '../../pcap/reader.js';
 import { classifyCapture, type CaptureBatch } from '../../pcap/classify.js';
 import type { DecodeEngine } from '../../packet/batch-decode.js';
 import type { TupleBatch } from '../../classify/batch.js';
+import { inputFile } from '../../files.js';
+import { cut } from '../../terminal.js';
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 59: 'none', 132: 'sctp' };
 
@@ -91,12 +93,19 @@ function iso(sec: number, nsec: number): string {
   return `${d.toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
 }
 
-const errors = new WeakMap<CaptureInfo, DecodeError>();
+// The error that ended reading a capture early, by the summary that reports the frames before it.
+const errors = new WeakMap<object, DecodeError>();
+
+/** The framing error that ended `ted classify --pcap` early (thrown after its summary), if any. */
+export function captureFailure(summary: PcapTally): DecodeError | undefined {
+  return errors.get(summary);
+}
 
 /** The interfaces line: the first 32 in full, then how many more (`--json` lists every one). */
 function interfacesText(list: CaptureInfo['interfaces']): string {
   if (list.length === 0) return 'none';
-  const shown = list.slice(0, 32).map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${x.name}` : ''} snaplen ${x.snaplen}`);
+  // Interface names come from the file: cut (the control characters are escaped on output).
+  const shown = list.slice(0, 32).map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${cut(x.name)}` : ''} snaplen ${x.snaplen}`);
   return shown.join('; ') + (list.length > 32 ? `; ... and ${list.length - 32} more` : '');
 }
 
@@ -197,6 +206,8 @@ const sorted = (m: Record<string, number>) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
 
+const stoppedAt = (e: { code: string; offset: number; message: string }) => `stopped at: ${e.code} at byte ${e.offset}: ${e.message}`;
+
 export function formatCaptureInfo(i: CaptureInfo): string {
   const lines: [string, string][] = [
     ['file', i.file],
@@ -215,7 +226,7 @@ export function formatCaptureInfo(i: CaptureInfo): string {
     ['undecodable', sorted(i.undecodable)],
   ];
   if (Object.keys(i.skippedRecords).length > 0) lines.push(['skipped records', sorted(i.skippedRecords)]);
-  if (i.error) lines.push(['stopped at', `${i.error.code} at byte ${i.error.offset}: ${i.error.message}`]);
+  if (i.error) lines.push(['stopped at', stoppedAt(i.error).slice('stopped at: '.length)]);
   return lines.map(([k, v]) => `${(k + ':').padEnd(13)} ${v}`).join('\n') + '\n';
 }
 
@@ -228,6 +239,8 @@ export interface PcapTally {
   byOutcome: Record<string, number>;
   /** Wall time of decoding plus classification. */
   elapsedMs: number;
+  /** The problem that ended reading early, if any (the counts cover the frames before it). */
+  error?: { code: string; offset: number; message: string };
 }
 
 /**
@@ -242,12 +255,19 @@ export function pcapSource(file: string, engine: DecodeEngine, tally: PcapTally)
     const bar = startProgress('classifying', total);
     const counts = new FrameCounts();
     const t0 = performance.now();
+    let header = false;
     try {
-      for await (const b of classifyCapture(file, { engine, batch, onProgress: (done) => bar.update(done) })) {
+      const frames = classifyCapture(file, { engine, batch, onHeader: () => void (header = true), onProgress: (done) => bar.update(done) });
+      for await (const b of frames) {
         counts.add(b);
         tally.frames += b.count;
         yield;
       }
+    } catch (e) {
+      // Broken framing ends the input: the summary covers the frames before it, as in `ted pcap info`.
+      if (!(e instanceof DecodeError) || !header) throw e;
+      tally.error = { code: e.code, offset: e.offset, message: e.message };
+      errors.set(tally, e);
     } finally {
       bar.stop();
       tally.elapsedMs = performance.now() - t0;
@@ -267,6 +287,7 @@ export function formatPcapTally(t: PcapTally): string {
     `capture ${t.file}: ${t.frames} frames, ${t.decoded} decoded, ${t.elapsedMs.toFixed(2)} ms decode+classify (${mpps.toFixed(2)} Mpps)`,
     `link types: ${sorted(t.byLinkType)}`,
     `decode: ${sorted(t.byOutcome)}`,
+    ...(t.error ? [stoppedAt(t.error)] : []),
   ].join('\n') + '\n';
 }
 
@@ -303,7 +324,7 @@ export function registerPcap(program: Command): void {
   pcap
     .command('info')
     .description('summarize a pcap/pcapng capture: format, link types, frames, time span, protocol mix, undecodable frames by reason')
-    .argument('<file>', 'capture file (pcap or pcapng)')
+    .argument('<file>', 'capture file (pcap or pcapng)', inputFile('capture'))
     .option('--json', 'one JSON object instead of text')
     .action(async (file: string, opts: { json?: boolean }) => {
       const total = statSync(file).size;
