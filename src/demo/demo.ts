@@ -11,7 +11,7 @@ import { ikeWire } from '../ted/ike-wire.js';
 import { loadPolicy } from '../policy/index.js';
 import { formatAddress } from '../selector/address.js';
 import { contains, firstMatch, intersect, mirror } from '../selector/algebra.js';
-import { formatEntry, formatSelector } from '../selector/format.js';
+import { formatEntry, formatSelector, selectorJson } from '../selector/format.js';
 import type { Entry, Family, Policy, PortSet, Selector, Tuple } from '../selector/types.js';
 import { FULL_PORTS } from '../selector/types.js';
 import { systemClock } from '../ted/clock.js';
@@ -407,7 +407,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
             icookie: hex(e.icookie),
             rcookie: hex(e.rcookie),
             to: formatAddress(e.to.family, e.to.address),
-            proxy: formatSelector(e.proxy),
+            proxy: selectorJson(e.proxy),
             bytes: e.bytes.length,
           });
           break;
@@ -418,9 +418,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           emit({
             step: e.tedVersion === 3 ? 'intersection' : 'merge',
             ...base,
-            ours: formatSelector(e.ours),
-            theirs: formatSelector(e.theirs),
-            ...(e.result ? { result: formatSelector(e.result) } : { empty: e.emptyField }),
+            ours: selectorJson(e.ours),
+            theirs: selectorJson(e.theirs),
+            ...(e.result ? { result: selectorJson(e.result) } : { empty: e.emptyField }),
           });
           break;
         case 'verify':
@@ -433,7 +433,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
             state: e.state,
             id: e.tunnel.id,
             peer: formatAddress(e.tunnel.peer.family, e.tunnel.peer.address),
-            proxy: formatSelector(e.tunnel.proxy),
+            proxy: selectorJson(e.tunnel.proxy),
             ...(e.reason ? { reason: e.reason } : {}),
           });
           break;
@@ -460,7 +460,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const quickMode = (who: string): Handoff => ({
       bringUp: (t: TunnelInfo) => {
         const c = responder.checkProposal(t.proxy);
-        emit({ step: 'quick-mode', case: who, gateway: 'responder', proxy: formatSelector(t.proxy), accepted: c.accepted, reason: c.reason, entry: c.entry });
+        emit({ step: 'quick-mode', case: who, gateway: 'responder', proxy: selectorJson(t.proxy), accepted: c.accepted, reason: c.reason, entry: c.entry });
         return c.accepted;
       },
     });

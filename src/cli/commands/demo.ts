@@ -2,6 +2,7 @@
 // discovery between two gateways on loopback sockets, told step by step (src/demo/demo.ts).
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { SelectorJson } from '../../selector/format.js';
 import { UsageError } from '../../errors.js';
 import { runDemo, type DemoFrame, type DemoStep } from '../../demo/demo.js';
 import { encodeEthernet, encodeUdpPacket } from '../../packet/encode.js';
@@ -33,6 +34,9 @@ export function demoPcap(frames: readonly DemoFrame[]): Uint8Array {
 }
 
 /** One human line (or a few) per step; every step kind has one (the switch is exhaustive). */
+/** A selector of a step (its JSON shape) as the Cisco entry people read. */
+const entry = (v: unknown): string => (v as SelectorJson).entry;
+
 export function stepText(s: DemoStep, n: number): string {
   const tag = `${String(n).padStart(2)}. `;
   const c = s as Record<string, unknown>;
@@ -48,21 +52,21 @@ export function stepText(s: DemoStep, n: number): string {
       return `${tag}${who}probe (exchange 240) #${c.attempt}, cookie ${c.icookie}, ${ip.src}:${ip.sport} > ${ip.dst}:${ip.dport}${c.spoofed ? '' : ' (sent from the initiator\'s own address)'}, summary: ${c.summary}, ${c.bytes} bytes`;
     }
     case 'response':
-      return `${tag}${who}responder: mirrored summary matches its entry ${c.entry} (${c.acl}); response (exchange 241) to ${c.to}, responder cookie ${c.rcookie}, proxy: ${c.proxy}`;
+      return `${tag}${who}responder: mirrored summary matches its entry ${c.entry} (${c.acl}); response (exchange 241) to ${c.to}, responder cookie ${c.rcookie}, proxy: ${entry(c.proxy)}`;
     case 'responder-silent':
       return `${tag}${who}responder stays silent: ${c.reason}`;
     case 'response-dropped':
       return `${tag}${who}initiator drops a response: ${c.reason}`;
     case 'intersection':
-      return `${tag}${who}intersection (v3) of our entry (${c.ours}) and the mirrored response (${c.theirs}):\n      ${c.result ?? `empty ${c.empty}`}`;
+      return `${tag}${who}intersection (v3) of our entry (${entry(c.ours)}) and the mirrored response (${entry(c.theirs)}):\n      ${c.result ? entry(c.result) : `empty ${c.empty}`}`;
     case 'merge':
-      return `${tag}${who}merged half proxies (v2) of our entry (${c.ours}) and the mirrored response (${c.theirs}):\n      ${c.result ?? `empty ${c.empty}`}`;
+      return `${tag}${who}merged half proxies (v2) of our entry (${entry(c.ours)}) and the mirrored response (${entry(c.theirs)}):\n      ${c.result ? entry(c.result) : `empty ${c.empty}`}`;
     case 'verify':
       return `${tag}${who}block 218: ${c.packet} ${c.inside ? 'lies inside' : 'lies OUTSIDE'} the result`;
     case 'quick-mode':
       return `${tag}${who}quick mode on the responder: proxy ${c.accepted ? `accepted by its entry ${c.entry}` : `refused (${c.reason})`}`;
     case 'tunnel':
-      return `${tag}${who}tunnel ${c.id} ${String(c.state).toUpperCase()}: peer ${c.peer}, proxy ${c.proxy}${c.reason ? ` (${c.reason})` : ''}`;
+      return `${tag}${who}tunnel ${c.id} ${String(c.state).toUpperCase()}: peer ${c.peer}, proxy ${entry(c.proxy)}${c.reason ? ` (${c.reason})` : ''}`;
     case 'gave-up':
       return `${tag}${who}no answer after ${c.tries} probes: gave up, destination held down`;
     case 'compare':
