@@ -36,7 +36,7 @@ describe('daemon configuration', () => {
     expect(c.deprecated).toEqual([]);
     expect(c.source.kind).toBe('none');
     expect(c.source.protocols).toEqual([6, 17, 1]);
-    expect(c.log).toEqual({ level: 'info', pretty: 'auto' });
+    expect(c.log).toEqual({ level: 'info', pretty: 'auto', summaryIntervalMs: 10_000, bufferBytes: 1_048_576 });
     expect(c.probe.source).toBe('host');
   });
 

@@ -10,8 +10,9 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { validateConfig, type DaemonConfig } from '../src/daemon/config.js';
 import { queryControl, startControlServer } from '../src/daemon/control.js';
-import { Daemon, logEvent } from '../src/daemon/daemon.js';
-import { createLogger } from '../src/daemon/log.js';
+import { Daemon } from '../src/daemon/daemon.js';
+import { EventLog } from '../src/daemon/event-log.js';
+import { createLogger, flushLogger } from '../src/daemon/log.js';
 import { initiatorSetup, protectedPrefixes, responderSetup } from '../src/daemon/setup.js';
 import { FramePump } from '../src/daemon/sources.js';
 import { TedError } from '../src/errors.js';
@@ -382,13 +383,20 @@ describe('frame pump reassembly (capture and replay sources)', () => {
 });
 
 describe('event logs', () => {
-  it('a flood of dropped responses gives one warning per reason, every datagram at debug', () => {
+  it('a flood of dropped responses: every datagram at debug, one summary line per kind with the reasons', () => {
     const { logger, lines } = memoryLogger();
-    for (let i = 0; i < 50; i++) logEvent(logger, { type: 'response-dropped', reason: 'unknown-cookie', icookie: BigInt(i + 1) });
-    logEvent(logger, { type: 'response-dropped', reason: 'source-mismatch' });
-    const warns = lines.filter((l) => l.level === 40);
-    expect(warns.map((w) => w.reason)).toEqual(['unknown-cookie', 'source-mismatch']);
+    const events = new EventLog(logger, { intervalMs: 0 });
+    for (let i = 0; i < 50; i++) events.handle({ type: 'response-dropped', reason: 'unknown-cookie', icookie: BigInt(i + 1) });
+    events.handle({ type: 'response-dropped', reason: 'source-mismatch' });
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(0);
     expect(lines.filter((l) => l.level === 20 && l.event === 'response-dropped')).toHaveLength(51);
+    events.summarize();
+    const warns = lines.filter((l) => l.level === 40);
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({ event: 'summary', of: 'response-dropped', count: 51, byReason: { 'unknown-cookie': 50, 'source-mismatch': 1 } });
+    expect(String(warns[0]!.msg)).toMatch(/^51 responses dropped in the last \d+ s: unknown-cookie 50, source-mismatch 1$/);
+    events.summarize();
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(1); // nothing new: no line
   });
 });
 
@@ -437,11 +445,12 @@ describe('control socket', () => {
     await again.close();
   });
 
-  it('the logger writes readable lines instead when asked (as on a terminal)', () => {
+  it('the logger writes readable lines instead when asked (as on a terminal)', async () => {
     const file = join(dir, 'pretty.log');
     const fd = fs.openSync(file, 'w');
     const log = createLogger({ level: 'info', fd, pretty: 'always' });
     log.info({ event: 'probe-sent', icookie: 'ab' }, 'probe ab attempt 1');
+    expect(await flushLogger(log)).toBe(true); // asynchronous: written once flushed
     fs.closeSync(fd);
     const text = fs.readFileSync(file, 'utf8');
     expect(text).toContain('probe ab attempt 1');
@@ -449,13 +458,14 @@ describe('control socket', () => {
     expect(() => JSON.parse(text.split('\n')[0]!)).toThrow();
   });
 
-  it('the logger writes JSON lines with ISO times and level names', () => {
+  it('the logger writes JSON lines with ISO times and level names', async () => {
     const file = join(dir, 'log.jsonl');
     const { openSync, readFileSync, closeSync } = require_fs();
     const fd = openSync(file, 'w');
     const log = createLogger({ level: 'info', fd, pretty: 'auto', base: { role: 'initiator' } });
     log.info({ event: 'x', n: 1 }, 'hello');
     log.debug('hidden');
+    expect(await flushLogger(log)).toBe(true); // asynchronous: written once flushed
     closeSync(fd);
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l: string) => JSON.parse(l));
     expect(lines).toHaveLength(1);

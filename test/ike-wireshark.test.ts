@@ -38,7 +38,8 @@ const probes: TedProbe[] = [
     proxy: { family: 4, protocol: 6, src: { value: 0x0a0b0000n, care: 0xffff0000n }, dst: { value: 0x0a000000n, care: 0xff00ff00n }, sport: [{ lo: 0, hi: 65535 }], dport: [{ lo: 0, hi: 79 }, { lo: 81, hi: 65535 }] },
     summary: { tedVersion: 3, family: 4, protocol: 6, src: 0x0a0b0001n, dst: 0x0a000001n, sport: 1234, dport: 80 },
   },
-  { icookie: 1n, capabilities: 0, id: { family: 4, address: 0xc6336401n }, summary: { tedVersion: 3, family: 4, protocol: 1, src: 0xc0a80101n, dst: 0xc0a80201n, sport: 0, dport: 0 } },
+  // Padded as the gateway sends it (payload 134), so that no response can be larger.
+  { icookie: 1n, capabilities: 0, id: { family: 4, address: 0xc6336401n }, summary: { tedVersion: 3, family: 4, protocol: 1, src: 0xc0a80101n, dst: 0xc0a80201n, sport: 0, dport: 0 }, padding: 112 },
   {
     icookie: 0xffffffffffffffffn,
     capabilities: 4,

@@ -12,7 +12,7 @@ import { inputProblem } from '../files.js';
 import { controlSocketProblem } from './control.js';
 import { parseAnyAddress, prefixMask } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
-import { formerKeys, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
+import { formerKeys, type Discovery, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
 import type { LoadPolicyOptions } from '../policy/index.js';
 
 export type Role = 'initiator' | 'responder' | 'both';
@@ -51,6 +51,7 @@ export interface DaemonConfig {
   readonly timers: Readonly<Timers>;
   readonly limits: Readonly<Limits>;
   readonly rateLimit: Readonly<RateLimit>;
+  readonly discovery: Readonly<Discovery>;
   /** Former names the file used (still read): the daemon warns with the current key. */
   readonly deprecated: readonly Deprecation[];
   readonly source: {
@@ -63,7 +64,7 @@ export interface DaemonConfig {
     readonly forward: boolean;
   };
   readonly protects?: readonly Prefix[];
-  readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never' };
+  readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never'; readonly summaryIntervalMs: number; readonly bufferBytes: number };
   readonly control: { readonly socket: string };
 }
 
@@ -96,9 +97,10 @@ function keyOf(pointer: string, extra?: string): string {
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   const lw = word.toLowerCase();
-  // A name cut short (`maxPending` for `maxPendingProbes`) is the likeliest slip.
-  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lw));
-  if (lw.length >= 4 && prefixed.length === 1) return prefixed[0];
+  // A name cut short (`maxPending` for `maxPendingProbes`) is the likeliest slip: the shortest
+  // name it begins.
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lw)).sort((a, b) => a.length - b.length);
+  if (lw.length >= 4 && prefixed.length > 0) return prefixed[0];
   let best: string | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
@@ -214,7 +216,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   const data = structuredClone(raw) as Record<string, unknown>;
   if (typeof data === 'object' && !Array.isArray(data)) {
     // Sections with only defaults may be absent: create them so the defaults inside are applied.
-    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
+    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'discovery', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
   }
   const deprecated = findFormerKeys(data);
   const validate = getValidator();
@@ -305,6 +307,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     timers: t as unknown as Timers,
     limits: d.limits as unknown as Limits,
     rateLimit: d.rateLimit as unknown as RateLimit,
+    discovery: d.discovery as unknown as Discovery,
     deprecated,
     source: {
       kind,
@@ -316,7 +319,12 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
       forward: src.forward as boolean,
     },
     ...(protects ? { protects } : {}),
-    log: { level: o.logLevel ?? (log.level as LogLevel), pretty: log.pretty as 'auto' | 'always' | 'never' },
+    log: {
+      level: o.logLevel ?? (log.level as LogLevel),
+      pretty: log.pretty as 'auto' | 'always' | 'never',
+      summaryIntervalMs: log.summaryIntervalMs as number,
+      bufferBytes: log.bufferBytes as number,
+    },
     control: { socket: controlSocket },
   };
 }

@@ -30,6 +30,8 @@ export const PayloadV1 = Object.freeze({
   TED_SUMMARY: 129,
   /** Private: TED response (the responder's full proxy). */
   TED_RESPONSE: 133,
+  /** Private: TED padding (probe, optional): zero bytes that make the probe as large as any response. */
+  TED_PADDING: 134,
 });
 
 /** IKEv2 payload types (RFC 7296 3.2). */

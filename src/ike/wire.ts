@@ -1,6 +1,7 @@
 // Bounds-checked byte helpers and the one way an IKE decoder fails. Every decoder in src/ike
 // reads through these so that, whatever the bytes, only a DecodeError with an IKE_* code escapes.
 import { DecodeError } from '../errors.js';
+import { MAX_PORT_RANGES } from '../selector/types.js';
 
 /** Where a decode is: which top-level payload (for error reports). */
 export interface DecodeContext {
@@ -16,7 +17,7 @@ export const LIMITS = Object.freeze({
   maxAttributes: 128,
   maxTrafficSelectors: 64,
   maxSpis: 1024,
-  maxPortRanges: 16,
+  maxPortRanges: MAX_PORT_RANGES,
 });
 
 export function invalid(code: string, message: string, offset: number, ctx?: DecodeContext): never {

@@ -11,7 +11,7 @@ import { PolicyError } from '../errors.js';
 import { address, portSet } from '../selector/algebra.js';
 import { parseAnyAddress, parseIPv4, parseIPv6, prefixMask } from '../selector/address.js';
 import type { Action, Address, Entry, Family, PortRange, PortSet, Policy, Selector } from '../selector/types.js';
-import { FULL_PORTS, allOnes } from '../selector/types.js';
+import { FULL_PORTS, MAX_PORT_RANGES, allOnes } from '../selector/types.js';
 import { baseName } from './classbench.js';
 import { inferEntryFamily, parseEntry, type ParsedEntryLine } from './cisco.js';
 import { JsonSyntaxError, parseJsonWithPositions, type JsonNode } from './json-source.js';
@@ -321,7 +321,13 @@ function portsOf(v: JsonNode): PortSet {
     const p = port(v);
     return portSet([{ lo: p, hi: p }]);
   }
-  if (v.kind === 'array' && v.items.length > 0 && v.items[0]!.kind === 'array') return portSet(v.items.map(range));
+  if (v.kind === 'array' && v.items.length > 0 && v.items[0]!.kind === 'array') {
+    const set = portSet(v.items.map(range));
+    // Counted after merging overlapping and adjacent ranges: what the entry needs on the wire.
+    if (set.length > MAX_PORT_RANGES)
+      throw new Bad(v, `${set.length} separate port ranges; a TED proxy carries at most ${MAX_PORT_RANGES}`, `at most ${MAX_PORT_RANGES} ranges (split the entry)`, 'POLICY_TOO_MANY_PORT_RANGES');
+    return set;
+  }
   if (v.kind === 'array') return portSet([range(v)]);
   throw new Bad(v, 'bad port condition', 'N, [lo, hi] or [[lo, hi], ...]', 'POLICY_BAD_PORT');
 }

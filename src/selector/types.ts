@@ -84,6 +84,13 @@ export interface Tuple {
 
 export const FULL_PORTS: PortSet = Object.freeze([Object.freeze({ lo: 0, hi: 65535 })]);
 
+/**
+ * Most port ranges one side of a selector may have: what a TED proxy carries on the wire
+ * (docs/wire-format.md). Policies are checked against it when they are read, so that every
+ * permit entry can be sent in a response.
+ */
+export const MAX_PORT_RANGES = 16;
+
 export function addressBits(family: Family): number {
   return family === 4 ? 32 : 128;
 }

@@ -1,11 +1,21 @@
 // The responder (FIG. 2, the far end): a probe is validated (message ID, cookies, family, the
 // datagram's destination = the summary's), its mirrored summary classified against our ACL, and
-// a permitted one answered with the whole entry's proxy, rate-limited per initiator. Stateless:
-// the responder cookie is a keyed hash of the probe, nothing is stored per probe.
+// a permitted one answered with the whole entry's proxy. Stateless: the responder cookie is a
+// keyed hash of the probe, nothing is stored per probe.
+//
+// Anyone can send a probe with any ID, and the answer goes to that ID: the responder is a
+// reflector by design. It answers only IDs that are a unicast host elsewhere (not unspecified,
+// loopback, link-local, multicast, broadcast, class E, IPv4-mapped, nor our own address), only
+// when the answer is no larger on the wire than the probe (no amplification: our initiators pad
+// their probes to the largest answer), and only within three budgets taken together: per
+// initiator address, per initiator prefix (/24, /56) and for the whole gateway.
 import { FLAG_HAS_PORTS, type TupleBatch } from '../classify/batch.js';
 import type { Classifier } from '../classify/types.js';
 import type { TedResponse, TedSummary } from '../ike/ted-types.js';
 import { SUMMARY_PORT_PROTOCOLS as PORT_PROTOCOLS } from '../ike/ted-types.js';
+import { datagramOverhead } from '../ike/ted.js';
+import type { TedIdentity } from '../ike/ted-types.js';
+import { addressScope } from '../selector/address.js';
 import { entrySelectors, intersect, isSubset, mirror } from '../selector/algebra.js';
 import type { Policy, Selector, Tuple } from '../selector/types.js';
 import type { InboundDatagram } from '../transport/types.js';
@@ -13,7 +23,7 @@ import type { GatewayContext } from './context.js';
 import { ResponderCookies } from './cookies.js';
 import type { CounterName } from './counters.js';
 import type { PolicyView } from './policy-view.js';
-import { RateLimiter } from './rate-limit.js';
+import { ANSWER_GLOBAL_LIMITED, ANSWER_INITIATOR_LIMITED, ANSWER_OK, ANSWER_PREFIX_LIMITED, AnswerBudget } from './rate-limit.js';
 import type { RateLimit } from './settings.js';
 import type { DecodedTed } from './wire.js';
 
@@ -26,7 +36,9 @@ export interface ProposalCheck {
 }
 
 export class Responder {
-  private readonly rate: RateLimiter;
+  private readonly budget: AnswerBudget;
+  /** A responder on a loopback address answers loopback IDs (a one-host lab: nothing leaves the host). */
+  private readonly loopbackOk: boolean;
   private readonly templates: (Uint8Array | undefined)[][] = [];
   /** Responses are encoded here (the transport copies what it keeps). */
   private readonly scratch = new Uint8Array(2048);
@@ -40,12 +52,28 @@ export class Responder {
     private readonly cookies: ResponderCookies,
     rateLimit: RateLimit,
   ) {
-    this.rate = new RateLimiter({ perSecond: rateLimit.responsesPerSecond, burst: rateLimit.burst, maxInitiators: rateLimit.maxInitiators });
+    this.budget = new AnswerBudget({
+      perInitiator: { perSecond: rateLimit.responsesPerSecond, burst: rateLimit.burst },
+      perPrefix: { perSecond: rateLimit.prefixResponsesPerSecond, burst: rateLimit.prefixBurst },
+      global: { perSecond: rateLimit.globalResponsesPerSecond, burst: rateLimit.globalBurst },
+      prefix4: rateLimit.prefixLength4,
+      prefix6: rateLimit.prefixLength6,
+      slots: rateLimit.maxInitiators,
+    });
+    this.loopbackOk = addressScope(ctx.localAddress.family, ctx.localAddress.address) === 'loopback';
   }
 
-  /** Initiators the rate limiter tracks. */
+  /** Buckets of the answer budgets in use (bounded by rateLimit.maxInitiators per table). */
   get rateEntries(): number {
-    return this.rate.size;
+    return Math.max(this.budget.initiators.used, this.budget.prefixes.used);
+  }
+
+  /** Why an answer to `id` would not reach one host elsewhere (undefined: it would). */
+  private refusedId(id: TedIdentity): string | undefined {
+    const scope = addressScope(id.family, id.address);
+    if (scope !== 'unicast' && !(scope === 'loopback' && this.loopbackOk)) return scope;
+    if (id.address === this.ctx.localAddress.address) return 'own';
+    return undefined;
   }
 
   private ignore(counter: CounterName, reason: string, icookie: bigint): void {
@@ -63,17 +91,24 @@ export class Responder {
     const s = probe.summary;
     if (s.family !== this.view.policy.family || probe.id.family !== ctx.localAddress.family) return this.ignore('probeFamilyMismatch', 'family', m.icookie);
     if (d.dstKnown && (d.family !== s.family || d.dst !== s.dst)) return this.ignore('probeDestinationMismatch', 'destination-not-summary', m.icookie);
+    const badId = this.refusedId(probe.id);
+    if (badId) return this.ignore(badId === 'own' ? 'probeIdOwn' : 'probeIdNotUnicast', `id-${badId}`, m.icookie);
     if (ctx.observed) ctx.emit({ type: 'probe-received', icookie: probe.icookie, from: probe.id, summary: s });
     const o = this.classifyMirrored(s);
     if (o === 0) return this.ignore('probeNoEntry', 'no-entry', m.icookie);
     if (!this.view.permits(o)) return this.ignore('probeDenied', 'denied', m.icookie);
-    const rateKey = probe.id.family === 6 ? probe.id.address | (1n << 128n) : probe.id.address;
-    if (!this.rate.take(rateKey, ctx.now())) return this.ignore('probeRateLimited', 'rate-limited', m.icookie);
     // The response differs between probes only in its two cookies (the ISAKMP header's first 16
     // bytes): copy the entry's encoded template and write them in.
     // An entry written with object groups answers with its selector that holds the packet.
     const k = this.view.members[o] ? this.view.memberIndex(o, mirroredTuple(s)) : 0;
     const tpl = this.template(o, k);
+    if (tpl.length + datagramOverhead(probe.id.family) > d.payload.length + datagramOverhead(d.family)) return this.ignore('probeTooSmall', 'smaller-than-answer', m.icookie);
+    const verdict = probe.id.family === 4 ? this.budget.take4(Number(probe.id.address) >>> 0, ctx.now()) : this.budget.take(6, probe.id.address, ctx.now());
+    if (verdict !== ANSWER_OK) {
+      if (verdict === ANSWER_INITIATOR_LIMITED) return this.ignore('probeRateLimited', 'rate-limited', m.icookie);
+      if (verdict === ANSWER_PREFIX_LIMITED) return this.ignore('probePrefixLimited', 'prefix-rate-limited', m.icookie);
+      if (verdict === ANSWER_GLOBAL_LIMITED) return this.ignore('probeGlobalLimited', 'global-rate-limited', m.icookie);
+    }
     const bytes = tpl.length <= this.scratch.length ? this.scratch.subarray(0, tpl.length) : new Uint8Array(tpl.length);
     bytes.set(tpl);
     const wire = d.payload;

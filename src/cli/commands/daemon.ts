@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadConfig, policyLoadOptions, type DaemonConfig, type LogLevel, type Role } from '../../daemon/config.js';
 import { Daemon } from '../../daemon/daemon.js';
-import { createLogger } from '../../daemon/log.js';
+import { createLogger, flushLogger } from '../../daemon/log.js';
 import { setupFor } from '../../daemon/setup.js';
 import { loadPolicy } from '../../policy/index.js';
 
@@ -45,7 +45,7 @@ async function runDaemon(role: Role | undefined, flags: DaemonFlags): Promise<vo
       ...(flags.control !== undefined ? { controlSocket: flags.control } : {}),
     },
   });
-  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: config.role } });
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, bufferBytes: config.log.bufferBytes, base: { role: config.role } });
   const daemon = await Daemon.start(config, { logger });
   const onSignal = (signal: NodeJS.Signals) => void daemon.stop(signal);
   // A bug must not leave a half-working gateway: log it as the last line, stop cleanly, and exit 1.
@@ -66,6 +66,8 @@ async function runDaemon(role: Role | undefined, flags: DaemonFlags): Promise<vo
     process.off('SIGTERM', onSignal);
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
+    // A write stuck on a stalled stderr (a pipe nobody reads) must not keep the process alive.
+    if (!(await flushLogger(logger, 2000))) setTimeout(() => process.exit(), 100).unref();
   }
   if (fatal !== undefined) throw fatal;
 }
