@@ -3,10 +3,10 @@
 // check what a schema cannot (addresses, prefixes, files). Any problem is a ConfigError whose
 // `key` names the setting, e.g. `timers.retransmitMs`.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
-import { parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
 import { inputProblem } from '../files.js';
 import { controlSocketProblem } from './control.js';
@@ -77,9 +77,14 @@ export function configSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL('../../schema/daemon-config.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
+// The YAML parser and the schema validator load on first use: together they are most of the
+// start-up time of a command that never reads a configuration (`ted decode`, `ted policy check`).
+const requireLazy = createRequire(import.meta.url);
+
 function getValidator() {
   if (!validator) {
-    const Ajv2020 = (Ajv2020Module as unknown as { default?: typeof Ajv2020Module }).default ?? Ajv2020Module;
+    const Ajv2020Module = requireLazy('ajv/dist/2020.js') as { default?: unknown };
+    const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module;
     const ajv = new (Ajv2020 as unknown as new (o: object) => { compile(s: object): typeof validator })({ allErrors: true, useDefaults: true, strict: true });
     validator = ajv.compile(configSchema());
   }
@@ -200,6 +205,7 @@ export function loadConfig(path: string, options: LoadOptions = {}): DaemonConfi
   } catch (err) {
     throw new ConfigError('CONFIG_FILE', '(file)', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
+  const { parseDocument } = requireLazy('yaml') as typeof Yaml;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;

@@ -9,7 +9,8 @@
 import { write as fsWrite } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isatty } from 'node:tty';
-import { pino, type Logger } from 'pino';
+import type * as Pino from 'pino';
+import type { Logger } from 'pino';
 import { colourWanted } from '../terminal.js';
 import type { LogLevel } from './config.js';
 
@@ -202,6 +203,8 @@ export function createLogger(options: LoggerOptions): Logger {
   const mode = options.pretty ?? 'auto';
   const usePretty = mode === 'always' || (mode === 'auto' && !options.sink && fd === 2 && process.stderr.isTTY === true);
   const base = { pid: process.pid, ...(options.base ?? {}) };
+  // Loaded here, not at import: commands that never log (most of the CLI) start faster.
+  const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
   const opts = {
     level: options.level,
     base,

@@ -4,7 +4,8 @@
 // counted and reading goes on.
 import type { Command } from 'commander';
 import { lineJson } from '../json.js';
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import { statSync } from 'node:fs';
 import { DecodeError } from '../../errors.js';
 import { LINK_TYPE_NAMES, REASON_NAMES, walkFrame, WalkState } from '../../packet/decode.js';
@@ -36,6 +37,8 @@ export interface Progress {
 /** A progress bar on stderr for large inputs when stderr is a terminal; otherwise a no-op. */
 export function startProgress(label: string, total: number): Progress {
   if (!process.stderr.isTTY || total < PROGRESS_THRESHOLD) return { update() {}, stop() {} };
+  // Loaded only when a bar is shown (it is a noticeable part of every command's start-up).
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s`, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
