@@ -31,12 +31,8 @@ const TIME = Number(process.env.TED_BENCH_TIME_MS ?? 1000);
 const NAMES = setNames();
 
 // The scalar build, loaded explicitly (the loader picks the SIMD one on this machine).
-function loadScalar() {
-  const file = join(root, 'build', 'ted.wasm');
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), { env: { abort() { throw new Error('abort'); } } });
-  return { exports: instance.exports, simd: false, file };
-}
-const scalar = loadScalar();
+const { instantiateWasm, WASM_BUILD_DIR } = await imp('wasm/load.js');
+const scalar = instantiateWasm(join(WASM_BUILD_DIR, 'ted.wasm'), false);
 
 const load = (name) => loadSet(name);
 

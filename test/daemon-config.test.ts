@@ -6,6 +6,7 @@ import { loadConfig, validateConfig, parsePrefix, inPrefixes } from '../src/daem
 import { ConfigError } from '../src/errors.js';
 import { loadPolicy } from '../src/policy/index.js';
 import { thrown } from './support/errors.js';
+import { DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, DEFAULT_TIMERS } from '../src/ted/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ted-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,10 +28,15 @@ describe('daemon configuration', () => {
     expect(c.role).toBe('initiator');
     expect(c.ike).toMatchObject({ address: '198.51.100.1', family: 4, port: 500, peerPort: 500, intercept: true });
     expect(c.policy.file).toBe(join(dir, 'policy.acl'));
-    expect(c.timers).toEqual({ retransmitMs: 1000, retries: 3, holdDownMs: 60000, tunnelLifetimeMs: 3600000, tunnelIdleMs: 600000 });
+    // The same defaults as the API's (one table: src/ted/settings.ts).
+    expect(c.timers).toEqual(DEFAULT_TIMERS);
+    expect(c.limits).toEqual(DEFAULT_LIMITS);
+    expect(c.rateLimit).toEqual(DEFAULT_RATE_LIMIT);
+    expect(c.timers).toMatchObject({ probeTimeoutMs: 1000, probeTries: 3, tunnelIdleMs: 300000 });
+    expect(c.deprecated).toEqual([]);
     expect(c.source.kind).toBe('none');
     expect(c.source.protocols).toEqual([6, 17, 1]);
-    expect(c.log).toEqual({ level: 'info', pretty: 'auto' });
+    expect(c.log).toEqual({ level: 'info', pretty: 'auto', summaryIntervalMs: 10_000, bufferBytes: 1_048_576 });
     expect(c.probe.source).toBe('host');
   });
 
@@ -43,7 +49,11 @@ describe('daemon configuration', () => {
 
   it.each([
     [{ ...minimal, timers: { retransmitMs: 0 } }, 'timers.retransmitMs', 'CONFIG_RANGE', /must be >= 1/],
-    [{ ...minimal, timers: { retransmit: 5 } }, 'timers.retransmit', 'CONFIG_UNKNOWN_KEY', /did you mean 'retransmitMs'/],
+    [{ ...minimal, timers: { probeTimeout: 5 } }, 'timers.probeTimeout', 'CONFIG_UNKNOWN_KEY', /did you mean 'probeTimeoutMs'/],
+    [{ ...minimal, limits: { maxPending: 5 } }, 'limits.maxPending', 'CONFIG_UNKNOWN_KEY', /did you mean 'maxPendingProbes'/],
+    [{ ...minimal, bounds: { maxTunnels: 0 } }, 'bounds.maxTunnels', 'CONFIG_RANGE', />= 1/],
+    [{ ...minimal, timers: { retries: 2, probeTries: 3 } }, 'timers.retries', 'CONFIG_CONFLICT', /probeTries/],
+    [{ ...minimal, bounds: { flowCacheEntries: 64 }, limits: { flowCacheEntries: 128 } }, 'bounds.flowCacheEntries', 'CONFIG_CONFLICT', /limits\.flowCacheEntries/],
     [{ ...minimal, timers: { retries: 2.5 } }, 'timers.retries', 'CONFIG_TYPE', /integer/],
     [{ policy: { file: 'policy.acl' } }, 'ike', 'CONFIG_REQUIRED', /missing/],
     [{ ...minimal, ike: {} }, 'ike.address', 'CONFIG_REQUIRED', /missing/],
@@ -61,12 +71,35 @@ describe('daemon configuration', () => {
     [{ ...minimal, timers: { tunnelIdleMs: 7200000, tunnelLifetimeMs: 3600000 } }, 'timers.tunnelIdleMs', 'CONFIG_RANGE', /tunnelLifetimeMs/],
     [{ ...minimal, control: { socket: 5 } }, 'control.socket', 'CONFIG_TYPE', /string/],
     [{ ...minimal, extra: 1 }, 'extra', 'CONFIG_UNKNOWN_KEY', /unknown setting/],
+    [{ ...minimal, policy: { file: 'policy.acl', acl: '101', cryptoMap: 'VPN' } }, 'policy.cryptoMap', 'CONFIG_CONFLICT', /not both/],
+    [{ ...minimal, policy: { file: 'policy.acl', cryptoMap: 'VPN ten' } }, 'policy.cryptoMap', 'CONFIG_INVALID', /pattern|match/],
   ])('refuses %j naming %s', (raw, key, code, message) => {
     const e = configError(() => validateConfig(raw, { baseDir: dir }));
     expect(e.key).toBe(key);
     expect(e.code).toBe(code);
     expect(e.message).toMatch(message);
     expect(e.message.startsWith(`${key}: `)).toBe(true);
+  });
+
+  it('policy.cryptoMap: NAME or NAME SEQ', () => {
+    expect(validateConfig({ ...minimal, policy: { file: 'policy.acl', cryptoMap: 'VPN 10' } }, { baseDir: dir }).policy).toMatchObject({ cryptoMap: 'VPN 10' });
+    expect(validateConfig({ ...minimal, policy: { file: 'policy.acl', cryptoMap: 'TED-MAP' } }, { baseDir: dir }).policy.cryptoMap).toBe('TED-MAP');
+  });
+
+  it('former names are read as the current settings and reported as deprecated', () => {
+    const c = validateConfig(
+      { ...minimal, timers: { retransmitMs: 250, retries: 5, holdDownMs: 1000 }, bounds: { maxPendingProbes: 7, flowCacheEntries: 64 }, limits: { maxTunnels: 9 } },
+      { baseDir: dir },
+    );
+    expect(c.timers).toMatchObject({ probeTimeoutMs: 250, probeTries: 5, holdDownMs: 1000 });
+    expect(c.limits).toEqual({ ...DEFAULT_LIMITS, maxTunnels: 9, maxPendingProbes: 7, flowCacheEntries: 64 });
+    expect(Object.keys(c.timers).sort()).toEqual(Object.keys(DEFAULT_TIMERS).sort());
+    expect(c.deprecated).toEqual([
+      { key: 'timers.retransmitMs', replacement: 'timers.probeTimeoutMs' },
+      { key: 'timers.retries', replacement: 'timers.probeTries' },
+      { key: 'bounds.maxPendingProbes', replacement: 'limits.maxPendingProbes' },
+      { key: 'bounds.flowCacheEntries', replacement: 'limits.flowCacheEntries' },
+    ]);
   });
 
   it('a role in the file that contradicts the command refuses to start', () => {
@@ -76,8 +109,8 @@ describe('daemon configuration', () => {
   });
 
   it('several problems: the first is reported and the others are named', () => {
-    const e = configError(() => validateConfig({ ...minimal, timers: { retries: 0, holdDownMs: -1 } }, { baseDir: dir }));
-    expect(e.key).toBe('timers.retries');
+    const e = configError(() => validateConfig({ ...minimal, timers: { probeTries: 0, holdDownMs: -1 } }, { baseDir: dir }));
+    expect(e.key).toBe('timers.probeTries');
     expect(e.message).toContain('timers.holdDownMs');
   });
 

@@ -63,9 +63,18 @@ export interface ClassifierPool {
    * Framing damage throws the reader's DecodeError (byte offset in the file) after every frame
    * before it was yielded. Not for pcapng (`isClassicPcap` tells).
    */
-  classifyPcapFile(file: string, options?: { chunkBytes?: number; onProgress?: (done: number, total: number) => void }): AsyncGenerator<PcapChunkResult>;
+  classifyPcapFile(file: string, options?: PcapFileOptions): AsyncGenerator<PcapChunkResult>;
   /** Stops the workers. Jobs still running are rejected; the pool is unusable afterwards. */
   close(): Promise<void>;
+}
+
+export interface PcapFileOptions {
+  /** Bytes of records per job (default 4 MiB). */
+  chunkBytes?: number;
+  /** Called after each chunk with (file bytes done, file size). */
+  onProgress?: (done: number, total: number) => void;
+  /** Called once the file header was read (errors after it are framing errors). */
+  onHeader?: () => void;
 }
 
 /** One chunk of a capture classified in a worker. */
@@ -346,7 +355,7 @@ class Pool implements ClassifierPool {
     }
   }
 
-  async *classifyPcapFile(file: string, options: { chunkBytes?: number; onProgress?: (done: number, total: number) => void } = {}): AsyncGenerator<PcapChunkResult> {
+  async *classifyPcapFile(file: string, options: PcapFileOptions = {}): AsyncGenerator<PcapChunkResult> {
     const fh = await open(file, 'r');
     const size = (await fh.stat()).size;
     const read = async (into: Uint8Array, at: number, length: number, position: number): Promise<number> => {
@@ -367,6 +376,7 @@ class Pool implements ClassifierPool {
       await read(head, 0, head.length, 0);
       const headLen = parser.step(head, 0, head.length, 0, head.length === size);
       if (parser.format !== 'pcap') throw new TedError('CLASSIFY_POOL_FORMAT', `${file} is not a classic pcap capture`);
+      options.onHeader?.();
       const H = parser.recordHeader;
       const le = parser.littleEndian;
       const maxCaplen = parser.maxCaplen;

@@ -2,14 +2,18 @@
 // schema/daemon-config.schema.json (the documented source of truth, defaults included), then
 // check what a schema cannot (addresses, prefixes, files). Any problem is a ConfigError whose
 // `key` names the setting, e.g. `timers.retransmitMs`.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
-import { parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
+import { inputProblem } from '../files.js';
+import { controlSocketProblem } from './control.js';
 import { parseAnyAddress, prefixMask } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
+import { formerKeys, type Discovery, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
+import type { LoadPolicyOptions } from '../policy/index.js';
 
 export type Role = 'initiator' | 'responder' | 'both';
 export type SourceKind = 'raw' | 'capture' | 'replay' | 'none';
@@ -20,6 +24,12 @@ export interface Prefix {
   readonly family: Family;
   readonly value: bigint;
   readonly length: number;
+}
+
+/** A setting given under a former name. */
+export interface Deprecation {
+  readonly key: string;
+  readonly replacement: string;
 }
 
 /** The configuration after validation, defaults and path resolution. */
@@ -35,17 +45,15 @@ export interface DaemonConfig {
     readonly peerPort: number;
     readonly intercept: boolean;
   };
-  readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string };
+  readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string; readonly cryptoMap?: string };
   readonly probe: { readonly source: 'host' | 'gateway' };
-  readonly timers: {
-    readonly retransmitMs: number;
-    readonly retries: number;
-    readonly holdDownMs: number;
-    readonly tunnelLifetimeMs: number;
-    readonly tunnelIdleMs: number;
-  };
-  readonly bounds: { readonly maxTunnels: number; readonly maxPendingProbes: number; readonly maxHoldDowns: number; readonly flowCacheEntries: number };
-  readonly rateLimit: { readonly responsesPerSecond: number; readonly burst: number };
+  /** The gateway's settings, by the names the API uses too (src/ted/settings.ts). */
+  readonly timers: Readonly<Timers>;
+  readonly limits: Readonly<Limits>;
+  readonly rateLimit: Readonly<RateLimit>;
+  readonly discovery: Readonly<Discovery>;
+  /** Former names the file used (still read): the daemon warns with the current key. */
+  readonly deprecated: readonly Deprecation[];
   readonly source: {
     readonly kind: SourceKind;
     readonly prefixes: readonly Prefix[];
@@ -56,7 +64,7 @@ export interface DaemonConfig {
     readonly forward: boolean;
   };
   readonly protects?: readonly Prefix[];
-  readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never' };
+  readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never'; readonly summaryIntervalMs: number; readonly bufferBytes: number };
   readonly control: { readonly socket: string };
 }
 
@@ -69,9 +77,14 @@ export function configSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL('../../schema/daemon-config.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
+// The YAML parser and the schema validator load on first use: together they are most of the
+// start-up time of a command that never reads a configuration (`ted decode`, `ted policy check`).
+const requireLazy = createRequire(import.meta.url);
+
 function getValidator() {
   if (!validator) {
-    const Ajv2020 = (Ajv2020Module as unknown as { default?: typeof Ajv2020Module }).default ?? Ajv2020Module;
+    const Ajv2020Module = requireLazy('ajv/dist/2020.js') as { default?: unknown };
+    const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module;
     const ajv = new (Ajv2020 as unknown as new (o: object) => { compile(s: object): typeof validator })({ allErrors: true, useDefaults: true, strict: true });
     validator = ajv.compile(configSchema());
   }
@@ -89,6 +102,10 @@ function keyOf(pointer: string, extra?: string): string {
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   const lw = word.toLowerCase();
+  // A name cut short (`maxPending` for `maxPendingProbes`) is the likeliest slip: the shortest
+  // name it begins.
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lw)).sort((a, b) => a.length - b.length);
+  if (lw.length >= 4 && prefixed.length > 0) return prefixed[0];
   let best: string | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
@@ -121,7 +138,10 @@ function describe(e: ErrorObject, schema: Record<string, unknown>): { code: stri
   switch (e.keyword) {
     case 'additionalProperties': {
       const name = String(p.additionalProperty);
-      const known = Object.keys(schemaAt(schema, e.schemaPath) ?? {});
+      // Former names stay readable but are not offered: suggest and list current names only.
+      const known = Object.entries(schemaAt(schema, e.schemaPath) ?? {})
+        .filter(([, v]) => !(v as { deprecated?: boolean }).deprecated)
+        .map(([k]) => k);
       const hint = closest(name, known);
       return { code: 'CONFIG_UNKNOWN_KEY', key: keyOf(e.instancePath, name), message: `unknown setting${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}` };
     }
@@ -177,11 +197,15 @@ export interface LoadOptions {
 export function loadConfig(path: string, options: LoadOptions = {}): DaemonConfig {
   let text: string;
   const file = resolve(path);
+  // A directory, a FIFO (would block), /dev/zero (never ends) or a binary file: refused, named.
+  const problem = inputProblem(file, { text: true });
+  if (problem) throw new ConfigError('CONFIG_FILE', '(file)', `${path}: ${problem.reason}`);
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError('CONFIG_FILE', '(file)', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
+  const { parseDocument } = requireLazy('yaml') as typeof Yaml;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
@@ -198,8 +222,9 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   const data = structuredClone(raw) as Record<string, unknown>;
   if (typeof data === 'object' && !Array.isArray(data)) {
     // Sections with only defaults may be absent: create them so the defaults inside are applied.
-    for (const section of ['probe', 'timers', 'bounds', 'rateLimit', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
+    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'discovery', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
   }
+  const deprecated = findFormerKeys(data);
   const validate = getValidator();
   if (!validate(data)) {
     const schema = configSchema();
@@ -208,6 +233,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     const more = errs.length > 1 ? ` (and ${errs.length - 1} more: ${[...new Set(errs.slice(1).map((e) => e.key))].join(', ')})` : '';
     throw new ConfigError(first.code, first.key, first.message + more);
   }
+  moveFormerKeys(data, deprecated);
   const o = options.overrides ?? {};
   const d = data as Record<string, Record<string, unknown>> & { role?: Role; protects?: string[] };
   const baseDir = options.baseDir ?? process.cwd();
@@ -237,8 +263,13 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   // The file's role wins when it says both; otherwise the command (`ted initiator`) decides, and a
   // contradiction is an error rather than a silent choice.
   let role: Role = d.role ?? o.role ?? 'both';
+  // (`ted daemon` gives no role: it runs as the file says, both by default.)
   if (d.role !== undefined && d.role !== 'both' && o.role !== undefined && o.role !== d.role)
-    throw new ConfigError('CONFIG_ROLE', 'role', `the file says ${d.role} but the command is \`ted ${o.role}\`; set role to both or run \`ted ${d.role}\``);
+    throw new ConfigError(
+      'CONFIG_ROLE',
+      'role',
+      `the file says ${d.role} but the command is \`ted ${o.role === 'both' ? 'daemon' : o.role}\`; run \`ted ${d.role}\` or \`ted daemon\`, or set role to both`,
+    );
 
   if (kind === 'replay' && sourceFile === undefined) throw new ConfigError('CONFIG_REQUIRED', 'source.file', 'source.kind is replay: name the capture file (or pass --replay FILE)');
   if (kind === 'capture' && src.interface === undefined) throw new ConfigError('CONFIG_REQUIRED', 'source.interface', 'source.kind is capture: name the interface facing the protected hosts');
@@ -250,26 +281,40 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     throw new ConfigError('CONFIG_SOURCE', 'source.kind', `a pure responder takes no packets; set role to initiator or both, or source.kind to none`);
 
   const policyFile = resolve(baseDir, String(d.policy!.file));
+  if (d.policy!.acl !== undefined && d.policy!.cryptoMap !== undefined)
+    throw new ConfigError('CONFIG_CONFLICT', 'policy.cryptoMap', 'give policy.acl or policy.cryptoMap, not both (the crypto map names its ACL)');
+  const log = d.log!;
+  const control = d.control!;
+  const controlSocket = o.controlSocket ?? (control.socket === '' ? '' : resolve(baseDir, String(control.socket)));
   if (!options.skipFileChecks) {
-    if (!existsSync(policyFile)) throw new ConfigError('CONFIG_POLICY_FILE', 'policy.file', `no such file: ${policyFile}`);
-    if (kind === 'replay' && sourceFile && !existsSync(sourceFile)) throw new ConfigError('CONFIG_SOURCE_FILE', o.replay !== undefined ? '--replay' : 'source.file', `no such file: ${sourceFile}`);
+    const policyProblem = inputProblem(policyFile, { text: true });
+    if (policyProblem) throw new ConfigError('CONFIG_POLICY_FILE', 'policy.file', `${policyFile}: ${policyProblem.reason}`);
+    const sourceProblem = kind === 'replay' && sourceFile ? inputProblem(sourceFile) : undefined;
+    if (sourceProblem) throw new ConfigError('CONFIG_SOURCE_FILE', o.replay !== undefined ? '--replay' : 'source.file', `${sourceFile}: ${sourceProblem.reason}`);
+    const socketProblem = controlSocket ? controlSocketProblem(controlSocket) : undefined;
+    if (socketProblem) throw new ConfigError('CONFIG_CONTROL_SOCKET', o.controlSocket !== undefined ? '--control' : 'control.socket', socketProblem);
   }
 
   const t = d.timers!;
   if ((t.tunnelIdleMs as number) > (t.tunnelLifetimeMs as number))
     throw new ConfigError('CONFIG_RANGE', 'timers.tunnelIdleMs', `must not exceed timers.tunnelLifetimeMs (${String(t.tunnelLifetimeMs)})`);
 
-  const log = d.log!;
-  const control = d.control!;
   return {
     file: options.file ?? '(inline)',
     role,
     ike: { address: String(ike.address).trim(), family, value: ikeAddr.value, port: ike.port as number, peerPort: ike.peerPort as number, intercept: ike.intercept as boolean },
-    policy: { file: policyFile, format: d.policy!.format as DaemonConfig['policy']['format'], ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}) },
+    policy: {
+      file: policyFile,
+      format: d.policy!.format as DaemonConfig['policy']['format'],
+      ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}),
+      ...(d.policy!.cryptoMap !== undefined ? { cryptoMap: String(d.policy!.cryptoMap).trim() } : {}),
+    },
     probe: { source: d.probe!.source as 'host' | 'gateway' },
-    timers: t as unknown as DaemonConfig['timers'],
-    bounds: d.bounds as unknown as DaemonConfig['bounds'],
-    rateLimit: d.rateLimit as unknown as DaemonConfig['rateLimit'],
+    timers: t as unknown as Timers,
+    limits: d.limits as unknown as Limits,
+    rateLimit: d.rateLimit as unknown as RateLimit,
+    discovery: d.discovery as unknown as Discovery,
+    deprecated,
     source: {
       kind,
       prefixes,
@@ -280,13 +325,63 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
       forward: src.forward as boolean,
     },
     ...(protects ? { protects } : {}),
-    log: { level: o.logLevel ?? (log.level as LogLevel), pretty: log.pretty as 'auto' | 'always' | 'never' },
-    control: { socket: o.controlSocket ?? (control.socket === '' ? '' : resolve(baseDir, String(control.socket))) },
+    log: {
+      level: o.logLevel ?? (log.level as LogLevel),
+      pretty: log.pretty as 'auto' | 'always' | 'never',
+      summaryIntervalMs: log.summaryIntervalMs as number,
+      bufferBytes: log.bufferBytes as number,
+    },
+    control: { socket: controlSocket },
   };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Settings given under a former name (`timers.retransmitMs`, `bounds.*`). Both names at once is
+ * an error: which one was meant cannot be guessed.
+ */
+function findFormerKeys(data: unknown): Deprecation[] {
+  if (!isObject(data)) return [];
+  const found: Deprecation[] = [];
+  for (const [old, current] of formerKeys()) {
+    const [os, ok] = old.split('.') as [string, string];
+    const [ns, nk] = current.split('.') as [string, string];
+    const from = data[os];
+    if (!isObject(from) || !(ok in from)) continue;
+    const to = data[ns];
+    if (isObject(to) && nk in to) throw new ConfigError('CONFIG_CONFLICT', old, `former name of ${current}, which is also set; keep only ${current}`);
+    found.push({ key: old, replacement: current });
+  }
+  return found;
+}
+
+/** After validation (so errors name the key the file used): each former key's value moves to its current key. */
+function moveFormerKeys(data: Record<string, unknown>, found: readonly Deprecation[]): void {
+  for (const { key, replacement } of found) {
+    const [os, ok] = key.split('.') as [string, string];
+    const [ns, nk] = replacement.split('.') as [string, string];
+    const from = data[os] as Record<string, unknown>;
+    const to = (isObject(data[ns]) ? data[ns] : (data[ns] = {})) as Record<string, unknown>;
+    to[nk] = from[ok];
+    delete from[ok];
+    if (Object.keys(from).length === 0 && os !== ns) delete data[os];
+  }
 }
 
 /** True when `addr` (numeric, same family) lies in one of `prefixes`. */
 export function inPrefixes(prefixes: readonly Prefix[], family: Family, addr: bigint): boolean {
   for (const p of prefixes) if (p.family === family && (addr & prefixMask(family, p.length)) === p.value) return true;
   return false;
+}
+
+/** The policy loader's options for a configuration's `policy` section. */
+export function policyLoadOptions(p: DaemonConfig['policy']): LoadPolicyOptions {
+  return {
+    ...(p.format !== 'auto' ? { format: p.format } : {}),
+    ...(p.acl !== undefined ? { acl: p.acl } : {}),
+    ...(p.cryptoMap !== undefined ? { cryptoMap: p.cryptoMap } : {}),
+  };
 }

@@ -3,13 +3,15 @@
 // UDP/raw transports; packet P is dropped, probed, answered, intersected, verified and tunnelled,
 // and the next packet is forwarded. Then the same responder meets a TED v2 initiator (127.0.1.2),
 // whose merged half proxies its quick-mode check refuses, while v3's intersection is accepted.
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TedError } from '../errors.js';
 import { ikeWire } from '../ted/ike-wire.js';
 import { loadPolicy } from '../policy/index.js';
 import { formatAddress } from '../selector/address.js';
-import { contains, firstMatch, intersect, mirror } from '../selector/algebra.js';
-import { formatEntry, formatSelector } from '../selector/format.js';
+import { contains, entrySelectors, firstMatch, intersect, mirror, selectorContaining } from '../selector/algebra.js';
+import { formatEntry, formatSelector, formatSelectorLines, selectorJson } from '../selector/format.js';
 import type { Entry, Family, Policy, PortSet, Selector, Tuple } from '../selector/types.js';
 import { FULL_PORTS } from '../selector/types.js';
 import { systemClock } from '../ted/clock.js';
@@ -20,9 +22,30 @@ import { DROP, FORWARD, VERDICT_NAMES } from '../ted/types.js';
 import type { Datagram, OutboundDatagram, Transport } from '../transport/types.js';
 import { createUdpTransport, type UdpTransport } from '../transport/udp.js';
 
+/** Every kind of step the story tells (each has a text rendering in `ted demo`). */
+export const DEMO_STEP_KINDS = [
+  'setup',
+  'packet',
+  'probe',
+  'responder-silent',
+  'response',
+  'response-dropped',
+  'intersection',
+  'merge',
+  'verify',
+  'quick-mode',
+  'tunnel',
+  'gave-up',
+  'compare',
+  'verdict',
+  'timeout',
+  'done',
+] as const;
+export type DemoStepKind = (typeof DEMO_STEP_KINDS)[number];
+
 /** One step of the story; `--json` prints each as a line. */
 export interface DemoStep {
-  readonly step: string;
+  readonly step: DemoStepKind;
   readonly [key: string]: unknown;
 }
 
@@ -101,13 +124,17 @@ interface Pair {
   readonly e: Entry;
   readonly m: Entry;
   readonly p: Tuple;
+  /** The selectors of E and M that hold P (an entry written with object groups has several). */
+  readonly es: Selector;
+  readonly ms: Selector;
   readonly v3: Selector;
 }
 
 /**
  * Packets the pair of policies can discover: for each initiator permit entry E and responder
- * permit entry M, a packet inside E ∩ mirror(M) that E and M (mirrored) really are the first
- * matches for.
+ * permit entry M (each selector of them), a packet inside E ∩ mirror(M) that E and M (mirrored)
+ * really are the first matches for. The intersection expected is the one the gateways will make:
+ * of the selectors of E and M that hold the packet, the first.
  */
 function discoverable(ini: Policy, res: Policy): Pair[] {
   const out: Pair[] = [];
@@ -115,21 +142,30 @@ function discoverable(ini: Policy, res: Policy): Pair[] {
     if (e.action !== 'permit') continue;
     for (const m of res.entries) {
       if (m.action !== 'permit') continue;
-      const x = intersect(e, mirror(m));
-      if (x.empty) continue;
-      for (const [sp, dp] of [
-        [40000, 80],
-        [40001, 8080],
-        [40002, 53],
-        [40003, 443],
-      ] as const) {
-        const p = tupleIn(x.selector, sp, dp, 5n, 80n);
-        if (!contains(x.selector, p)) continue;
-        const mirrored: Tuple = { ...p, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport };
-        if (firstMatch(ini.entries, p) !== e.ordinal || firstMatch(res.entries, mirrored) !== m.ordinal) continue;
-        out.push({ e, m, p, v3: x.selector });
-        break;
-      }
+      const found = (() => {
+        for (const a of entrySelectors(e))
+          for (const b of entrySelectors(m)) {
+            const x = intersect(a, mirror(b));
+            if (x.empty) continue;
+            for (const [sp, dp] of [
+              [40000, 80],
+              [40001, 8080],
+              [40002, 53],
+              [40003, 443],
+            ] as const) {
+              const p = tupleIn(x.selector, sp, dp, 5n, 80n);
+              if (!contains(x.selector, p)) continue;
+              const mirrored: Tuple = { ...p, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport };
+              if (firstMatch(ini.entries, p) !== e.ordinal || firstMatch(res.entries, mirrored) !== m.ordinal) continue;
+              const es = selectorContaining(e, p)!;
+              const ms = selectorContaining(m, mirrored)!;
+              const v3 = intersect(es, mirror(ms));
+              if (!v3.empty && contains(v3.selector, p)) return { e, m, p, es, ms, v3: v3.selector };
+            }
+          }
+        return undefined;
+      })();
+      if (found) out.push(found);
     }
   }
   return out;
@@ -158,8 +194,57 @@ interface Wiring {
   close(): Promise<void>;
 }
 
+/**
+ * The name of the lock a privileged demo holds on UDP 500: an abstract Unix socket, scoped like
+ * UDP ports to the network namespace and released by the kernel when the process dies.
+ */
+const PORT_500_LOCK = '\0ipsec-ted-demo-udp-500';
+
+/**
+ * Takes UDP 500 for this demo or throws TED_DEMO_PORT_IN_USE. The privileged wiring binds UDP 500
+ * with SO_REUSEADDR (three gateways of one process share it), which would also let it share the
+ * port with a second demo or an IKE daemon and take their datagrams: so first the lock (another
+ * `ted demo`), then a bind without SO_REUSEADDR (anything else on UDP 500), released at once.
+ */
+export async function claimPort500(): Promise<{ release(): void }> {
+  const lock = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    lock.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new TedError('TED_DEMO_PORT_IN_USE', 'UDP 500 is in use by another `ted demo` in this network namespace')
+          : new TedError('TED_DEMO_PORT_IN_USE', `cannot take the demo's UDP 500 lock: ${err.code ?? err.message}`, { cause: err }),
+      ),
+    );
+    lock.listen({ path: PORT_500_LOCK }, () => resolve());
+  });
+  lock.unref();
+  const release = () => void lock.close();
+  const probe = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.bind({ address: '0.0.0.0', port: 500 }, () => resolve());
+    });
+  } catch (err) {
+    release();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TedError('TED_DEMO_PORT_IN_USE', code === 'EADDRINUSE' ? 'UDP 500 is in use by another program (an IKE daemon?)' : `cannot bind UDP 500: ${code ?? String(err)}`, { cause: err });
+  } finally {
+    await new Promise<void>((resolve) => {
+      try {
+        probe.close(() => resolve());
+      } catch {
+        resolve(); // never bound
+      }
+    });
+  }
+  return { release };
+}
+
 async function privileged(): Promise<Wiring> {
   const { createRawTransport } = await import('../transport/raw.js');
+  const port = await claimPort500();
   const opened: Transport[] = [];
   try {
     // Three gateways of this process on UDP 500: the initiators' own-address sockets are more
@@ -177,10 +262,14 @@ async function privileged(): Promise<Wiring> {
       initiator,
       v2,
       ports: { responder: 500, initiator: 500 },
-      close: async () => void (await Promise.all(opened.map((t) => t.close()))),
+      close: async () => {
+        await Promise.all(opened.map((t) => t.close()));
+        port.release();
+      },
     };
   } catch (err) {
     await Promise.all(opened.map((t) => t.close()));
+    port.release();
     throw err;
   }
 }
@@ -252,7 +341,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       wiring = await privileged();
     } catch (err) {
       if (want === 'privileged') throw err;
-      fallback = `root, but the privileged set-up failed (${(err as Error).message})`;
+      // Our own errors say what is missing (UDP 500 taken, no raw-socket addon, no raw sockets).
+      fallback = err instanceof TedError ? `root, but ${err.message}` : `root, but the privileged set-up failed (${(err as Error).message})`;
     }
   }
   const why = fallback ?? (want === 'unprivileged' ? 'asked for' : !root ? 'not root' : 'the policies name sites outside 127/8 (raw probes would leave this machine)');
@@ -290,9 +380,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           }
         }, timeoutMs).unref();
       });
-    const entryText = (p: Policy, ordinal: number) => {
+    // An entry written with object groups is shown by the selector at work (the one holding the packet).
+    const entryText = (p: Policy, ordinal: number, at: { tuple: Tuple } | { selector: Selector }) => {
       const e = p.entries.find((x) => x.ordinal === ordinal);
-      return e ? formatEntry(e) : '';
+      if (!e) return '';
+      if (!e.selectors) return formatEntry(e);
+      const s = 'tuple' in at ? (selectorContaining(e, at.tuple) ?? e.selectors[0]!) : at.selector;
+      return `${formatSelectorLines(s, e.action).join('; ')} (1 of the entry's ${e.selectors.length} selectors)`;
     };
     const caseName = 'v3';
     const narrate = (who: 'initiator' | 'responder' | 'v2', e: GatewayEvent) => {
@@ -302,7 +396,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       const base = { case: who === 'v2' || toV2 ? 'v2' : caseName, gateway: gw };
       switch (e.type) {
         case 'drop':
-          if (e.reason === 'no-tunnel') emit({ step: 'packet', ...base, packet: formatTuple(e.tuple), entry: e.entry, acl: entryText(ini, e.entry), verdict: 'DROP', reason: 'no tunnel yet: discovery starts' });
+          if (e.reason === 'no-tunnel') emit({ step: 'packet', ...base, packet: formatTuple(e.tuple), entry: e.entry, acl: entryText(ini, e.entry, { tuple: e.tuple }), verdict: 'DROP', reason: 'no tunnel yet: discovery starts' });
           break;
         case 'probe-sent':
           frames.push({ kind: 'probe', family: e.summary.family, src: e.src, dst: e.dst, sport: e.sport, dport: 500, payload: e.bytes.slice(), time: Date.now() });
@@ -326,11 +420,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
             step: 'response',
             ...base,
             entry: e.entry,
-            acl: entryText(res, e.entry),
+            acl: entryText(res, e.entry, { selector: e.proxy }),
             icookie: hex(e.icookie),
             rcookie: hex(e.rcookie),
             to: formatAddress(e.to.family, e.to.address),
-            proxy: formatSelector(e.proxy),
+            proxy: selectorJson(e.proxy),
             bytes: e.bytes.length,
           });
           break;
@@ -341,9 +435,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           emit({
             step: e.tedVersion === 3 ? 'intersection' : 'merge',
             ...base,
-            ours: formatSelector(e.ours),
-            theirs: formatSelector(e.theirs),
-            ...(e.result ? { result: formatSelector(e.result) } : { empty: e.emptyField }),
+            ours: selectorJson(e.ours),
+            theirs: selectorJson(e.theirs),
+            ...(e.result ? { result: selectorJson(e.result) } : { empty: e.emptyField }),
           });
           break;
         case 'verify':
@@ -356,7 +450,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
             state: e.state,
             id: e.tunnel.id,
             peer: formatAddress(e.tunnel.peer.family, e.tunnel.peer.address),
-            proxy: formatSelector(e.tunnel.proxy),
+            proxy: selectorJson(e.tunnel.proxy),
             ...(e.reason ? { reason: e.reason } : {}),
           });
           break;
@@ -383,7 +477,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const quickMode = (who: string): Handoff => ({
       bringUp: (t: TunnelInfo) => {
         const c = responder.checkProposal(t.proxy);
-        emit({ step: 'quick-mode', case: who, gateway: 'responder', proxy: formatSelector(t.proxy), accepted: c.accepted, reason: c.reason, entry: c.entry });
+        emit({ step: 'quick-mode', case: who, gateway: 'responder', proxy: selectorJson(t.proxy), accepted: c.accepted, reason: c.reason, entry: c.entry });
         return c.accepted;
       },
     });
@@ -419,7 +513,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       gateway: 'initiator',
       packet: formatTuple(P),
       entry: v2nd.ordinal,
-      acl: entryText(ini, v2nd.ordinal),
+      acl: entryText(ini, v2nd.ordinal, { tuple: P }),
       verdict: VERDICT_NAMES[v2nd.verdict],
       ...(v2nd.verdict === FORWARD ? { tunnel: v2nd.tunnel } : {}),
     });
@@ -428,7 +522,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     // ---- v2 versus v3
     // The comparison: a packet whose v2 merged proxy the responder refuses while it accepts the
     // v3 intersection (another packet than P when the policies have one).
-    const differs = (x: Pair) => !responder.checkProposal(mergedProxy(x.e, x.m)).accepted && responder.checkProposal(x.v3).accepted;
+    const differs = (x: Pair) => !responder.checkProposal(mergedProxy(x.es, x.ms)).accepted && responder.checkProposal(x.v3).accepted;
     const cmp = pairs.slice(1).find(differs) ?? (differs(main) ? main : undefined);
     if (!cmp) {
       emit({ step: 'compare', found: false, note: 'in these policies, every discoverable pair also works with merged half proxies (v2)' });

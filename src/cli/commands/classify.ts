@@ -5,16 +5,18 @@
 // an input (e.g. `--pcap`), write a source and pick it in `sourceOf` below; nothing else changes.
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { DecodeError, UsageError } from '../../errors.js';
 import { compile, ENGINES, engineName } from '../../classify/index.js';
 import { TupleBatch } from '../../classify/batch.js';
 import { createClassifierPool, isClassicPcap, workerCount, type ClassifierPool } from '../../classify/pool.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { Classifier } from '../../classify/types.js';
-import { loadPolicy, POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
+import { POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
+import { loadPolicyForCli } from './policy.js';
 import type { Policy } from '../../selector/types.js';
-import { lineJson } from './intersect.js';
-import { FrameCounts, formatPcapTally, newPcapTally, pcapSource, startProgress, type PcapTally } from './pcap.js';
+import { lineJson } from '../json.js';
+import { captureFailure, FrameCounts, formatPcapTally, newPcapTally, pcapSource, recordCaptureFailure, startProgress, type PcapTally } from './pcap.js';
+import { inputFile, outputFile } from '../../files.js';
 
 /**
  * Fills `batch` (setting `batch.count`) and yields, until the input is exhausted. Tuples that
@@ -169,6 +171,7 @@ interface ClassifyFlags {
   policy?: string;
   format?: string;
   acl?: string;
+  cryptoMap?: string[];
   trace?: string;
   pcap?: string;
   engine?: string;
@@ -208,7 +211,7 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
   const tally = flags.pcap ? newPcapTally(flags.pcap) : undefined;
   const source = tally ? pcapSource(tally.file, engine === 'wasm' ? 'wasm' : 'ts', tally) : sourceOf(flags);
   const workers = flags.workers === undefined ? undefined : workerCount(integer('--workers', flags.workers));
-  const policy = loadPolicy(flags.policy, { format: parseFormat(flags.format), acl: flags.acl });
+  const policy = loadPolicyForCli(flags.policy, { format: parseFormat(flags.format), acl: flags.acl, cryptoMap: flags.cryptoMap });
   const pool = workers === undefined ? undefined : await createClassifierPool(policy, { engine, workers });
   const classifier = pool ? undefined : compile(policy, { engine });
   const fd = flags.out ? openSync(flags.out, 'w') : undefined;
@@ -225,6 +228,8 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
         : await classifySourcePool(policy, pool, source, write)
       : await classifySource(policy, classifier!, source, write);
     process.stdout.write(flags.json ? lineJson(tally ? { ...summary, capture: tally } : summary) + '\n' : summaryText(summary) + (tally ? formatPcapTally(tally) : ''));
+    const broken = tally && captureFailure(tally);
+    if (broken) throw broken; // after the summary of the frames before it (exit 2)
     return summary;
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -248,14 +253,19 @@ async function classifyCaptureInPool(
   const counts = new FrameCounts();
   const t = new Tally(policy);
   const t0 = performance.now();
+  let header = false;
   try {
-    for await (const c of pool.classifyPcapFile(tally.file, { onProgress: (done) => bar.update(done) })) {
+    for await (const c of pool.classifyPcapFile(tally.file, { onHeader: () => void (header = true), onProgress: (done) => bar.update(done) })) {
       counts.add(c);
       tally.frames += c.count;
       for (let i = 0; i < c.count; i++) if (c.reasons[i] !== 0) t.undecodable++;
       t.add(c.results, c.count);
       onResults(c.results, c.count);
     }
+  } catch (e) {
+    // As pcapSource: broken framing ends the input, the summary covers the frames before it.
+    if (!(e instanceof DecodeError) || !header) throw e;
+    recordCaptureFailure(tally, e);
   } finally {
     bar.stop();
     tally.elapsedMs = performance.now() - t0;
@@ -274,13 +284,14 @@ export function registerClassify(program: Command): void {
   program
     .command('classify')
     .description('classify every packet of a trace against a policy (first match) and summarise')
-    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)')
+    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)', inputFile('policy', { text: true }))
     .option('--format <format>', `policy format: ${POLICY_FORMATS.join('|')} (default: detected)`)
     .option('--acl <name>', 'which access list of a Cisco or JSON file')
-    .option('--trace <file>', 'ClassBench trace: "src dst sport dport proto [flags] [id]" per line')
-    .option('--pcap <file>', 'capture (pcap or pcapng): one result per frame in capture order, 0 for none or not decodable')
+    .option('--crypto-map <name...>', 'NAME [SEQ]: the ACL this crypto map entry of a Cisco running-config matches')
+    .option('--trace <file>', 'ClassBench trace: "src dst sport dport proto [flags] [id]" per line', inputFile('trace', { text: true }))
+    .option('--pcap <file>', 'capture (pcap or pcapng): one result per frame in capture order, 0 for none or not decodable', inputFile('capture'))
     .option('--engine <engine>', `${ENGINES.join('|')} (default: $TED_ENGINE or wasm)`)
-    .option('--out <file>', 'write the ordinal of the first matching entry per packet, one per line (0 = none)')
+    .option('--out <file>', 'write the ordinal of the first matching entry per packet, one per line (0 = none)', outputFile('--out'))
     .option('--json', 'print the summary as one JSON line')
     .option('--workers <n>', 'classify in n worker threads (results still in input order)')
     .action(async (flags: ClassifyFlags) => {

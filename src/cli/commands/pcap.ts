@@ -3,7 +3,9 @@
 // it works on captures larger than memory; problems inside records that keep the framing are
 // counted and reading goes on.
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { lineJson } from '../json.js';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import { statSync } from 'node:fs';
 import { DecodeError } from '../../errors.js';
 import { LINK_TYPE_NAMES, REASON_NAMES, walkFrame, WalkState } from '../../packet/decode.js';
@@ -11,6 +13,8 @@ import { CaptureFileReader } from '../../pcap/reader.js';
 import { classifyCapture, type CaptureBatch } from '../../pcap/classify.js';
 import type { DecodeEngine } from '../../packet/batch-decode.js';
 import type { TupleBatch } from '../../classify/batch.js';
+import { inputFile } from '../../files.js';
+import { cut } from '../../terminal.js';
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 59: 'none', 132: 'sctp' };
 
@@ -33,6 +37,8 @@ export interface Progress {
 /** A progress bar on stderr for large inputs when stderr is a terminal; otherwise a no-op. */
 export function startProgress(label: string, total: number): Progress {
   if (!process.stderr.isTTY || total < PROGRESS_THRESHOLD) return { update() {}, stop() {} };
+  // Loaded only when a bar is shown (it is a noticeable part of every command's start-up).
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s`, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -90,7 +96,27 @@ function iso(sec: number, nsec: number): string {
   return `${d.toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
 }
 
-const errors = new WeakMap<CaptureInfo, DecodeError>();
+// The error that ended reading a capture early, by the summary that reports the frames before it.
+const errors = new WeakMap<object, DecodeError>();
+
+/** The framing error that ended `ted classify --pcap` early (thrown after its summary), if any. */
+export function captureFailure(summary: PcapTally): DecodeError | undefined {
+  return errors.get(summary);
+}
+
+/** Records the framing error that ended a capture: in the tally (`error`) and for captureFailure. */
+export function recordCaptureFailure(tally: PcapTally, e: DecodeError): void {
+  tally.error = { code: e.code, offset: e.offset, message: e.message };
+  errors.set(tally, e);
+}
+
+/** The interfaces line: the first 32 in full, then how many more (`--json` lists every one). */
+function interfacesText(list: CaptureInfo['interfaces']): string {
+  if (list.length === 0) return 'none';
+  // Interface names come from the file: cut (the control characters are escaped on output).
+  const shown = list.slice(0, 32).map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${cut(x.name)}` : ''} snaplen ${x.snaplen}`);
+  return shown.join('; ') + (list.length > 32 ? `; ... and ${list.length - 32} more` : '');
+}
 
 /** Reads a capture file and summarizes it. A framing error ends reading and is recorded in `error`. */
 export async function captureInfo(path: string, onProgress?: (done: number, total: number) => void): Promise<CaptureInfo> {
@@ -119,13 +145,23 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
   let firstNs = 0;
   let lastSec = -Infinity;
   let lastNs = 0;
-  const seenIfaces = new Set<string>();
-  // Per-frame counters are numeric; names are made once at the end.
   const ltCounts = new Map<number, number>();
   const protoCounts = new Map<number, number>();
   const reasonCounts = new Float64Array(REASON_NAMES.length + 1);
-  let ifSeen = -1;
+  // Interfaces are appended as the reader meets them (a file may hold tens of thousands).
+  let ifSeen = 0;
   let ifSection = -1;
+  const noteInterfaces = () => {
+    const p = reader.parser;
+    if (p.sections !== ifSection) {
+      ifSection = p.sections;
+      ifSeen = 0;
+    }
+    for (const list = p.interfaces; ifSeen < list.length; ifSeen++) {
+      const i = list[ifSeen]!;
+      info.interfaces.push({ id: i.id, linkType: i.linkType, name: i.name ?? '', snaplen: i.snaplen });
+    }
+  };
   try {
     for await (const f of reader) {
       info.frames++;
@@ -143,18 +179,7 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
         if (s.vlanCount > 0) info.vlanTagged++;
       }
       reasonCounts[Math.min(r, REASON_NAMES.length)]!++;
-      const p = reader.parser;
-      if (p.interfaces.length !== ifSeen || p.sections !== ifSection) {
-        ifSeen = p.interfaces.length;
-        ifSection = p.sections;
-        for (const i of p.interfaces) {
-          const key = `${p.sections}:${i.id}`;
-          if (!seenIfaces.has(key)) {
-            seenIfaces.add(key);
-            info.interfaces.push({ id: i.id, linkType: i.linkType, name: i.name ?? '', snaplen: i.snaplen });
-          }
-        }
-      }
+      if (reader.parser.interfaces.length !== ifSeen || reader.parser.sections !== ifSection) noteInterfaces();
     }
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
@@ -162,6 +187,7 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
     info.error = { code: e.code, offset: e.offset, message: e.message };
     errors.set(info, e);
   }
+  noteInterfaces();
   for (const [lt, n] of ltCounts) info.linkTypes[`${linkTypeName(lt)} (${lt})`] = n;
   for (const [key, n] of protoCounts) info.protocols[`ipv${key >> 8}/${protoName(key & 255)}`] = n;
   info.decoded = reasonCounts[0]!;
@@ -189,11 +215,13 @@ const sorted = (m: Record<string, number>) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
 
+const stoppedAt = (e: { code: string; offset: number; message: string }) => `stopped at: ${e.code} at byte ${e.offset}: ${e.message}`;
+
 export function formatCaptureInfo(i: CaptureInfo): string {
   const lines: [string, string][] = [
     ['file', i.file],
     ['format', `${i.format} ${i.version} (${i.byteOrder}${i.timestampResolution ? `, ${i.timestampResolution} timestamps` : ''}${i.sections !== undefined ? `, ${i.sections} section${i.sections === 1 ? '' : 's'}` : ''})`],
-    ['interfaces', i.interfaces.map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${x.name}` : ''} snaplen ${x.snaplen}`).join('; ') || 'none'],
+    ['interfaces', interfacesText(i.interfaces)],
     ['link types', sorted(i.linkTypes)],
     ['frames', String(i.frames)],
     ['bytes', `${i.bytesCaptured} captured, ${i.bytesOnWire} on the wire${i.cutBySnaplen ? ` (${i.cutBySnaplen} frames cut by the snaplen)` : ''}`],
@@ -207,7 +235,7 @@ export function formatCaptureInfo(i: CaptureInfo): string {
     ['undecodable', sorted(i.undecodable)],
   ];
   if (Object.keys(i.skippedRecords).length > 0) lines.push(['skipped records', sorted(i.skippedRecords)]);
-  if (i.error) lines.push(['stopped at', `${i.error.code} at byte ${i.error.offset}: ${i.error.message}`]);
+  if (i.error) lines.push(['stopped at', stoppedAt(i.error).slice('stopped at: '.length)]);
   return lines.map(([k, v]) => `${(k + ':').padEnd(13)} ${v}`).join('\n') + '\n';
 }
 
@@ -220,6 +248,8 @@ export interface PcapTally {
   byOutcome: Record<string, number>;
   /** Wall time of decoding plus classification. */
   elapsedMs: number;
+  /** The problem that ended reading early, if any (the counts cover the frames before it). */
+  error?: { code: string; offset: number; message: string };
 }
 
 /**
@@ -234,12 +264,18 @@ export function pcapSource(file: string, engine: DecodeEngine, tally: PcapTally)
     const bar = startProgress('classifying', total);
     const counts = new FrameCounts();
     const t0 = performance.now();
+    let header = false;
     try {
-      for await (const b of classifyCapture(file, { engine, batch, onProgress: (done) => bar.update(done) })) {
+      const frames = classifyCapture(file, { engine, batch, onHeader: () => void (header = true), onProgress: (done) => bar.update(done) });
+      for await (const b of frames) {
         counts.add(b);
         tally.frames += b.count;
         yield;
       }
+    } catch (e) {
+      // Broken framing ends the input: the summary covers the frames before it, as in `ted pcap info`.
+      if (!(e instanceof DecodeError) || !header) throw e;
+      recordCaptureFailure(tally, e);
     } finally {
       bar.stop();
       tally.elapsedMs = performance.now() - t0;
@@ -259,6 +295,7 @@ export function formatPcapTally(t: PcapTally): string {
     `capture ${t.file}: ${t.frames} frames, ${t.decoded} decoded, ${t.elapsedMs.toFixed(2)} ms decode+classify (${mpps.toFixed(2)} Mpps)`,
     `link types: ${sorted(t.byLinkType)}`,
     `decode: ${sorted(t.byOutcome)}`,
+    ...(t.error ? [stoppedAt(t.error)] : []),
   ].join('\n') + '\n';
 }
 
@@ -295,7 +332,7 @@ export function registerPcap(program: Command): void {
   pcap
     .command('info')
     .description('summarize a pcap/pcapng capture: format, link types, frames, time span, protocol mix, undecodable frames by reason')
-    .argument('<file>', 'capture file (pcap or pcapng)')
+    .argument('<file>', 'capture file (pcap or pcapng)', inputFile('capture'))
     .option('--json', 'one JSON object instead of text')
     .action(async (file: string, opts: { json?: boolean }) => {
       const total = statSync(file).size;
@@ -306,7 +343,7 @@ export function registerPcap(program: Command): void {
       } finally {
         bar.stop();
       }
-      process.stdout.write(opts.json ? JSON.stringify(info) + '\n' : formatCaptureInfo(info));
+      process.stdout.write(opts.json ? lineJson(info) + '\n' : formatCaptureInfo(info));
       // A capture whose framing broke is bad input (exit 2): the summary covers the frames before it.
       const err = errors.get(info);
       if (err) throw err;
