@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { classifyCapture } from '../pcap/classify.js';
 import { TupleBatch, copyTuples } from './batch.js';
-import { classifierOf } from './index.js';
+import { classifierOf, refreshBatches } from './index.js';
 import type { CompiledTree } from './tree.js';
 import type { EngineName } from './types.js';
 
@@ -43,6 +43,7 @@ try {
   const tuples = (m: { id: number; count: number }) => {
     const b = slots.get(m.id);
     if (!b) throw new RangeError(`no slot ${m.id} in this worker`);
+    if (classifier.engine === 'wasm') refreshBatches(); // a capture job may have grown the memory
     copyTuples(b, 0, own, m.count);
     classifier.classify(own, own.results);
     b.results.set(own.results.subarray(0, m.count));
@@ -57,7 +58,9 @@ try {
     try {
       // Read in place: the reader copies windows of it into the decoder, as from a file.
       for await (const b of classifyCapture(c.input.subarray(0, m.capture), { classifier, batch: frameBatch, engine: classifier.engine === 'wasm' ? 'wasm' : 'ts' })) {
-        c.results.set(b.results!.subarray(0, b.count), frames);
+        // The decoder may have grown the module's memory: re-view the batches before reading.
+        if (classifier.engine === 'wasm') refreshBatches();
+        c.results.set(b.batch.results.subarray(0, b.count), frames);
         c.reasons.set(b.reasons.subarray(0, b.count), frames);
         c.linkTypes.set(b.linkTypes.subarray(0, b.count), frames);
         frames += b.count;
