@@ -8,26 +8,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { compile, parseTrace } = await import(join(root, 'dist/classify/index.js'));
-const { parseClassBench } = await import(join(root, 'dist/policy/classbench.js'));
+const { compile } = await import(join(root, 'dist/classify/index.js'));
+const { loadSet } = await import('./classify-sets.mjs');
 const [set = 'acl1_1K', batchArg = '256', files = 'build/ted-simd.wasm,build/ted.wasm', roundsArg = '15'] = process.argv.slice(2);
-const dir = join(root, '..', 'shared', 'data', 'classbench');
 // SET_v6: the set moved into IPv6 as bench/classify.bench.mjs does (2001:db8:<v4>::/(32+len)).
-const v6 = set.endsWith('_v6');
-const base = v6 ? set.slice(0, -3) : set;
-let policy = parseClassBench(readFileSync(join(dir, base), 'utf8'), base);
-let trace = parseTrace(readFileSync(join(dir, `${base}_trace`), 'utf8'), base).batch;
-if (v6) {
-  const PRE = 0x20010db8n << 96n;
-  const addr = (a) => ({ value: PRE | (a.value << 64n), care: (0xffffffffn << 96n) | (a.care << 64n) });
-  policy = { name: set, family: 6, entries: policy.entries.map((e) => ({ ...e, family: 6, src: addr(e.src), dst: addr(e.dst) })) };
-  const t6 = new trace.constructor(trace.count);
-  for (let i = 0; i < trace.count; i++) {
-    const t = trace.get(i);
-    t6.push({ ...t, family: 6, src: PRE | (t.src << 64n) | BigInt(i * 7919), dst: PRE | (t.dst << 64n) | BigInt(i * 104729) });
-  }
-  trace = t6;
-}
+const { policy, trace } = loadSet(set);
 const B = Number(batchArg);
 
 const { instantiateWasm } = await import(join(root, 'dist/wasm/load.js'));
