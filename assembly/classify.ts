@@ -3,7 +3,6 @@
 // live in this module's memory; nothing here allocates.
 import { batchDst, batchDst6, batchDport, batchFamily, batchFlags, batchProto, batchSport, batchSrc6 } from './batch';
 
-const LEAF: u32 = 0xff;
 const NONE: u32 = 0xffffffff;
 const NO_PORTS: u32 = 65536;
 const LIMIT: u32 = 0xffffffff;
@@ -174,24 +173,29 @@ const R_BEST: usize = 60;
   return 0;
 }
 
-/** One step down from the internal node at `p` for the key row `row`; the child's address. */
-@inline function step(t: usize, p: usize, row: usize): usize {
-  const k = load<u32>(row + (<usize>load<u32>(p) << 2)) ^ BIAS;
+/**
+ * One step from the node word `nw` (offset << 4 | dimension, see tree.ts) for the key row `row`:
+ * the child's node word. The node is one cache line; its dimension came with its word, so the
+ * key's load does not wait for the node's. A leaf (dimension 15) steps to itself.
+ */
+@inline function step(t: usize, nw: u32, row: usize): u32 {
+  const p = t + (<usize>(nw >> 4) << 2);
+  const k = load<u32>(row + (<usize>(nw & 15) << 2)) ^ BIAS; // a leaf reads the row's last word: harmless
   let c: usize;
   if (ASC_FEATURE_SIMD) {
     // The child is the number of split values below the key: two signed compares of 4 lanes,
     // narrowed to 8 lanes of 16 bits, whose byte mask has 2 bits per split below the key.
     const kv = i32x4.splat(k);
-    const below = i16x8.narrow_i32x4_s(i32x4.gt_s(kv, v128.load(p, 16)), i32x4.gt_s(kv, v128.load(p, 32)));
+    const below = i16x8.narrow_i32x4_s(i32x4.gt_s(kv, v128.load(p)), i32x4.gt_s(kv, v128.load(p, 16)));
     c = <usize>popcnt<u32>(i8x16.bitmask(below)) << 1;
   } else {
     // Branch-free: seven compares summed (split 7 is never below a key).
     const s = <i32>k;
-    let n = <u32>(s > load<i32>(p, 16)) + <u32>(s > load<i32>(p, 20)) + <u32>(s > load<i32>(p, 24)) + <u32>(s > load<i32>(p, 28));
-    n += <u32>(s > load<i32>(p, 32)) + <u32>(s > load<i32>(p, 36)) + <u32>(s > load<i32>(p, 40));
+    let n = <u32>(s > load<i32>(p)) + <u32>(s > load<i32>(p, 4)) + <u32>(s > load<i32>(p, 8)) + <u32>(s > load<i32>(p, 12));
+    n += <u32>(s > load<i32>(p, 16)) + <u32>(s > load<i32>(p, 20)) + <u32>(s > load<i32>(p, 24));
     c = <usize>n << 2;
   }
-  return t + (<usize>load<u32>(p + 48 + c) << 2);
+  return load<u32>(p + 32 + c);
 }
 
 // The batch goes through in chunks of CHUNK packets. Per family, a list holds the chunk's packets
@@ -204,20 +208,20 @@ const KEYS: usize = memory.data(<i32>(CHUNK * ROW), 16);
 // Key row addresses (+4 for the padding of the last group of four).
 const LIST4: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
 const LIST6: usize = memory.data(<i32>((CHUNK + 4) * 4), 16);
-// An empty leaf where the padding lanes of a group start. Its splits are never below a key and
-// its children point back to it (set per call: children are offsets from the structure).
-const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0, 0, 0, 0, 0, 0, 0, 0], 16);
+// The structure's empty leaf (tree.ts), where the padding lanes of a group start.
+const EMPTY_LEAF: u32 = (16 << 4) | 15;
 
 /**
  * Scans the leaf at `leaf` for the packet whose key row is `row`, keeps a better match, and
  * lists the packet at `next` (returns 1) when the next tree could still hold a better one.
  */
-@inline function scanLane(t: usize, leaf: usize, row: usize, v6: bool, next: usize, nextFirst: u32): u32 {
+@inline function scanLane(t: usize, leafWord: u32, row: usize, v6: bool, next: usize, nextFirst: u32): u32 {
+  const leaf = t + (<usize>(leafWord >> 4) << 2);
   const at = row + R_BEST;
   let best = load<u32>(at);
-  const count = load<u32>(leaf, 4);
+  const count = load<u32>(leaf, 36);
   if (count != 0) {
-    const m = v6 ? scan6(t, load<u32>(leaf, 8), count, row, best) : scan4(t, load<u32>(leaf, 8), count, row, best);
+    const m = v6 ? scan6(t, load<u32>(leaf, 40), count, row, best) : scan4(t, load<u32>(leaf, 40), count, row, best);
     if (m != 0) {
       store<u32>(at, m);
       best = m;
@@ -228,12 +232,12 @@ const EMPTY: usize = memory.data<u32>([0xff, 0, 0, 0, 0x7fffffff, 0x7fffffff, 0x
 }
 
 /**
- * Walks the m packets listed at `list` (padded to a multiple of 4) through the tree at `root`;
+ * Walks the m packets listed at `list` (padded to a multiple of 4) through the tree whose root
+ * node word is `root`;
  * rewrites the list in place with the packets whose best match is still above `nextFirst` (the
  * next tree's first ordinal) and returns how many.
  */
-function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool, nextFirst: u32): u32 {
-  const r = t + (<usize>root << 2);
+function walkTree(t: usize, r: u32, list: usize, m: u32, v6: bool, nextFirst: u32): u32 {
   let kept: u32 = 0;
   for (let i: u32 = 0; i < m; i += 4) {
     const l = list + (<usize>i << 2);
@@ -242,13 +246,14 @@ function walkTree(t: usize, root: u32, list: usize, m: u32, v6: bool, nextFirst:
     const rc = <usize>load<u32>(l, 8);
     const rd = <usize>load<u32>(l, 12);
     let pa = r;
-    let pb = i + 1 < m ? r : EMPTY;
-    let pc = i + 2 < m ? r : EMPTY;
-    let pd = i + 3 < m ? r : EMPTY;
+    let pb = i + 1 < m ? r : EMPTY_LEAF;
+    let pc = i + 2 < m ? r : EMPTY_LEAF;
+    let pd = i + 3 < m ? r : EMPTY_LEAF;
     // Every lane steps each round: a step from a leaf stays on it (tree.ts), so there is no
     // per-lane branch to mispredict when the four packets reach leaves at different depths.
-    // Dimensions are below LEAF (0xff), so the AND of the four is LEAF only when all are leaves.
-    while ((load<u32>(pa) & load<u32>(pb) & load<u32>(pc) & load<u32>(pd)) != LEAF) {
+    // Dimensions are below 15, so the AND of the four is 15 only when all are leaves: the
+    // test loads nothing.
+    while ((pa & pb & pc & pd & 15) != 15) {
       pa = step(t, pa, ra);
       pb = step(t, pb, rb);
       pc = step(t, pc, rc);
@@ -268,7 +273,7 @@ function walkFamily(t: usize, treeList: u32, list: usize, n: u32, v6: bool): voi
   const trees = word(t, treeList);
   let m = n;
   for (let k: u32 = 0; k < trees && m != 0; k++) {
-    // Padding lanes read the first row (any will do: they start at EMPTY and are not scanned).
+    // Padding lanes read the first row (any will do: they start at the empty leaf, not scanned).
     for (let x: usize = 0; x < 4; x++) store<u32>(list + ((<usize>m + x) << 2), <u32>KEYS);
     // Later trees are walked only by packets whose best match so far is above their first
     // ordinal (first ordinals only grow along the list, best matches only shrink).
@@ -397,9 +402,6 @@ export function classifyBatch(tree: usize, batch: usize, capacity: i32, count: i
   protoCol = batch + batchProto(c);
   famCol = batch + batchFamily(c);
   flagCol = batch + batchFlags(c);
-  // EMPTY's children: itself, as an offset in words from `tree` (wraps around in 32 bits).
-  const self = <u32>((EMPTY - tree) >> 2);
-  for (let j: usize = 0; j < 8; j++) store<u32>(EMPTY + 48 + (j << 2), self);
   for (let base: usize = 0; base < <usize>count; base += CHUNK) {
     const n: usize = min(CHUNK, <usize>count - base);
     n4 = 0;

@@ -234,7 +234,7 @@ describe('classify engines agree with the reference algebra', () => {
 
   it('the ts scan\'s literal IPv4 group offsets are tree.ts\'s layout', () => {
     expect(G4).toEqual({ words: T.G4_WORDS, srcCare: T.G4_SRC_CARE, srcValue: T.G4_SRC_VALUE, dstCare: T.G4_DST_CARE, dstValue: T.G4_DST_VALUE, protoCare: T.G4_PROTO_CARE, protoValue: T.G4_PROTO_VALUE, portsLo: T.G4_PORTS_LO, portsHi: T.G4_PORTS_HI, ordinal: T.G4_ORDINAL, extra: T.G4_EXTRA });
-    expect(T.LEAF).toBe(0xff);
+    expect([T.LEAF_DIM, T.EMPTY_LEAF]).toEqual([15, (16 << 4) | 15]);
   });
 
   it('a tree over its word budget is rebuilt with larger leaves and stays exact', () => {

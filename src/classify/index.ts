@@ -137,7 +137,8 @@ class WasmClassifier implements Classifier {
     this.rules = tree.rules;
     this.bytes = tree.words.byteLength;
     // Size everything before the first batch: the structure, then a scratch batch.
-    this.tree = this.alloc(this.bytes);
+    // 64-byte aligned: nodes are cache lines from the start of the structure (tree.ts).
+    this.tree = (this.alloc(this.bytes + 48) + 63) & ~63;
     new Uint32Array(wasm.exports.memory.buffer, this.tree, tree.words.length).set(tree.words);
     this.scratch = this.createBatch(SCRATCH);
     this.buildMs = performance.now() - t0;

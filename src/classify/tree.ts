@@ -14,12 +14,19 @@
 //
 // Layout (u32 words, offsets in words from the start of the structure):
 //   header  [MAGIC, list4, list6, words, ports, records4, records6, count4, count6, 0...]  (16 words)
-//   node    internal: [dim, k, 0, 0, split0..split7, child0..child7] (NODE_WORDS): the key
-//                     goes to child #{j : key[dim] > split_j} (unsigned). Splits are stored with
+//   node    one 64-byte cache line (NODE_WORDS = 16, nodes 64-byte aligned from the start of
+//           the structure), reached through a node word: its word offset << 4 | its dimension
+//           (LEAF_DIM for a leaf), so that a step knows the next node's dimension before it
+//           loads it, and the walk knows a lane is at a leaf without loading anything.
+//           internal: [split0..split7, child0..child7]: the key goes to child
+//                     #{j : key[dim] > split_j} (unsigned), a node word. Splits are stored with
 //                     the top bit flipped (splitWord), so that the walk compares signed: one x86
 //                     instruction per 4 lanes. Unused splits are SPLIT_NEVER (no key is above).
-//           leaf:     [LEAF, count, recordsOffset, 0, SPLIT_NEVER x8, self x8] (a step stays on it)
-//   list    [k, root1, firstOrdinal1, ..., rootk, firstOrdinalk]: the trees of one family
+//           leaf:     [SPLIT_NEVER x8, self, count, recordsOffset, 0 x5] (a step stays on it)
+//           At word 16, right after the header, an empty leaf (where the WebAssembly walk
+//           starts its padding lanes).
+//   list    [k, root1, firstOrdinal1, ..., rootk, firstOrdinalk]: the trees of one family (roots
+//           as node words)
 //   record  A record checks one rule (part) exactly. Protocol and "has ports" are one masked
 //             compare: the key is protocol | hasPorts << 8, and a record with a port condition
 //             cares about bit 8 (a tuple without ports never matches it). Ports are then 16-bit
@@ -45,11 +52,16 @@ import type { Entry, Family, Policy, PortSet } from '../selector/types.js';
 import { entrySelectors, isAnyPort } from '../selector/algebra.js';
 
 export const MAGIC = 0x54454431; // "TED1"
-export const LEAF = 0xff;
+/** The dimension of a leaf in a node word. */
+export const LEAF_DIM = 15;
+/** The empty leaf's node word (word 16, right after the header). */
+export const EMPTY_LEAF = (16 << 4) | 15;
 export const NONE = 0xffffffff;
 export const HEADER_WORDS = 16;
-/** Words per node: internal [dim, children, 0, 0, split x8 (unused = NONE), child x8]; leaf [LEAF, count, records, 0, ...]. */
-export const NODE_WORDS = 20;
+/** Words per node (one cache line): internal [split x8, child x8]; leaf [SPLIT_NEVER x8, self, count, records, 0 x5]. */
+export const NODE_WORDS = 16;
+/** Node words hold word offsets below 2^28. */
+const MAX_OFFSET = 2 ** 28;
 export const NO_PORTS = 65536;
 /** A split value no key is above (NONE with the top bit flipped). */
 export const SPLIT_NEVER = 0x7fffffff;
@@ -186,6 +198,12 @@ class Words {
     this.n += k;
     return at;
   }
+  /** Reserves k words starting at a multiple of 16 words (64 bytes: a cache line). */
+  reserveLine(k: number): number {
+    const pad = (16 - (this.n & 15)) & 15;
+    if (pad) this.reserve(pad);
+    return this.reserve(k);
+  }
   push(...v: number[]): number {
     const at = this.reserve(v.length);
     for (let i = 0; i < v.length; i++) this.a[at + i] = v[i]! >>> 0;
@@ -282,6 +300,7 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
   const out = new Words();
   out.reserve(HEADER_WORDS);
   out.a[0] = MAGIC;
+  writeLeaf(out.a, out.reserve(NODE_WORDS), 0, 0);
   const sorted = [...entries].sort((a, b) => a.ordinal - b.ordinal);
   const stats = { nodes4: 0, nodes6: 0, leafRecords: 0, maxDepth: 0, trees: 0 };
   for (const family of [4, 6] as Family[]) {
@@ -401,9 +420,8 @@ function buildGroup(st: BuildState, boxes: Box[], maxWords: number, leafSize: nu
   for (;;) {
     st.budget = start + maxWords;
     try {
-      const root = st.out.reserve(NODE_WORDS);
-      build(st, boxes, lo, hi, root, 0);
-      return root;
+      const root = st.out.reserveLine(NODE_WORDS);
+      return build(st, boxes, lo, hi, root, 0);
     } catch (err) {
       if (!(err instanceof OverBudget)) throw err;
       st.out.n = start;
@@ -487,7 +505,7 @@ const FANOUT_ROUNDS = 3;
  * of each half in the same dimension, three rounds), so a lookup takes a third of the steps of a
  * binary tree and picks the child with two SIMD compares.
  */
-function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: number, depth: number): void {
+function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: number, depth: number): number {
   if (st.out.n > st.budget) throw new OverBudget();
   st.nodes++;
   if (depth > st.maxDepth) st.maxDepth = depth;
@@ -505,16 +523,7 @@ function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: num
     const recs = out.reserve(recordsWords(st.family, n));
     putRecords(st, recs, boxes);
     st.leafRecords += n;
-    const a = out.a;
-    a[at] = LEAF;
-    a[at + 1] = n;
-    a[at + 2] = recs;
-    a[at + 3] = 0;
-    // A step from a leaf stays on it (no split is below any key, child 0 is the leaf itself), so
-    // the wasm lock-step walk steps every lane without a branch per lane.
-    for (let j = 0; j < 8; j++) a[at + 4 + j] = SPLIT_NEVER;
-    for (let j = 0; j < 8; j++) a[at + 12 + j] = at;
-    return;
+    return writeLeaf(out.a, at, n, recs);
   }
   const dim = first.dim;
   type Part = { lo: number; hi: number; boxes: Box[] };
@@ -550,21 +559,39 @@ function build(st: BuildState, boxes: Box[], lo: number[], hi: number[], at: num
     parts = next;
   }
   const k = parts.length;
-  const children = out.reserve(k * NODE_WORDS);
-  const a = out.a;
-  a[at] = dim;
-  a[at + 1] = k;
-  a[at + 2] = 0;
-  a[at + 3] = 0;
-  for (let j = 0; j < 8; j++) {
-    a[at + 4 + j] = j < k - 1 ? splitWord(parts[j]!.hi) : SPLIT_NEVER;
-    a[at + 12 + j] = j < k ? children + j * NODE_WORDS : children + (k - 1) * NODE_WORDS;
-  }
-  parts.forEach((p, j) => {
+  const children = out.reserveLine(k * NODE_WORDS);
+  if (children + k * NODE_WORDS >= MAX_OFFSET) throw new OverBudget();
+  const words = parts.map((p, j) => {
     const clo = lo.slice();
     const chi = hi.slice();
     clo[dim] = p.lo;
     chi[dim] = p.hi;
-    build(st, p.boxes, clo, chi, children + j * NODE_WORDS, depth + 1);
+    return build(st, p.boxes, clo, chi, children + j * NODE_WORDS, depth + 1);
   });
+  const a = out.a; // read after the children: building may have reallocated it
+  for (let j = 0; j < 8; j++) {
+    a[at + j] = j < k - 1 ? splitWord(parts[j]!.hi) : SPLIT_NEVER;
+    a[at + 8 + j] = words[Math.min(j, k - 1)]!;
+  }
+  return nodeWord(at, dim);
+}
+
+/** The node word of the node at word offset `at` with dimension `dim` (LEAF_DIM: a leaf). */
+export function nodeWord(at: number, dim: number): number {
+  return ((at << 4) | dim) >>> 0;
+}
+
+/**
+ * Writes a leaf of `count` records at `records` into node `at`; returns its node word. A step
+ * from a leaf stays on it (no split is below any key, child 0 is the leaf itself), so the wasm
+ * lock-step walk steps every lane without a branch per lane.
+ */
+function writeLeaf(a: Uint32Array, at: number, count: number, records: number): number {
+  const self = nodeWord(at, LEAF_DIM);
+  for (let j = 0; j < 8; j++) a[at + j] = SPLIT_NEVER;
+  a.fill(0, at + 8, at + 16);
+  a[at + 8] = self;
+  a[at + 9] = count;
+  a[at + 10] = records;
+  return self;
 }

@@ -79,18 +79,20 @@ export function scan6(w: Uint32Array, r: number, count: number, key: Uint32Array
 }
 
 /**
- * From node n down to its leaf: the child is the number of split values below the key. Splits
- * are stored with the top bit flipped (tree.ts splitWord): `s` is the structure as signed words,
- * and the key is flipped the same way.
+ * From the node word `nw` down to a leaf; the leaf's word offset. The child is the number of
+ * split values below the key. Splits are stored with the top bit flipped (tree.ts splitWord):
+ * `s` is the structure as signed words, and the key is flipped the same way. A node word is the
+ * node's offset << 4 | its dimension, 15 for a leaf (literals: see G4 above).
  */
-function descend(w: Uint32Array, s: Int32Array, n: number, key: Uint32Array): number {
-  for (let dim = w[n]!; dim !== 0xff; dim = w[n]!) { // 0xff = LEAF (a literal: see G4 above)
+function descend(w: Uint32Array, s: Int32Array, nw: number, key: Uint32Array): number {
+  for (let dim = nw & 15; dim !== 15; dim = nw & 15) {
+    const n = nw >>> 4;
     const k = key[dim]! ^ 0x80000000;
     let c = 0;
-    while (k > s[n + 4 + c]!) c++; // split 7 is SPLIT_NEVER: stops there at the latest
-    n = w[n + 12 + c]!;
+    while (k > s[n + c]!) c++; // split 7 is SPLIT_NEVER: stops there at the latest
+    nw = w[n + 8 + c]!;
   }
-  return n;
+  return nw >>> 4;
 }
 
 /** Tree lookup for one batch (the `ts` engine); `sw` is `w` as signed words (see descend). */
@@ -123,9 +125,8 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       let best = LIMIT;
       for (let t = 0, k = w[root4]!; t < k; t++) {
         if (w[root4 + 2 + 2 * t]! >= best) break;
-        let n = w[root4 + 1 + 2 * t]!;
-        n = descend(w, sw, n, key);
-        const m = scan4(w, w[n + 2]!, w[n + 1]!, s, d, sp, dp, pk, best);
+        const n = descend(w, sw, w[root4 + 1 + 2 * t]!, key);
+        const m = scan4(w, w[n + 10]!, w[n + 9]!, s, d, sp, dp, pk, best);
         if (m !== 0) best = m;
       }
       results[i] = best === LIMIT ? 0 : best;
@@ -149,9 +150,8 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       let best = LIMIT;
       for (let t = 0, k = w[root6]!; t < k; t++) {
         if (w[root6 + 2 + 2 * t]! >= best) break;
-        let n = w[root6 + 1 + 2 * t]!;
-        n = descend(w, sw, n, key);
-        const m = scan6(w, w[n + 2]!, w[n + 1]!, key, sp, dp, pk, best);
+        const n = descend(w, sw, w[root6 + 1 + 2 * t]!, key);
+        const m = scan6(w, w[n + 10]!, w[n + 9]!, key, sp, dp, pk, best);
         if (m !== 0) best = m;
       }
       results[i] = best === LIMIT ? 0 : best;
