@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { classifyCapture } from '../src/pcap/classify.js';
 import { writePcap } from '../src/pcap/writer.js';
-import { isClassicPcap } from '../src/classify/pool.js';
+import { CAPTURE_WORKER, classifyPcapFile, isClassicPcap } from '../src/pcap/pool-capture.js';
 import type { Tuple } from '../src/selector/types.js';
 import { entryArb, insideEntry, numbered, tupleArb, worldArb } from './classify-helpers.js';
 
@@ -113,6 +113,8 @@ describe('classifier pool', () => {
     const tuples = fc.sample(tupleArb({ family: 4, pool: [0x0a000001n] }), { numRuns: 500, seed: 4 });
     const expected = tuples.map((t) => firstMatch(entries, t));
     const pool = await createClassifierPool(entries, { workers: 2, batchSize: 16, depth: 1 });
+    expect(pool.kinds).toEqual([]);
+    await expect(classifyPcapFile(pool, join(tmpdir(), 'never-read.pcap')).next()).rejects.toMatchObject({ code: 'CLASSIFY_POOL_HANDLER' });
     for await (const r of pool.classifyAll(chunks(tuples, [50]))) {
       expect(r.count).toBeGreaterThan(0);
       break;
@@ -153,12 +155,12 @@ describe('classifier pool', () => {
     }
     expect(want.results.length).toBe(3000);
     expect(want.results.filter((x) => x > 0).length).toBeGreaterThan(1000);
-    const pool = await createClassifierPool(entries, { workers: 2, depth: 2 });
+    const pool = await createClassifierPool(entries, { workers: 2, depth: 2, handlers: [CAPTURE_WORKER] });
     try {
       for (const chunkBytes of [4096, 10_000, 1 << 20]) {
         const got = { results: [] as number[], reasons: [] as number[], linkTypes: [] as number[] };
         let next = 1;
-        for await (const c of pool.classifyPcapFile(file, { chunkBytes })) {
+        for await (const c of classifyPcapFile(pool, file, { chunkBytes })) {
           expect(c.firstIndex).toBe(next);
           next += c.count;
           got.results.push(...c.results);
@@ -185,7 +187,7 @@ describe('classifier pool', () => {
         expect(wantErr.code).toBeDefined();
         const gotErr: { code?: string; offset?: number; frames: number } = { frames: 0 };
         try {
-          for await (const c of pool.classifyPcapFile(f, { chunkBytes: 8192 })) gotErr.frames += c.count;
+          for await (const c of classifyPcapFile(pool, f, { chunkBytes: 8192 })) gotErr.frames += c.count;
         } catch (e) {
           Object.assign(gotErr, { code: (e as { code: string }).code, offset: (e as { offset: number }).offset });
         }

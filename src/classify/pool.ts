@@ -5,12 +5,10 @@
 // classifies it in place, and results are delivered in submission order. Each worker has
 // `depth` slots, so it always has the next job waiting while the caller fills another.
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { DecodeError, TedError, UsageError } from '../errors.js';
-import { CaptureParser } from '../pcap/reader.js';
+import { TedError, UsageError } from '../errors.js';
 import type { Entry, Policy } from '../selector/types.js';
 import { TupleBatch, batchLayout, copyTuples } from './batch.js';
 import { engineName } from './index.js';
@@ -26,6 +24,12 @@ export interface PoolOptions extends TreeOptions {
   batchSize?: number;
   /** Jobs in flight per worker (default 4). */
   depth?: number;
+  /**
+   * Modules each worker loads to handle other kinds of jobs (URLs; a `.ts` file in src/ is
+   * replaced by its dist/ build). Each exports `kind` and `createHandler({ classifier })`,
+   * which returns the function called, one job at a time, with every message of that kind.
+   */
+  handlers?: readonly URL[];
 }
 
 /** One job's results, in submission order. */
@@ -55,52 +59,25 @@ export interface ClassifierPool {
    * before the next one is asked for, so a source may reuse its batch (a capture reader does).
    */
   classifyAll(source: Iterable<TupleBatch> | AsyncIterable<TupleBatch>): AsyncGenerator<PoolResult>;
+  /** Jobs in flight per worker (slots). */
+  readonly depth: number;
+  /** Job kinds the workers handle besides tuples (`handlers` option). */
+  readonly kinds: readonly string[];
   /**
-   * Decodes and classifies a classic pcap file in the workers: this thread only reads the file
-   * and cuts it at record boundaries (chunks of about `chunkBytes`, default 4 MiB); each worker
-   * walks its chunks' headers and classifies them. Yields per chunk, in capture order, the
-   * frames' results, decode reasons and link types (views valid until the generator resumes).
-   * Framing damage throws the reader's DecodeError (byte offset in the file) after every frame
-   * before it was yielded. Not for pcapng (`isClassicPcap` tells).
+   * The channel for other kinds of jobs (`handlers` option; src/pcap/pool-capture.ts uses it):
+   * `send` posts a message to one worker, `request` posts it with a fresh `id` and resolves with
+   * the handler's result (`{ id, result }`), or rejects when the handler threw or the pool failed.
    */
-  classifyPcapFile(file: string, options?: PcapFileOptions): AsyncGenerator<PcapChunkResult>;
+  send(worker: number, message: object): void;
+  request(worker: number, message: object): Promise<PoolReply>;
   /** Stops the workers. Jobs still running are rejected; the pool is unusable afterwards. */
   close(): Promise<void>;
 }
 
-export interface PcapFileOptions {
-  /** Bytes of records per job (default 4 MiB). */
-  chunkBytes?: number;
-  /** Called after each chunk with (file bytes done, file size). */
-  onProgress?: (done: number, total: number) => void;
-  /** Called once the file header was read (errors after it are framing errors). */
-  onHeader?: () => void;
-}
-
-/** One chunk of a capture classified in a worker. */
-export interface PcapChunkResult {
-  /** 1-based index of the chunk's first frame in the capture. */
-  firstIndex: number;
-  count: number;
-  results: Int32Array;
-  /** Decode reason per frame (src/packet/decode.ts Reason; 0 = decoded). */
-  reasons: Uint8Array;
-  linkTypes: Uint32Array;
-}
-
-/** Is the file a classic pcap (any byte order, micro- or nanosecond, Kuznetzov)? */
-export async function isClassicPcap(file: string): Promise<boolean> {
-  const fh = await open(file, 'r');
-  try {
-    const head = new Uint8Array(4);
-    const { bytesRead } = await fh.read(head, 0, 4, 0);
-    if (bytesRead < 4) return false;
-    const le = (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0;
-    const be = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
-    return [le, be].some((m) => m === 0xa1b2c3d4 || m === 0xa1b23c4d || m === 0xa1b2cd34);
-  } finally {
-    await fh.close();
-  }
+/** A worker's reply to a `request`: the handler's result. */
+export interface PoolReply {
+  id: number;
+  result?: unknown;
 }
 
 export const MAX_WORKERS = 256;
@@ -112,31 +89,12 @@ interface Slot {
   busy: boolean;
 }
 
-/** A worker's reply to a job. */
+/** A worker's message about a job: done (with a handler's `result`), or failed (`error`). */
 interface Reply {
   id: number;
   error?: string;
   code?: string;
-  /** Capture jobs: frames written (also when the framing broke after them). */
-  frames?: number;
-  offset?: number;
-  truncated?: boolean;
-}
-
-interface CaptureSlot {
-  id: number;
-  worker: number;
-  input: SharedArrayBuffer;
-  results: SharedArrayBuffer;
-  reasons: SharedArrayBuffer;
-  linkTypes: SharedArrayBuffer;
-}
-
-/** Capture chunks in flight per worker (each holds up to a chunk of the file). */
-const CAPTURE_DEPTH = 2;
-
-function rd32(b: Uint8Array, o: number, le: boolean): number {
-  return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  result?: unknown;
 }
 
 interface Job {
@@ -145,11 +103,14 @@ interface Job {
   done: Promise<Slot>;
 }
 
-/** The worker script: next to this module when running from dist/, else dist/'s copy. */
-function workerFile(): URL {
-  const here = new URL('./pool-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/classify/pool-worker.js', import.meta.url);
+/** A module for a worker thread: the file itself when it is built JavaScript, else dist/'s copy. */
+export function workerModule(url: URL): URL {
+  const path = fileURLToPath(url);
+  if (path.endsWith('.js') && existsSync(path)) return url;
+  const js = path.replace(/\.ts$/, '.js');
+  if (existsSync(js)) return new URL(`file://${js}`);
+  // Running from TypeScript sources (tests): the build of the same file under dist/.
+  return new URL(`file://${js.replace(/\/src\//, '/dist/')}`);
 }
 
 /** Checks the worker count option: an integer in 1..MAX_WORKERS. */
@@ -172,7 +133,7 @@ export async function createClassifierPool(policy: Policy | readonly Entry[], op
   const words = new Uint32Array(new SharedArrayBuffer(tree.words.byteLength));
   words.set(tree.words);
   const buildMs = performance.now() - t0;
-  const pool = new Pool(workers, depth, engine, batchSize, { words, rules: tree.rules, stats: tree.stats }, buildMs);
+  const pool = new Pool(workers, depth, engine, batchSize, { words, rules: tree.rules, stats: tree.stats }, buildMs, options.handlers ?? []);
   try {
     await pool.ready;
   } catch (e) {
@@ -187,10 +148,12 @@ class Pool implements ClassifierPool {
   readonly rules: number;
   readonly bytes: number;
   readonly ready: Promise<void>;
+  readonly depth: number;
+  kinds: readonly string[] = [];
   private readonly threads: Worker[] = [];
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
-  private nextCapture = 1 << 20;
+  private nextId = 1 << 20; // request ids, above every slot id
   private readonly waiting: (() => void)[] = [];
   private inFlight = 0;
   private failure: Error | undefined;
@@ -203,7 +166,9 @@ class Pool implements ClassifierPool {
     readonly batchSize: number,
     tree: { words: Uint32Array; rules: number; stats: object },
     readonly buildMs: number,
+    handlers: readonly URL[],
   ) {
+    this.depth = depth;
     this.engine = engine;
     this.rules = tree.rules;
     this.bytes = tree.words.byteLength;
@@ -219,12 +184,15 @@ class Pool implements ClassifierPool {
         buffers.push(sab);
         ids.push(slot.id);
       }
-      const t = new Worker(workerFile(), { workerData: { tree, engine, capacity: batchSize, buffers, ids } });
+      const t = new Worker(workerModule(new URL('./pool-worker.ts', import.meta.url)), { workerData: { tree, engine, capacity: batchSize, buffers, ids, handlers: handlers.map((h) => workerModule(h).href) } });
       this.threads.push(t);
       starts.push(
         new Promise<void>((resolve, reject) => {
-          t.once('message', (m: { ready?: boolean; error?: string; code?: string }) => {
-            if (m.ready) resolve();
+          t.once('message', (m: { ready?: boolean; kinds?: string[]; error?: string; code?: string }) => {
+            if (m.ready) {
+              this.kinds = m.kinds ?? [];
+              resolve();
+            }
             else reject(new TedError(m.code ?? 'CLASSIFY_POOL_FAILED', `classifier worker ${w} did not start: ${m.error}`));
           });
           t.once('error', reject);
@@ -246,8 +214,7 @@ class Pool implements ClassifierPool {
     if (!p) return;
     this.pending.delete(m.id);
     if (--this.inFlight === 0) for (const t of this.threads) t.unref();
-    // Capture jobs report framing damage in the reply (with the frames before it).
-    if (m.error && m.frames === undefined) p.reject(new TedError(m.code ?? 'CLASSIFY_POOL_FAILED', `classifier worker: ${m.error}`));
+    if (m.error !== undefined) p.reject(new TedError(m.code ?? 'CLASSIFY_POOL_FAILED', `classifier worker: ${m.error}`));
     else p.resolve(m);
   }
 
@@ -355,127 +322,18 @@ class Pool implements ClassifierPool {
     }
   }
 
-  async *classifyPcapFile(file: string, options: PcapFileOptions = {}): AsyncGenerator<PcapChunkResult> {
-    const fh = await open(file, 'r');
-    const size = (await fh.stat()).size;
-    const read = async (into: Uint8Array, at: number, length: number, position: number): Promise<number> => {
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(into, at + done, length - done, position + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    };
-    const registered: number[][] = [];
-    const queue: { slot: CaptureSlot; done: Promise<Reply>; fileStart: number; firstIndex: number }[] = [];
-    try {
-      // The file header, through the reader's parser (it knows every magic and its limits).
-      const parser = new CaptureParser();
-      const head = new Uint8Array(Math.min(size, 24));
-      await read(head, 0, head.length, 0);
-      const headLen = parser.step(head, 0, head.length, 0, head.length === size);
-      if (parser.format !== 'pcap') throw new TedError('CLASSIFY_POOL_FORMAT', `${file} is not a classic pcap capture`);
-      options.onHeader?.();
-      const H = parser.recordHeader;
-      const le = parser.littleEndian;
-      const maxCaplen = parser.maxCaplen;
-      const chunk = Math.max(4096, options.chunkBytes ?? 4 << 20);
-      // Capture slots for this file: a chunk, or one record of the largest allowed size.
-      const inputBytes = headLen + Math.max(chunk, H + maxCaplen);
-      const maxFrames = Math.ceil(inputBytes / H);
-      const free: CaptureSlot[] = [];
-      for (let w = 0; w < this.threads.length; w++) {
-        const mine: CaptureSlot[] = [];
-        for (let k = 0; k < CAPTURE_DEPTH; k++) {
-          const slot: CaptureSlot = {
-            id: this.nextCapture++,
-            worker: w,
-            input: new SharedArrayBuffer(inputBytes),
-            results: new SharedArrayBuffer(4 * maxFrames),
-            reasons: new SharedArrayBuffer(maxFrames),
-            linkTypes: new SharedArrayBuffer(4 * maxFrames),
-          };
-          mine.push(slot);
-          free.push(slot);
-        }
-        this.threads[w]!.postMessage({ register: mine.map(({ worker: _, ...c }) => c) });
-        registered.push(mine.map((c) => c.id));
-      }
-      // Round-robin over the workers' slots; a slot is reused once its chunk was delivered.
-      const window = new Uint8Array(Math.max(2 * chunk, H + maxCaplen));
-      let sOff = 0;
-      let sEnd = 0;
-      let filePos = headLen;
-      let frames = 1;
-      const deliver = async function* (this: Pool, job: (typeof queue)[number]): AsyncGenerator<PcapChunkResult> {
-        const m = await job.done;
-        const n = m.frames ?? 0;
-        if (n > 0) yield { firstIndex: job.firstIndex, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: new Uint32Array(job.slot.linkTypes, 0, n) };
-        free.push(job.slot);
-        if (m.error) {
-          // The chunk held the file header, then file bytes from fileStart on.
-          const offset = m.offset === undefined ? job.fileStart : job.fileStart + m.offset - headLen;
-          throw new DecodeError(m.code ?? 'PCAP_TRUNCATED', m.error, offset, { truncated: m.truncated });
-        }
-        options.onProgress?.(job.fileStart, size);
-      }.bind(this);
-      let eof = filePos >= size;
-      for (;;) {
-        // Whole records from sOff, up to about `chunk` bytes (at least one record).
-        let at = sOff;
-        let damaged = false;
-        let records = 0;
-        while (at + H <= sEnd) {
-          const caplen = rd32(window, at + 8, le);
-          if (caplen > maxCaplen) {
-            damaged = true;
-            break;
-          }
-          const end = at + H + caplen;
-          if (end > sEnd || (end - sOff > chunk && at > sOff)) break;
-          at = end;
-          records++;
-        }
-        let last = false;
-        if (at === sOff) {
-          if (!eof && !damaged) {
-            // Need more bytes: keep the tail, read on.
-            window.copyWithin(0, sOff, sEnd);
-            sEnd -= sOff;
-            sOff = 0;
-            at = 0;
-            const got = await read(window, sEnd, window.length - sEnd, filePos);
-            filePos += got;
-            sEnd += got;
-            eof = filePos >= size || got === 0;
-            continue;
-          }
-          if (sEnd === sOff) break; // clean end
-          // Damage or a cut record: the worker reads what is left and reports the error.
-          at = sEnd;
-          last = true;
-        }
-        if (free.length === 0) yield* deliver(queue.shift()!);
-        const slot = free.shift()!;
-        const bytes = new Uint8Array(slot.input);
-        bytes.set(head.subarray(0, headLen), 0);
-        bytes.set(window.subarray(sOff, at), headLen);
-        const fileStart = filePos - (sEnd - sOff);
-        const done = new Promise<Reply>((resolve, reject) => this.pending.set(slot.id, { resolve, reject }));
-        if (this.inFlight++ === 0) for (const t of this.threads) t.ref();
-        this.threads[slot.worker]!.postMessage({ id: slot.id, capture: headLen + (at - sOff) });
-        queue.push({ slot, done, fileStart, firstIndex: frames });
-        frames += records; // a damaged last chunk: the worker reports how many it decoded
-        sOff = at;
-        if (last) break;
-      }
-      while (queue.length > 0) yield* deliver(queue.shift()!);
-    } finally {
-      for (const j of queue) await j.done.catch(() => undefined);
-      for (let w = 0; w < registered.length; w++) if (!this.closed) this.threads[w]!.postMessage({ forget: registered[w] });
-      await fh.close();
-    }
+  send(worker: number, message: object): void {
+    if (this.failure) throw this.failure;
+    this.threads[worker]!.postMessage(message);
+  }
+
+  request(worker: number, message: object): Promise<PoolReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const done = new Promise<PoolReply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    if (this.inFlight++ === 0) for (const t of this.threads) t.ref();
+    this.threads[worker]!.postMessage({ ...message, id });
+    return done;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,8 @@ import type { Command } from 'commander';
 import { DecodeError, UsageError } from '../../errors.js';
 import { compile, ENGINES, engineName } from '../../classify/index.js';
 import { TupleBatch } from '../../classify/batch.js';
-import { createClassifierPool, isClassicPcap, workerCount, type ClassifierPool } from '../../classify/pool.js';
+import { createClassifierPool, workerCount, type ClassifierPool } from '../../classify/pool.js';
+import { CAPTURE_WORKER, classifyPcapFile, isClassicPcap } from '../../pcap/pool-capture.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { Classifier } from '../../classify/types.js';
 import { POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
@@ -212,7 +213,7 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
   const source = tally ? pcapSource(tally.file, engine === 'wasm' ? 'wasm' : 'ts', tally) : sourceOf(flags);
   const workers = flags.workers === undefined ? undefined : workerCount(integer('--workers', flags.workers));
   const policy = loadPolicyForCli(flags.policy, { format: parseFormat(flags.format), acl: flags.acl, cryptoMap: flags.cryptoMap });
-  const pool = workers === undefined ? undefined : await createClassifierPool(policy, { engine, workers });
+  const pool = workers === undefined ? undefined : await createClassifierPool(policy, { engine, workers, handlers: flags.pcap ? [CAPTURE_WORKER] : [] });
   const classifier = pool ? undefined : compile(policy, { engine });
   const fd = flags.out ? openSync(flags.out, 'w') : undefined;
   try {
@@ -255,7 +256,7 @@ async function classifyCaptureInPool(
   const t0 = performance.now();
   let header = false;
   try {
-    for await (const c of pool.classifyPcapFile(tally.file, { onHeader: () => void (header = true), onProgress: (done) => bar.update(done) })) {
+    for await (const c of classifyPcapFile(pool, tally.file, { onHeader: () => void (header = true), onProgress: (done) => bar.update(done) })) {
       counts.add(c);
       tally.frames += c.count;
       for (let i = 0; i < c.count; i++) if (c.reasons[i] !== 0) t.undecodable++;
