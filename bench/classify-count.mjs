@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSet } from './classify-sets.mjs';
+import { batchesOf, loadSet } from './classify-sets.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [set = 'acl1_1K', file = 'build/ted-simd.wasm', nArg = '20', batchArg = '256', inner] = process.argv.slice(2);
@@ -32,15 +32,7 @@ if (inner === '--inner') {
     Object.assign(opts, { engine: 'wasm', wasm: { exports: i.exports, simd: true, file: path } });
   }
   const c = compile(policy, opts);
-  const B = Number(batchArg);
-  const bs = [];
-  for (let at = 0; at < trace.count; at += B) {
-    const b = c.createBatch(B);
-    const n = Math.min(B, trace.count - at);
-    for (let k = 0; k < n; k++) b.set(k, trace.get(at + k));
-    b.count = n;
-    bs.push(b);
-  }
+  const bs = batchesOf(c, trace, Number(batchArg));
   for (let p = 0; p < passes; p++) for (const b of bs) c.classify(b, b.results);
   process.stdout.write(`packets ${trace.count}\n`);
 } else {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { compile } = await import(join(root, 'dist/classify/index.js'));
-const { loadSet } = await import('./classify-sets.mjs');
+const { batchesOf, loadSet } = await import('./classify-sets.mjs');
 const [set = 'acl1_1K', batchArg = '256', files = 'build/ted-simd.wasm,build/ted.wasm', roundsArg = '15'] = process.argv.slice(2);
 // SET_v6: the set moved into IPv6 as bench/classify.bench.mjs does (2001:db8:<v4>::/(32+len)).
 const { policy, trace } = loadSet(set);
@@ -29,14 +29,7 @@ for (const spec of files.split(',')) {
   const comp = dist ? (await lib(dist)).compile : compile;
   const leafSize = process.env.PROBE_LEAF ? Number(process.env.PROBE_LEAF) : undefined; // tree option under test
   const c = f === 'ts' ? comp(policy, { engine: 'ts', leafSize }) : comp(policy, { engine: 'wasm', leafSize, wasm: inst(f.startsWith('/') ? f : join(root, f)) });
-  const bs = [];
-  for (let at = 0; at < trace.count; at += B) {
-    const b = c.createBatch(B);
-    const n = Math.min(B, trace.count - at);
-    for (let i = 0; i < n; i++) b.set(i, trace.get(at + i));
-    b.count = n;
-    bs.push(b);
-  }
+  const bs = batchesOf(c, trace, B);
   const pass = () => {
     for (const b of bs) c.classify(b, b.results);
   };

@@ -111,3 +111,16 @@ export function loadSet(name) {
   cache.set(name, out);
   return out;
 }
+
+/** The trace in `classifier`'s own batches of `size` tuples (as a packet decoder leaves them). */
+export function batchesOf(classifier, trace, size) {
+  const out = [];
+  for (let at = 0; at < trace.count; at += size) {
+    const b = classifier.createBatch(size);
+    const n = Math.min(size, trace.count - at);
+    for (let k = 0; k < n; k++) b.set(k, trace.get(at + k));
+    b.count = n;
+    out.push(b);
+  }
+  return out;
+}

@@ -45,8 +45,8 @@ export interface ClassifyCaptureOptions extends ReadOptions {
   onHeader?: (info: { format: CaptureFormat; parser: CaptureParser }) => void;
 }
 
-/** Something to read capture bytes from: in memory or a file. */
-interface Source {
+/** Something to read capture bytes from: in memory or a file (`read` fills `length` bytes unless the end comes first). */
+export interface Source {
   size: number;
   read(into: Uint8Array, at: number, length: number, position: number): Promise<number>;
   close(): Promise<void>;
@@ -64,7 +64,7 @@ function memorySource(bytes: Uint8Array): Source {
   };
 }
 
-async function fileSource(path: string): Promise<Source> {
+export async function fileSource(path: string): Promise<Source> {
   const fh: FileHandle = await open(path, 'r');
   const size = (await fh.stat()).size;
   return {

@@ -7,6 +7,7 @@
 import { open } from 'node:fs/promises';
 import type { ClassifierPool, PoolReply } from '../classify/pool.js';
 import { DecodeError, TedError } from '../errors.js';
+import { fileSource } from './classify.js';
 import { CaptureParser } from './reader.js';
 
 /** The worker module to pass in `createClassifierPool(policy, { handlers: [CAPTURE_WORKER] })`. */
@@ -81,17 +82,9 @@ export async function isClassicPcap(file: string): Promise<boolean> {
  */
 export async function* classifyPcapFile(pool: ClassifierPool, file: string, options: PcapFileOptions = {}): AsyncGenerator<PcapChunkResult> {
   if (!pool.kinds.includes(kind)) throw new TedError('CLASSIFY_POOL_HANDLER', 'the classifier pool was created without the capture handler: pass handlers: [CAPTURE_WORKER]');
-  const fh = await open(file, 'r');
-  const size = (await fh.stat()).size;
-  const read = async (into: Uint8Array, at: number, length: number, position: number): Promise<number> => {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await fh.read(into, at + done, length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return done;
-  };
+  const src = await fileSource(file);
+  const size = src.size;
+  const read = (into: Uint8Array, at: number, length: number, position: number) => src.read(into, at, length, position);
   const registered: number[][] = [];
   const queue: { slot: CaptureSlot; done: Promise<PoolReply>; fileStart: number; firstIndex: number }[] = [];
   try {
@@ -203,6 +196,6 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
         // the pool failed or was closed: nothing to forget
       }
     }
-    await fh.close();
+    await src.close();
   }
 }
