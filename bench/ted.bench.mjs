@@ -32,12 +32,13 @@ const ip4 = (a, b, c, d) => BigInt(((a << 24) | (b << 16) | (c << 8) | d) >>> 0)
 const clock = new ManualClock(0);
 const net = new MemoryNetwork();
 const claim = (value, bits, port) => ({ family: 4, value, care: bits === 0 ? 0n : ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - bits)) - 1n), port });
-const unlimited = { answersPerSecond: Infinity, maxPending: 1 << 16, maxTunnels: 1 << 16 };
+const unlimited = { maxPendingProbes: 1 << 16, maxTunnels: 1 << 16 };
+const noRateLimit = { responsesPerSecond: Infinity };
 const responders = [];
 for (let t = 0; t < RESPONDERS; t++) {
   const policy = parseCisco(`access-list 101 permit ip 20.${t}.0.0 0.0.255.255 10.0.0.0 0.255.255.255\n`);
   const transport = net.attach([claim(ip4(198, 51, 100, t + 1), 32, 500), claim(ip4(20, t, 0, 0), 16, 500)]);
-  responders.push(createGateway({ role: 'responder', policy, localAddress: `198.51.100.${t + 1}`, transport, clock, wire: ikeWire, limits: unlimited, classifier: compile(policy, { engine: 'wasm' }) }));
+  responders.push(createGateway({ role: 'responder', policy, localAddress: `198.51.100.${t + 1}`, transport, clock, wire: ikeWire, limits: unlimited, rateLimit: noRateLimit, classifier: compile(policy, { engine: 'wasm' }) }));
 }
 const classifier = compile(iniPolicy, { engine: 'wasm' });
 const initiator = createGateway({
@@ -48,7 +49,7 @@ const initiator = createGateway({
   clock,
   wire: ikeWire,
   classifier,
-  limits: { ...unlimited, flowCacheSize: 1 << 17 },
+  limits: { ...unlimited, flowCacheEntries: 1 << 17 },
   timers: { tunnelIdleMs: Infinity, tunnelLifetimeMs: Infinity },
 });
 
@@ -163,7 +164,7 @@ if (typeof globalThis.gc === 'function') {
     proxy: { family: 4, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: [{ lo: 0, hi: 65535 }], dport: [{ lo: 0, hi: 65535 }] },
   });
   const limitedNet = new MemoryNetwork();
-  const lr = createGateway({ role: 'responder', policy: parseCisco('access-list 101 permit ip 20.0.0.0 0.0.255.255 10.0.0.0 0.255.255.255\n'), localAddress: '198.51.100.1', transport: limitedNet.attach([claim(ip4(198, 51, 100, 1), 32, 500), claim(ip4(20, 0, 0, 0), 16, 500)]), clock, wire: ikeWire, limits: { maxRateEntries: 4096 } });
+  const lr = createGateway({ role: 'responder', policy: parseCisco('access-list 101 permit ip 20.0.0.0 0.0.255.255 10.0.0.0 0.255.255.255\n'), localAddress: '198.51.100.1', transport: limitedNet.attach([claim(ip4(198, 51, 100, 1), 32, 500), claim(ip4(20, 0, 0, 0), 16, 500)]), clock, wire: ikeWire, rateLimit: { maxInitiators: 4096 } });
   const li = createGateway({ role: 'initiator', policy: iniPolicy, localAddress: '192.0.2.1', transport: limitedNet.attach([claim(ip4(192, 0, 2, 1), 32, 500)]), clock, wire: ikeWire, classifier });
   const byte = () => (Math.random() * 256) | 0;
   const round = (n) => {

@@ -6,6 +6,7 @@ import { loadConfig, validateConfig, parsePrefix, inPrefixes } from '../src/daem
 import { ConfigError } from '../src/errors.js';
 import { loadPolicy } from '../src/policy/index.js';
 import { thrown } from './support/errors.js';
+import { DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, DEFAULT_TIMERS } from '../src/ted/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ted-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,7 +28,12 @@ describe('daemon configuration', () => {
     expect(c.role).toBe('initiator');
     expect(c.ike).toMatchObject({ address: '198.51.100.1', family: 4, port: 500, peerPort: 500, intercept: true });
     expect(c.policy.file).toBe(join(dir, 'policy.acl'));
-    expect(c.timers).toEqual({ retransmitMs: 1000, retries: 3, holdDownMs: 60000, tunnelLifetimeMs: 3600000, tunnelIdleMs: 600000 });
+    // The same defaults as the API's (one table: src/ted/settings.ts).
+    expect(c.timers).toEqual(DEFAULT_TIMERS);
+    expect(c.limits).toEqual(DEFAULT_LIMITS);
+    expect(c.rateLimit).toEqual(DEFAULT_RATE_LIMIT);
+    expect(c.timers).toMatchObject({ probeTimeoutMs: 1000, probeTries: 3, tunnelIdleMs: 300000 });
+    expect(c.deprecated).toEqual([]);
     expect(c.source.kind).toBe('none');
     expect(c.source.protocols).toEqual([6, 17, 1]);
     expect(c.log).toEqual({ level: 'info', pretty: 'auto' });
@@ -43,7 +49,11 @@ describe('daemon configuration', () => {
 
   it.each([
     [{ ...minimal, timers: { retransmitMs: 0 } }, 'timers.retransmitMs', 'CONFIG_RANGE', /must be >= 1/],
-    [{ ...minimal, timers: { retransmit: 5 } }, 'timers.retransmit', 'CONFIG_UNKNOWN_KEY', /did you mean 'retransmitMs'/],
+    [{ ...minimal, timers: { probeTimeout: 5 } }, 'timers.probeTimeout', 'CONFIG_UNKNOWN_KEY', /did you mean 'probeTimeoutMs'/],
+    [{ ...minimal, limits: { maxPending: 5 } }, 'limits.maxPending', 'CONFIG_UNKNOWN_KEY', /did you mean 'maxPendingProbes'/],
+    [{ ...minimal, bounds: { maxTunnels: 0 } }, 'bounds.maxTunnels', 'CONFIG_RANGE', />= 1/],
+    [{ ...minimal, timers: { retries: 2, probeTries: 3 } }, 'timers.retries', 'CONFIG_CONFLICT', /probeTries/],
+    [{ ...minimal, bounds: { flowCacheEntries: 64 }, limits: { flowCacheEntries: 128 } }, 'bounds.flowCacheEntries', 'CONFIG_CONFLICT', /limits\.flowCacheEntries/],
     [{ ...minimal, timers: { retries: 2.5 } }, 'timers.retries', 'CONFIG_TYPE', /integer/],
     [{ policy: { file: 'policy.acl' } }, 'ike', 'CONFIG_REQUIRED', /missing/],
     [{ ...minimal, ike: {} }, 'ike.address', 'CONFIG_REQUIRED', /missing/],
@@ -69,6 +79,22 @@ describe('daemon configuration', () => {
     expect(e.message.startsWith(`${key}: `)).toBe(true);
   });
 
+  it('former names are read as the current settings and reported as deprecated', () => {
+    const c = validateConfig(
+      { ...minimal, timers: { retransmitMs: 250, retries: 5, holdDownMs: 1000 }, bounds: { maxPendingProbes: 7, flowCacheEntries: 64 }, limits: { maxTunnels: 9 } },
+      { baseDir: dir },
+    );
+    expect(c.timers).toMatchObject({ probeTimeoutMs: 250, probeTries: 5, holdDownMs: 1000 });
+    expect(c.limits).toEqual({ ...DEFAULT_LIMITS, maxTunnels: 9, maxPendingProbes: 7, flowCacheEntries: 64 });
+    expect(Object.keys(c.timers).sort()).toEqual(Object.keys(DEFAULT_TIMERS).sort());
+    expect(c.deprecated).toEqual([
+      { key: 'timers.retransmitMs', replacement: 'timers.probeTimeoutMs' },
+      { key: 'timers.retries', replacement: 'timers.probeTries' },
+      { key: 'bounds.maxPendingProbes', replacement: 'limits.maxPendingProbes' },
+      { key: 'bounds.flowCacheEntries', replacement: 'limits.flowCacheEntries' },
+    ]);
+  });
+
   it('a role in the file that contradicts the command refuses to start', () => {
     const e = configError(() => validateConfig({ ...minimal, role: 'responder' }, { baseDir: dir, overrides: { role: 'initiator' } }));
     expect(e.key).toBe('role');
@@ -76,8 +102,8 @@ describe('daemon configuration', () => {
   });
 
   it('several problems: the first is reported and the others are named', () => {
-    const e = configError(() => validateConfig({ ...minimal, timers: { retries: 0, holdDownMs: -1 } }, { baseDir: dir }));
-    expect(e.key).toBe('timers.retries');
+    const e = configError(() => validateConfig({ ...minimal, timers: { probeTries: 0, holdDownMs: -1 } }, { baseDir: dir }));
+    expect(e.key).toBe('timers.probeTries');
     expect(e.message).toContain('timers.holdDownMs');
   });
 

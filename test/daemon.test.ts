@@ -65,6 +65,7 @@ function pair(extraA: Record<string, unknown> = {}) {
       ike: { address: '127.0.0.2', port: pa, peerPort: pb },
       policy: { file: 'a.acl' },
       probe: { source: 'gateway' },
+      // Former names on purpose: still read, with a warning (see the first test).
       timers: { retransmitMs: 200, retries: 2, holdDownMs: 5000 },
       control: { socket: join(dir, `a-${pa}.sock`) },
       ...extraA,
@@ -99,7 +100,7 @@ describe('daemons on loopback without root (library API source)', () => {
       const st = A.d.status();
       return st.tunnels.length > 0 && st;
     });
-    expect(s.tunnels[0]).toMatchObject({ peer: '127.0.0.3', state: 'established', proxy: { protocol: 'udp', src: '127.0.2.0/25', dst: '127.0.3.0/24' } });
+    expect(s.tunnels[0]).toMatchObject({ peer: '127.0.0.3', state: 'established', proxy: { protocol: 17, source: { value: '127.0.2.0', wildcard: '0.0.0.127' }, entry: 'permit udp 127.0.2.0 0.0.0.127 127.0.3.0 0.0.0.255' } });
     expect(s.packets).toMatchObject({ frames: 1, drop: 1, forward: 0 });
     A.d.pushFrame(LinkType.IPV4, packet(40000));
     await until('forward', () => A.d.pump.counters.forward === 1);
@@ -107,6 +108,10 @@ describe('daemons on loopback without root (library API source)', () => {
     // The story is in the logs, one JSON object per step.
     const events = A.lines.map((l) => l.event);
     for (const e of ['started', 'drop', 'probe-sent', 'response-received', 'intersection', 'verify', 'tunnel', 'handoff']) expect(events).toContain(e);
+    expect(A.lines.filter((l) => l.event === 'config-deprecated').map((l) => l.msg)).toEqual([
+      'config: timers.retransmitMs is deprecated; use timers.probeTimeoutMs',
+      'config: timers.retries is deprecated; use timers.probeTries',
+    ]);
     expect(B.lines.find((l) => l.event === 'response-sent')).toMatchObject({ to: '127.0.0.2' });
   });
 
@@ -120,8 +125,8 @@ describe('daemons on loopback without root (library API source)', () => {
     A.d.pushFrame(LinkType.IPV4, packet(40020));
     B.d.pushFrame(LinkType.IPV4, encodeUdpPacket({ family: 4, src: v4('127.0.3.20'), dst: v4('127.0.2.10'), sport: 7000, dport: 40020, payload: new Uint8Array(1) }));
     await until('tunnels both ways', () => A.d.status().tunnels.length === 1 && B.d.status().tunnels.length === 1);
-    expect(A.d.status().tunnels[0]).toMatchObject({ peer: '127.0.0.3', proxy: { src: '127.0.2.0/25', dst: '127.0.3.0/24' } });
-    expect(B.d.status().tunnels[0]).toMatchObject({ peer: '127.0.0.2', proxy: { protocol: 'udp', src: '127.0.3.0/24', dst: '127.0.2.0/25' } });
+    expect(A.d.status().tunnels[0]).toMatchObject({ peer: '127.0.0.3', proxy: { entry: 'permit udp 127.0.2.0 0.0.0.127 127.0.3.0 0.0.0.255' } });
+    expect(B.d.status().tunnels[0]).toMatchObject({ peer: '127.0.0.2', proxy: { entry: 'permit udp 127.0.3.0 0.0.0.255 127.0.2.0 0.0.0.127' } });
     expect(A.d.status().counters.responsesSent).toBe(1);
     expect(B.d.status().counters.responsesSent).toBe(1);
   });
@@ -140,10 +145,10 @@ describe('daemons on loopback without root (library API source)', () => {
     try {
       expect(await main(['status', '--socket', a.control.socket, '--json'])).toBe(0);
       const json = JSON.parse(out.join(''));
-      expect(json.tunnels[0]).toMatchObject({ peer: '127.0.0.3', proxy: { src: '127.0.2.0/25' } });
+      expect(json.tunnels[0]).toMatchObject({ peer: '127.0.0.3', proxy: { source: { value: '127.0.2.0', wildcard: '0.0.0.127' } } });
       out.length = 0;
       expect(await main(['status', '--socket', a.control.socket])).toBe(0);
-      expect(out.join('')).toMatch(/tunnels \(1\):\n {2}#1 established peer 127\.0\.0\.3 .*proxy udp 127\.0\.2\.0\/25 port any -> 127\.0\.3\.0\/24 port any/);
+      expect(out.join('')).toMatch(/tunnels \(1\):\n {2}#1 established peer 127\.0\.0\.3 .*\n {6}permit udp 127\.0\.2\.0 0\.0\.0\.127 127\.0\.3\.0 0\.0\.0\.255\n/);
     } finally {
       spy.mockRestore();
     }

@@ -1,7 +1,7 @@
 // Deterministic simulations of Tunnel Endpoint Discovery (design FIG. 1 / FIG. 2) over the
 // in-memory network with a manual clock and the real ISAKMP codec on the wire.
 import { describe, expect, it } from 'vitest';
-import { BYPASS, DROP, FORWARD } from '../src/ted/types.js';
+import { BYPASS, DROP, FORWARD, type HandoffSink } from '../src/ted/types.js';
 import { decodeProbe, readProbe, readResponse } from '../src/ike/ted.js';
 import { ikeWire } from '../src/ted/ike-wire.js';
 import { responderCookie } from '../src/ted/cookies.js';
@@ -276,7 +276,7 @@ describe('initiator timers and bounds', () => {
 
   it('refuses and counts when the pending table, hold-downs or the tunnel table are full', () => {
     const sim = new Sim();
-    const a = sim.gateway({ acl: A_ACL, ike: '192.0.2.1', limits: { maxPending: 3, maxHoldDowns: 2 } });
+    const a = sim.gateway({ acl: A_ACL, ike: '192.0.2.1', limits: { maxPendingProbes: 3, maxHoldDowns: 2 } });
     for (let h = 1; h <= 5; h++) a.gw.processOne(pkt(`tcp 10.1.0.5:40000 > 10.3.0.${h}:80`));
     expect(a.gw.pending()).toHaveLength(3);
     expect(a.gw.counters.refusedPending).toBe(2);
@@ -389,6 +389,35 @@ describe('tunnel lifetime', () => {
     release(true);
     await Promise.resolve();
     expect(a.gw.tunnels()[0]!.state).toBe('established');
+    expect(a.gw.processOne(P).verdict).toBe(FORWARD);
+  });
+
+  it('a handoff that reports the SAs gone (IKE down) removes the tunnel; rediscovery after the hold-down', () => {
+    let sink: HandoffSink | undefined;
+    const down: string[] = [];
+    const { sim, a } = fig1({
+      timers: { holdDownMs: 5_000 },
+      handoff: { bringUp: () => true, tearDown: (_t: unknown, reason: string) => down.push(reason), attach: (s: HandoffSink) => (sink = s) },
+    });
+    expect(sink).toBeDefined();
+    const P = pkt('tcp 10.1.0.5:40000 > 10.2.0.9:80');
+    a.gw.processOne(P);
+    sim.settle();
+    const id = a.gw.tunnels()[0]!.id;
+    expect(a.gw.processOne(P).verdict).toBe(FORWARD);
+    expect(sink!.tunnelDown(id)).toBe(true);
+    expect(sink!.tunnelDown(id)).toBe(false);
+    expect(down).toEqual(['ike-down']);
+    expect(a.gw.counters).toMatchObject({ tunnelsHandoffDown: 1, holdDownsStarted: 1 });
+    // The cached flow is gone and the destination is held down: no probe until it ends.
+    expect(a.gw.processOne(P).verdict).toBe(DROP);
+    expect(a.gw.counters.dropsHeldDown).toBe(1);
+    expect(a.gw.pending()).toHaveLength(0);
+    sim.settle(5_000);
+    expect(a.gw.processOne(P).verdict).toBe(DROP);
+    sim.settle();
+    expect(a.gw.tunnels()).toHaveLength(1);
+    expect(a.gw.tunnels()[0]!.id).not.toBe(id);
     expect(a.gw.processOne(P).verdict).toBe(FORWARD);
   });
 });
@@ -531,7 +560,7 @@ describe('hostile input', () => {
   });
 
   it('rate-limits answers per initiator', () => {
-    const { sim, b } = fig1({}, { limits: { answersPerSecond: 2, answerBurst: 3 } });
+    const { sim, b } = fig1({}, { rateLimit: { responsesPerSecond: 2, burst: 3 } });
     const fire = (id: string, n: number) => {
       for (let i = 0; i < n; i++) {
         const bytes = ikeWire.encodeProbe({ icookie: BigInt(i + 1), capabilities: 0, id: { family: 4, address: ip(id) }, summary: { tedVersion: 3, family: 4, protocol: 6, src: ip('10.1.0.5'), dst: ip('10.2.0.9'), sport: 1, dport: 22 } });

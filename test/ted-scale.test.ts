@@ -122,9 +122,9 @@ describe('full mesh', () => {
 describe('flood', () => {
   it('forged probes and responses leave memory bounded and genuine discoveries complete', () => {
     const sim = new Sim();
-    const limits = { maxRateEntries: 1000, answersPerSecond: 5, answerBurst: 10 };
-    const a = sim.gateway({ acl: `ip access-list extended A\n permit ip 10.1.0.0 0.0.255.255 10.2.0.0 0.0.255.255\n`, ike: '192.0.2.1', protects: ['10.1.0.0/16'], keepEvents: false, limits });
-    const b = sim.gateway({ acl: `ip access-list extended B\n permit ip 10.2.0.0 0.0.255.255 10.1.0.0 0.0.255.255\n`, ike: '198.51.100.1', protects: ['10.2.0.0/16'], keepEvents: false, limits });
+    const rateLimit = { maxInitiators: 1000, responsesPerSecond: 5, burst: 10 };
+    const a = sim.gateway({ acl: `ip access-list extended A\n permit ip 10.1.0.0 0.0.255.255 10.2.0.0 0.0.255.255\n`, ike: '192.0.2.1', protects: ['10.1.0.0/16'], keepEvents: false, rateLimit });
+    const b = sim.gateway({ acl: `ip access-list extended B\n permit ip 10.2.0.0 0.0.255.255 10.1.0.0 0.0.255.255\n`, ike: '198.51.100.1', protects: ['10.2.0.0/16'], keepEvents: false, rateLimit });
     const r = rng(99);
     const rand32 = () => Math.floor(r() * 2 ** 32);
     const rand64 = () => (BigInt(rand32()) << 32n) | BigInt(rand32()) | 1n;

@@ -10,6 +10,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parseAnyAddress, prefixMask } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
+import { formerKeys, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
 
 export type Role = 'initiator' | 'responder' | 'both';
 export type SourceKind = 'raw' | 'capture' | 'replay' | 'none';
@@ -20,6 +21,12 @@ export interface Prefix {
   readonly family: Family;
   readonly value: bigint;
   readonly length: number;
+}
+
+/** A setting given under a former name. */
+export interface Deprecation {
+  readonly key: string;
+  readonly replacement: string;
 }
 
 /** The configuration after validation, defaults and path resolution. */
@@ -37,15 +44,12 @@ export interface DaemonConfig {
   };
   readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string };
   readonly probe: { readonly source: 'host' | 'gateway' };
-  readonly timers: {
-    readonly retransmitMs: number;
-    readonly retries: number;
-    readonly holdDownMs: number;
-    readonly tunnelLifetimeMs: number;
-    readonly tunnelIdleMs: number;
-  };
-  readonly bounds: { readonly maxTunnels: number; readonly maxPendingProbes: number; readonly maxHoldDowns: number; readonly flowCacheEntries: number };
-  readonly rateLimit: { readonly responsesPerSecond: number; readonly burst: number };
+  /** The gateway's settings, by the names the API uses too (src/ted/settings.ts). */
+  readonly timers: Readonly<Timers>;
+  readonly limits: Readonly<Limits>;
+  readonly rateLimit: Readonly<RateLimit>;
+  /** Former names the file used (still read): the daemon warns with the current key. */
+  readonly deprecated: readonly Deprecation[];
   readonly source: {
     readonly kind: SourceKind;
     readonly prefixes: readonly Prefix[];
@@ -89,6 +93,9 @@ function keyOf(pointer: string, extra?: string): string {
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   const lw = word.toLowerCase();
+  // A name cut short (`maxPending` for `maxPendingProbes`) is the likeliest slip.
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lw));
+  if (lw.length >= 4 && prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
@@ -121,7 +128,10 @@ function describe(e: ErrorObject, schema: Record<string, unknown>): { code: stri
   switch (e.keyword) {
     case 'additionalProperties': {
       const name = String(p.additionalProperty);
-      const known = Object.keys(schemaAt(schema, e.schemaPath) ?? {});
+      // Former names stay readable but are not offered: suggest and list current names only.
+      const known = Object.entries(schemaAt(schema, e.schemaPath) ?? {})
+        .filter(([, v]) => !(v as { deprecated?: boolean }).deprecated)
+        .map(([k]) => k);
       const hint = closest(name, known);
       return { code: 'CONFIG_UNKNOWN_KEY', key: keyOf(e.instancePath, name), message: `unknown setting${hint ? ` (did you mean '${hint}'?)` : ''}; known: ${known.join(', ')}` };
     }
@@ -198,8 +208,9 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   const data = structuredClone(raw) as Record<string, unknown>;
   if (typeof data === 'object' && !Array.isArray(data)) {
     // Sections with only defaults may be absent: create them so the defaults inside are applied.
-    for (const section of ['probe', 'timers', 'bounds', 'rateLimit', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
+    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
   }
+  const deprecated = findFormerKeys(data);
   const validate = getValidator();
   if (!validate(data)) {
     const schema = configSchema();
@@ -208,6 +219,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     const more = errs.length > 1 ? ` (and ${errs.length - 1} more: ${[...new Set(errs.slice(1).map((e) => e.key))].join(', ')})` : '';
     throw new ConfigError(first.code, first.key, first.message + more);
   }
+  moveFormerKeys(data, deprecated);
   const o = options.overrides ?? {};
   const d = data as Record<string, Record<string, unknown>> & { role?: Role; protects?: string[] };
   const baseDir = options.baseDir ?? process.cwd();
@@ -267,9 +279,10 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     ike: { address: String(ike.address).trim(), family, value: ikeAddr.value, port: ike.port as number, peerPort: ike.peerPort as number, intercept: ike.intercept as boolean },
     policy: { file: policyFile, format: d.policy!.format as DaemonConfig['policy']['format'], ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}) },
     probe: { source: d.probe!.source as 'host' | 'gateway' },
-    timers: t as unknown as DaemonConfig['timers'],
-    bounds: d.bounds as unknown as DaemonConfig['bounds'],
-    rateLimit: d.rateLimit as unknown as DaemonConfig['rateLimit'],
+    timers: t as unknown as Timers,
+    limits: d.limits as unknown as Limits,
+    rateLimit: d.rateLimit as unknown as RateLimit,
+    deprecated,
     source: {
       kind,
       prefixes,
@@ -283,6 +296,42 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     log: { level: o.logLevel ?? (log.level as LogLevel), pretty: log.pretty as 'auto' | 'always' | 'never' },
     control: { socket: o.controlSocket ?? (control.socket === '' ? '' : resolve(baseDir, String(control.socket))) },
   };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Settings given under a former name (`timers.retransmitMs`, `bounds.*`). Both names at once is
+ * an error: which one was meant cannot be guessed.
+ */
+function findFormerKeys(data: unknown): Deprecation[] {
+  if (!isObject(data)) return [];
+  const found: Deprecation[] = [];
+  for (const [old, current] of formerKeys()) {
+    const [os, ok] = old.split('.') as [string, string];
+    const [ns, nk] = current.split('.') as [string, string];
+    const from = data[os];
+    if (!isObject(from) || !(ok in from)) continue;
+    const to = data[ns];
+    if (isObject(to) && nk in to) throw new ConfigError('CONFIG_CONFLICT', old, `former name of ${current}, which is also set; keep only ${current}`);
+    found.push({ key: old, replacement: current });
+  }
+  return found;
+}
+
+/** After validation (so errors name the key the file used): each former key's value moves to its current key. */
+function moveFormerKeys(data: Record<string, unknown>, found: readonly Deprecation[]): void {
+  for (const { key, replacement } of found) {
+    const [os, ok] = key.split('.') as [string, string];
+    const [ns, nk] = replacement.split('.') as [string, string];
+    const from = data[os] as Record<string, unknown>;
+    const to = (isObject(data[ns]) ? data[ns] : (data[ns] = {})) as Record<string, unknown>;
+    to[nk] = from[ok];
+    delete from[ok];
+    if (Object.keys(from).length === 0 && os !== ns) delete data[os];
+  }
 }
 
 /** True when `addr` (numeric, same family) lies in one of `prefixes`. */

@@ -5,10 +5,9 @@ import type { Logger } from 'pino';
 import { ConfigError, TedError } from '../errors.js';
 import type { TedIdentity } from '../ike/ted-types.js';
 import { loadPolicy } from '../policy/index.js';
-import { formatAddress, prefixLength } from '../selector/address.js';
-import { formatSelector } from '../selector/format.js';
-import { protocolName } from '../policy/services.js';
-import type { Family, Policy, PortSet, Selector } from '../selector/types.js';
+import { formatAddress } from '../selector/address.js';
+import { formatSelector, selectorJson } from '../selector/format.js';
+import type { Family, Policy } from '../selector/types.js';
 import { systemClock } from '../ted/clock.js';
 import { createGateway, type Gateway } from '../ted/gateway.js';
 import { FORWARD, type GatewayEvent, type Handoff, type TeardownReason, type TunnelInfo } from '../ted/types.js';
@@ -31,30 +30,6 @@ function cookie(v: bigint): string {
   return v.toString(16).padStart(16, '0');
 }
 
-function addressText(family: Family, a: { value: bigint; care: bigint }): string {
-  if (a.care === 0n) return 'any';
-  const len = prefixLength(family, a.care);
-  if (len !== undefined) return `${formatAddress(family, a.value)}/${len}`;
-  return `${formatAddress(family, a.value)} mask ${formatAddress(family, a.care)}`;
-}
-
-function portsText(p: PortSet): string {
-  if (p.length === 1 && p[0]!.lo === 0 && p[0]!.hi === 65535) return 'any';
-  return p.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`)).join(',');
-}
-
-/** A selector for humans and JSON: each field as text, plus the Cisco line. */
-export function selectorView(s: Selector) {
-  return {
-    protocol: s.protocol === 0 ? 'any' : protocolName(s.family, s.protocol),
-    src: addressText(s.family, s.src),
-    sport: portsText(s.sport),
-    dst: addressText(s.family, s.dst),
-    dport: portsText(s.dport),
-    text: formatSelector(s),
-  };
-}
-
 function identity(id: TedIdentity): string {
   return addr(id.family, id.address);
 }
@@ -63,7 +38,7 @@ function identity(id: TedIdentity): string {
 class LoggingHandoff implements Handoff {
   constructor(private readonly log: Logger) {}
   bringUp(t: TunnelInfo): boolean {
-    this.log.info({ event: 'handoff', tunnel: t.id, peer: identity(t.peer), proxy: selectorView(t.proxy).text }, 'handoff: no IKE attached; tunnel marked established');
+    this.log.info({ event: 'handoff', tunnel: t.id, peer: identity(t.peer), proxy: formatSelector(t.proxy) }, 'handoff: no IKE attached; tunnel marked established');
     return true;
   }
   tearDown(t: TunnelInfo, reason: TeardownReason): void {
@@ -97,6 +72,7 @@ export class Daemon {
 
   static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
     const log = options.logger;
+    for (const d of config.deprecated) log.warn({ event: 'config-deprecated', key: d.key, replacement: d.replacement }, `config: ${d.key} is deprecated; use ${d.replacement}`);
     const policy = loadPolicy(config.policy.file, { ...(config.policy.format !== 'auto' ? { format: config.policy.format } : {}), ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}) });
     if (policy.family !== config.ike.family)
       throw new ConfigError('CONFIG_FAMILY', 'policy.file', `the ACL is IPv${policy.family} but ike.address is IPv${config.ike.family}`);
@@ -119,21 +95,9 @@ export class Daemon {
         transport: transport as Transport,
         clock: systemClock,
         handoff: new LoggingHandoff(log),
-        timers: {
-          probeTimeoutMs: config.timers.retransmitMs,
-          probeTries: config.timers.retries,
-          holdDownMs: config.timers.holdDownMs,
-          tunnelLifetimeMs: config.timers.tunnelLifetimeMs,
-          tunnelIdleMs: config.timers.tunnelIdleMs,
-        },
-        limits: {
-          maxTunnels: config.bounds.maxTunnels,
-          maxPending: config.bounds.maxPendingProbes,
-          maxHoldDowns: config.bounds.maxHoldDowns,
-          flowCacheSize: config.bounds.flowCacheEntries,
-          answersPerSecond: config.rateLimit.responsesPerSecond,
-          answerBurst: config.rateLimit.burst,
-        },
+        timers: config.timers,
+        limits: config.limits,
+        rateLimit: config.rateLimit,
         ports: { local: config.ike.port, peer: config.ike.peerPort },
         onEvent: (e) => logEvent(log, e),
       });
@@ -242,7 +206,7 @@ export class Daemon {
         id: x.id,
         state: x.state,
         peer: identity(x.peer),
-        proxy: selectorView(x.proxy),
+        proxy: selectorJson(x.proxy),
         entry: x.entry,
         tedVersion: x.tedVersion,
         icookie: cookie(x.icookie),
@@ -340,17 +304,17 @@ export function logEvent(log: Logger, e: GatewayEvent): void {
       limited(log, `probe-ignored:${e.reason}`, 'probe-ignored', e.reason);
       return;
     case 'response-sent':
-      log.info({ event: 'response-sent', icookie: cookie(e.icookie), rcookie: cookie(e.rcookie), entry: e.entry, to: identity(e.to), proxy: selectorView(e.proxy).text }, `response to ${identity(e.to)} with entry ${e.entry}`);
+      log.info({ event: 'response-sent', icookie: cookie(e.icookie), rcookie: cookie(e.rcookie), entry: e.entry, to: identity(e.to), proxy: formatSelector(e.proxy) }, `response to ${identity(e.to)} with entry ${e.entry}`);
       return;
     case 'response-received':
-      log.info({ event: 'response-received', icookie: cookie(e.icookie), peer: identity(e.peer), proxy: selectorView(e.proxy).text }, `response from ${identity(e.peer)}`);
+      log.info({ event: 'response-received', icookie: cookie(e.icookie), peer: identity(e.peer), proxy: formatSelector(e.proxy) }, `response from ${identity(e.peer)}`);
       return;
     case 'response-dropped':
       log.debug({ event: 'response-dropped', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `response dropped (${e.reason})`);
       limited(log, `response-dropped:${e.reason}`, 'response-dropped', e.reason);
       return;
     case 'intersection':
-      log.info({ event: 'intersection', icookie: cookie(e.icookie), entry: e.entry, tedVersion: e.tedVersion, result: e.result ? selectorView(e.result).text : undefined, emptyField: e.emptyField }, e.result ? 'intersection' : `empty intersection (${e.emptyField})`);
+      log.info({ event: 'intersection', icookie: cookie(e.icookie), entry: e.entry, tedVersion: e.tedVersion, result: e.result ? formatSelector(e.result) : undefined, emptyField: e.emptyField }, e.result ? 'intersection' : `empty intersection (${e.emptyField})`);
       return;
     case 'verify':
       log.info({ event: 'verify', icookie: cookie(e.icookie), inside: e.inside }, e.inside ? 'P lies inside the intersection' : 'P lies outside the intersection');
@@ -359,7 +323,7 @@ export function logEvent(log: Logger, e: GatewayEvent): void {
       log.warn({ event: 'hold-down', destination: addr(e.family, e.destination), reason: e.reason, forMs: Math.round(e.until - systemClock.now()) }, `hold-down ${addr(e.family, e.destination)} (${e.reason})`);
       return;
     case 'tunnel':
-      log.info({ event: 'tunnel', state: e.state, id: e.tunnel.id, peer: identity(e.tunnel.peer), proxy: selectorView(e.tunnel.proxy), reason: e.reason }, `tunnel ${e.tunnel.id} ${e.state}`);
+      log.info({ event: 'tunnel', state: e.state, id: e.tunnel.id, peer: identity(e.tunnel.peer), proxy: formatSelector(e.tunnel.proxy), reason: e.reason }, `tunnel ${e.tunnel.id} ${e.state}`);
       return;
     default:
       log.debug({ event: 'other', detail: jsonSafe(e) as object }, 'event');

@@ -48,3 +48,6 @@ export interface TedResponse {
 export const TED_EXCHANGE_PROBE = 240;
 export const TED_EXCHANGE_RESPONSE = 241;
 export const TED_VERSION = 3;
+
+/** Protocols whose packets carry ports in the summary (TCP, UDP, SCTP); others send 0/0. */
+export const SUMMARY_PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132]);

@@ -60,6 +60,8 @@ export function newCounters() {
     tunnelsExpired: 0,
     tunnelsIdle: 0,
     tunnelsTornDown: 0,
+    /** The handoff reported a tunnel's SAs gone (IKE or CHILD_SA down): removed, destination held down. */
+    tunnelsHandoffDown: 0,
 
     // responder
     responsesSent: 0,

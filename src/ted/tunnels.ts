@@ -29,6 +29,8 @@ export class Tunnel {
     readonly tedVersion: 2 | 3,
     readonly negotiatedAt: number,
     readonly expiresAt: number,
+    /** The packet whose discovery made the tunnel (its destination is held down if the tunnel fails). */
+    readonly trigger: Tuple,
   ) {
     const v4 = proxy.family === 4;
     this.srcV = v4 ? Number(proxy.src.value) >>> 0 : 0;

@@ -4,6 +4,7 @@ import type { TedIdentity, TedSummary } from '../ike/ted-types.js';
 import type { Field } from '../selector/algebra.js';
 import type { Policy, Selector, Tuple } from '../selector/types.js';
 import type { Clock, Transport } from '../transport/types.js';
+import type { Limits, RateLimit, Timers } from './settings.js';
 import type { TedWire } from './wire.js';
 
 /** Verdict codes written by `gateway.process` (one byte per packet). */
@@ -15,54 +16,8 @@ export const VERDICT_NAMES = ['', 'FORWARD', 'BYPASS', 'DROP'] as const;
 
 export type Role = 'initiator' | 'responder' | 'both';
 
-export interface Limits {
-  /** Tunnels (negotiated + established) at once. Full: a new tunnel is refused and counted. */
-  maxTunnels: number;
-  /** Probes awaiting an answer at once. Full: no probe is sent (the packet is still dropped) and it is counted. */
-  maxPending: number;
-  /** Destinations held down at once. Full: no hold-down is recorded (counted). */
-  maxHoldDowns: number;
-  /** IPv4 flows in the flow cache (IPv6 gets a sixteenth); older flows are evicted. */
-  flowCacheSize: number;
-  /** Responder: answers per second per initiator address, and burst. Infinity disables. */
-  answersPerSecond: number;
-  answerBurst: number;
-  /** Responder: initiators tracked by the rate limiter (least recently seen forgotten first). */
-  maxRateEntries: number;
-}
-
-export const DEFAULT_LIMITS: Limits = Object.freeze({
-  maxTunnels: 65536,
-  maxPending: 4096,
-  maxHoldDowns: 16384,
-  flowCacheSize: 65536,
-  answersPerSecond: 20,
-  answerBurst: 40,
-  maxRateEntries: 65536,
-});
-
-export interface Timers {
-  /** Wait before the first retransmission (ms); doubles after each. */
-  probeTimeoutMs: number;
-  /** Transmissions of one probe before giving up (the first included). */
-  probeTries: number;
-  backoffFactor: number;
-  /** After a failure, no new probe to that destination for this long (ms). */
-  holdDownMs: number;
-  /** A tunnel is removed this long after it was negotiated (ms); Infinity = never. */
-  tunnelLifetimeMs: number;
-  /** A tunnel no packet used for this long is removed (ms); Infinity = never. */
-  tunnelIdleMs: number;
-}
-
-export const DEFAULT_TIMERS: Timers = Object.freeze({
-  probeTimeoutMs: 1000,
-  probeTries: 3,
-  backoffFactor: 2,
-  holdDownMs: 60_000,
-  tunnelLifetimeMs: 3_600_000,
-  tunnelIdleMs: 300_000,
-});
+export type { Limits, RateLimit, Timers } from './settings.js';
+export { DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, DEFAULT_TIMERS } from './settings.js';
 
 export type TunnelState = 'negotiated' | 'established';
 
@@ -87,16 +42,28 @@ export interface TunnelInfo {
   readonly packets: number;
 }
 
-export type TeardownReason = 'api' | 'lifetime' | 'idle' | 'handoff-failed' | 'closed';
+/** Why a tunnel left the table. `ike-down`: the handoff reported its SAs gone (HandoffSink). */
+export type TeardownReason = 'api' | 'lifetime' | 'idle' | 'handoff-failed' | 'ike-down' | 'closed';
 
 /**
- * Whatever brings the IPsec SAs up with the negotiated proxies (IKE quick mode). `bringUp`
- * returning or resolving true/undefined marks the tunnel ESTABLISHED; false, a rejection or a
- * throw removes it (counted as a handoff failure, destination held down).
+ * Whatever brings the IPsec SAs up with the negotiated proxies (IKE). `bringUp` returning or
+ * resolving true/undefined marks the tunnel ESTABLISHED; false, a rejection or a throw removes it
+ * (counted as a handoff failure, destination held down). The gateway calls `attach` once, at
+ * construction, with the sink through which the handoff reports later events.
  */
 export interface Handoff {
   bringUp(tunnel: TunnelInfo): boolean | void | Promise<boolean | void>;
   tearDown?(tunnel: TunnelInfo, reason: TeardownReason): void;
+  attach?(sink: HandoffSink): void;
+}
+
+/** How a handoff tells the gateway about a tunnel after bringUp. */
+export interface HandoffSink {
+  /**
+   * The tunnel's SAs are gone (IKE SA or CHILD_SA down, peer restarted): the gateway removes it,
+   * holds its destination down and rediscovers afterwards. False when no such tunnel exists.
+   */
+  tunnelDown(id: number, reason?: TeardownReason): boolean;
 }
 
 /** A pending probe as the API shows it. */
@@ -147,8 +114,10 @@ export interface GatewayOptions {
   readonly clock?: Clock;
   /** Default: records and establishes at once (see `recordingHandoff`). */
   readonly handoff?: Handoff;
+  /** Bounds, timers and the responder's rate limit: names, defaults and ranges in src/ted/settings.ts. */
   readonly limits?: Partial<Limits>;
   readonly timers?: Partial<Timers>;
+  readonly rateLimit?: Partial<RateLimit>;
   /** Classifier engine for `compile(policy, { engine })` (default: the classifier's default). */
   readonly engine?: EngineName;
   /** A classifier already compiled from `policy` (skips compiling). */

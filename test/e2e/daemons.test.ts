@@ -93,7 +93,7 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const tunnelWith = (s: StatusJson, protocol: string) => s.tunnels.find((t) => t.proxy.protocol === protocol);
+  const tunnelWith = (s: StatusJson, protocol: number) => s.tunnels.find((t) => t.proxy.protocol === protocol);
 
   it('IPv4: probe from host A to host B on the link, answer from gateway B, tunnels for UDP and TCP, later packets FORWARDed', async () => {
     const cap = new Capture(lab, 'sw', 'pa', join(dir, 'v4.pcapng'), 'udp port 500 or tcp port 8000 or udp port 7000');
@@ -111,18 +111,18 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     await tool(lab, 'hostA', ['udp-send', ADDR.hostB.v4, '7000', 'first', '40000']);
     const s1 = await until('a UDP tunnel on gateway A', async () => {
       const s = await a.status();
-      return tunnelWith(s, 'udp') ? s : undefined;
+      return tunnelWith(s, 17) ? s : undefined;
     });
     // Discovery time as the daemon logged it: first DROP to tunnel established (informational).
     const t0 = Date.parse(String(a.events('drop')[0]!.time));
     const t1 = Date.parse(String(a.events('tunnel').find((e) => e.state === 'established')!.time));
     console.log(`e2e IPv4: discovery took ${t1 - t0} ms (DROP -> probe -> response -> tunnel established)`);
     // The same through the real `ted status --json` command inside gateway A.
-    expect(tunnelWith(await a.statusCli(), 'udp')).toMatchObject({ peer: ADDR.gwBWan.v4 });
-    const udpTunnel = tunnelWith(s1, 'udp')!;
+    expect(tunnelWith(await a.statusCli(), 17)).toMatchObject({ peer: ADDR.gwBWan.v4 });
+    const udpTunnel = tunnelWith(s1, 17)!;
     expect(udpTunnel.peer).toBe(ADDR.gwBWan.v4);
     expect(udpTunnel.state).toBe('established');
-    expect(udpTunnel.proxy).toMatchObject({ protocol: 'udp', src: '192.0.2.0/25', sport: 'any', dst: '203.0.113.0/24', dport: 'any' });
+    expect(udpTunnel.proxy).toMatchObject({ protocol: 17, sport: [0, 65535], dport: [0, 65535], entry: 'permit udp 192.0.2.0 0.0.0.127 203.0.113.0 0.0.0.255' });
     expect(s1.counters.dropped).toBeGreaterThanOrEqual(1);
     expect(s1.daemon.probeSource).toBe('host');
 
@@ -136,22 +136,22 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     await tool(lab, 'hostA', ['tcp-connect', ADDR.hostB.v4, '8000', '1500']);
     const s2 = await until('a TCP tunnel on gateway A', async () => {
       const s = await a.status();
-      return tunnelWith(s, 'tcp') ? s : undefined;
+      return tunnelWith(s, 6) ? s : undefined;
     });
-    expect(tunnelWith(s2, 'tcp')!.proxy).toMatchObject({ protocol: 'tcp', src: '192.0.2.0/25', dst: '203.0.113.0/24' });
+    expect(tunnelWith(s2, 6)!.proxy).toMatchObject({ entry: 'permit tcp 192.0.2.0 0.0.0.127 203.0.113.0 0.0.0.255' });
     const fwdBefore = s2.packets.forward!;
     await tool(lab, 'hostA', ['tcp-connect', ADDR.hostB.v4, '8000', '1500']);
     const s3 = await until('the second SYN to be FORWARDed', async () => {
       const s = await a.status();
       return s.packets.forward! > fwdBefore ? s : undefined;
     });
-    expect(tunnelWith(s3, 'tcp')!.packets).toBeGreaterThanOrEqual(1);
+    expect(tunnelWith(s3, 6)!.packets).toBeGreaterThanOrEqual(1);
     expect(s3.packets.reinjected).toBeGreaterThanOrEqual(2);
     expect(s3.counters.cipsNumTEDProbesSent).toBeGreaterThanOrEqual(2);
 
     // `ted status` in text form shows the peer and the proxy too.
     const text = await a.cli(['status', '--socket', a.socket]);
-    expect(text).toMatch(/peer 198\.51\.100\.2 .*proxy udp 192\.0\.2\.0\/25 port any -> 203\.0\.113\.0\/24 port any/);
+    expect(text).toMatch(/peer 198\.51\.100\.2 .*\n {6}permit udp 192\.0\.2\.0 0\.0\.0\.127 203\.0\.113\.0 0\.0\.0\.255\n/);
 
     // What crossed the link between the gateways.
     await cap.stop();
@@ -198,8 +198,8 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     expect(result[0]).toMatchObject({ result: 'connected' });
     await until('host B to accept', async () => sink.lines.some((l) => l.accepted === ADDR.hostA.v6));
     const s = await a.status();
-    const t = tunnelWith(s, 'tcp')!;
-    expect(t).toMatchObject({ peer: ADDR.gwBWan.v6, state: 'established', proxy: { protocol: 'tcp', src: '2001:db8:a::/80', dst: '2001:db8:b::/64' } });
+    const t = tunnelWith(s, 6)!;
+    expect(t).toMatchObject({ peer: ADDR.gwBWan.v6, state: 'established', proxy: { protocol: 6, source: { prefix: '2001:db8:a::/80' }, destination: { prefix: '2001:db8:b::/64' } } });
     expect(s.packets.forward).toBeGreaterThanOrEqual(2);
     await cap.stop();
     const rows = await cap.read(['ipv6.src', 'ipv6.dst', 'udp.srcport', 'udp.dstport', 'isakmp.exchangetype']);
@@ -369,6 +369,6 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
       const st = await a.status();
       return st.tunnels.length > 0 ? st : undefined;
     }, 10_000);
-    expect(done.tunnels[0]).toMatchObject({ peer: ADDR.gwBWan.v4, proxy: { protocol: 'udp', src: '192.0.2.0/25' } });
+    expect(done.tunnels[0]).toMatchObject({ peer: ADDR.gwBWan.v4, proxy: { protocol: 17, source: { value: '192.0.2.0', wildcard: '0.0.0.127' } } });
   });
 });

@@ -17,9 +17,11 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
+import type { SelectorJson } from '../../src/selector/format.js';
+
 export interface StatusJson {
   daemon: { role: string; probeSource: string };
-  tunnels: { id: number; state: string; peer: string; entry: number; packets: number; proxy: { protocol: string; src: string; sport: string; dst: string; dport: string; text: string } }[];
+  tunnels: { id: number; state: string; peer: string; entry: number; packets: number; proxy: SelectorJson }[];
   pending: { icookie: string; destination: string; tries: number }[];
   holdDowns: { destination: string; remainingMs: number; reason: string }[];
   counters: Record<string, number>;

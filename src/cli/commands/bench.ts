@@ -10,7 +10,7 @@ import { parseTrace } from '../../classify/trace.js';
 import type { EngineName } from '../../classify/types.js';
 import { loadPolicy, POLICY_FORMATS } from '../../policy/index.js';
 import { parseFormat } from './classify.js';
-import { lineJson } from './intersect.js';
+import { lineJson } from '../json.js';
 
 interface BenchFlags {
   policy?: string;

@@ -12,7 +12,7 @@ import { parseTrace } from '../../classify/trace.js';
 import type { Classifier } from '../../classify/types.js';
 import { loadPolicy, POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
 import type { Policy } from '../../selector/types.js';
-import { lineJson } from './intersect.js';
+import { lineJson } from '../json.js';
 import { formatPcapTally, newPcapTally, pcapSource } from './pcap.js';
 
 /**

@@ -7,7 +7,7 @@ import { runDemo, type DemoFrame, type DemoStep } from '../../demo/demo.js';
 import { encodeEthernet, encodeUdpPacket } from '../../packet/encode.js';
 import { writePcap } from '../../pcap/writer.js';
 import { loadPolicy, type PolicyFormat } from '../../policy/index.js';
-import { lineJson } from './intersect.js';
+import { lineJson } from '../json.js';
 
 interface DemoCliOptions {
   json?: boolean;

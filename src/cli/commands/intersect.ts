@@ -7,6 +7,7 @@ import { PolicyError, TedError, UsageError } from '../../errors.js';
 import { inferEntryFamily, parseEntry } from '../../policy/cisco.js';
 import { intersect, type Intersection } from '../../selector/algebra.js';
 import { formatSelector, selectorJson } from '../../selector/format.js';
+import { lineJson } from '../json.js';
 
 /**
  * Parses and intersects two entries. An entry whose text implies no family (`tcp any any`) takes
@@ -28,26 +29,6 @@ export function intersectionJson(r: Intersection): Record<string, unknown> {
 
 export function intersectionText(r: Intersection): string {
   return r.empty ? `empty: ${r.field}` : formatSelector(r.selector);
-}
-
-/** JSON with ", " and ": " separators, as the documentation shows the lines. */
-export function lineJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  let out: string;
-  if (Array.isArray(v)) {
-    out = '[';
-    for (let i = 0; i < v.length; i++) out += (i > 0 ? ', ' : '') + lineJson(v[i]);
-    return out + ']';
-  }
-  out = '{';
-  let first = true;
-  for (const k in v) {
-    const x = (v as Record<string, unknown>)[k];
-    if (x === undefined) continue;
-    out += (first ? '' : ', ') + JSON.stringify(k) + ': ' + lineJson(x);
-    first = false;
-  }
-  return out + '}';
 }
 
 /** One batch line in, one answer out (never throws on bad input). */

@@ -3,6 +3,7 @@
 // it works on captures larger than memory; problems inside records that keep the framing are
 // counted and reading goes on.
 import type { Command } from 'commander';
+import { lineJson } from '../json.js';
 import cliProgress from 'cli-progress';
 import { statSync } from 'node:fs';
 import { DecodeError } from '../../errors.js';
@@ -306,7 +307,7 @@ export function registerPcap(program: Command): void {
       } finally {
         bar.stop();
       }
-      process.stdout.write(opts.json ? JSON.stringify(info) + '\n' : formatCaptureInfo(info));
+      process.stdout.write(opts.json ? lineJson(info) + '\n' : formatCaptureInfo(info));
       // A capture whose framing broke is bad input (exit 2): the summary covers the frames before it.
       const err = errors.get(info);
       if (err) throw err;

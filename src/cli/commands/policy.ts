@@ -5,7 +5,7 @@ import { PolicyError } from '../../errors.js';
 import { POLICY_FORMATS, loadPolicy, type PolicyFormat } from '../../policy/index.js';
 import { formatSelectorLines, selectorJson } from '../../selector/format.js';
 import type { Policy } from '../../selector/types.js';
-import { lineJson } from './intersect.js';
+import { lineJson } from '../json.js';
 
 export interface PolicyCheckOptions {
   format?: PolicyFormat;

@@ -3,6 +3,8 @@
 import type { Command } from 'commander';
 import { queryControl } from '../../daemon/control.js';
 import { loadConfig } from '../../daemon/config.js';
+import type { SelectorJson } from '../../selector/format.js';
+import { lineJson } from '../json.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/ted/ted.sock';
 
@@ -14,7 +16,7 @@ interface StatusFlags {
 
 interface StatusView {
   daemon: { role: string; pid: number; version: string; uptimeMs: number; ike: { address: string; port: number }; policy: { acl: string; entries: number }; probeSource: string; source: { kind: string; prefixes: string[] } };
-  tunnels: { id: number; state: string; peer: string; proxy: { text: string; protocol: string; src: string; sport: string; dst: string; dport: string }; entry: number; packets: number; ageMs: number; idleMs: number; expiresInMs: number }[];
+  tunnels: { id: number; state: string; peer: string; proxy: SelectorJson; entry: number; packets: number; ageMs: number; idleMs: number; expiresInMs: number }[];
   pending: { icookie: string; entry: number; destination: string; tries: number; nextInMs: number }[];
   holdDowns: { destination: string; remainingMs: number; reason: string }[];
   counters: Record<string, number>;
@@ -30,7 +32,10 @@ export function formatStatus(s: StatusView): string {
   out.push(`ted ${d.role} (pid ${d.pid}, ${d.version}) up ${secs(d.uptimeMs)}; IKE ${d.ike.address}:${d.ike.port}; ACL ${d.policy.acl} (${d.policy.entries} entries); probes from ${d.probeSource}; packets from ${d.source.kind}${d.source.prefixes.length ? ` (${d.source.prefixes.join(', ')})` : ''}`);
   out.push('', `tunnels (${s.tunnels.length}):`);
   for (const t of s.tunnels)
-    out.push(`  #${t.id} ${t.state.padEnd(11)} peer ${t.peer}  entry ${t.entry}  proxy ${t.proxy.protocol} ${t.proxy.src} port ${t.proxy.sport} -> ${t.proxy.dst} port ${t.proxy.dport}  packets ${t.packets}  age ${secs(t.ageMs)}  idle ${secs(t.idleMs)}  expires in ${secs(t.expiresInMs)}`);
+    out.push(
+      `  #${t.id} ${t.state.padEnd(11)} peer ${t.peer}  entry ${t.entry}  packets ${t.packets}  age ${secs(t.ageMs)}  idle ${secs(t.idleMs)}  expires in ${secs(t.expiresInMs)}`,
+      `      ${t.proxy.entry}`,
+    );
   out.push('', `pending probes (${s.pending.length}):`);
   for (const p of s.pending) out.push(`  cookie ${p.icookie} -> ${p.destination}  entry ${p.entry}  tries ${p.tries}  next in ${secs(p.nextInMs)}`);
   out.push('', `hold-downs (${s.holdDowns.length}):`);
@@ -53,6 +58,6 @@ export function registerStatus(program: Command): void {
     .action(async (flags: StatusFlags) => {
       const path = flags.socket ?? (flags.config ? loadConfig(flags.config, { skipFileChecks: true }).control.socket : DEFAULT_CONTROL_SOCKET);
       const status = (await queryControl(path, { cmd: 'status' })) as StatusView;
-      process.stdout.write(flags.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+      process.stdout.write(flags.json ? lineJson(status) + '\n' : formatStatus(status));
     });
 }
