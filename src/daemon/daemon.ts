@@ -18,6 +18,7 @@ import type { DaemonConfig } from './config.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { jsonSafe } from './log.js';
 import { CaptureSource, FramePump, RawIpSource, replayCapture, type PacketSource } from './sources.js';
+import { startStrongswan, type StrongswanAttachment } from './strongswan.js';
 
 const VERSION = '0.1.0';
 
@@ -68,6 +69,7 @@ export class Daemon {
     private readonly forwarder: RawUdpSender | undefined,
     private control: ControlServer | undefined,
     private readonly log: Logger,
+    private readonly strongswan: StrongswanAttachment | undefined,
   ) {}
 
   static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
@@ -87,6 +89,8 @@ export class Daemon {
 
     const cleanup: (() => Promise<void> | void)[] = [() => transport.close()];
     try {
+      const strongswan = config.handoff.kind === 'strongswan' ? await startStrongswan(config.handoff, config.ike.address, policy, config.role, log) : undefined;
+      if (strongswan) cleanup.push(() => strongswan.close());
       const gateway = createGateway({
         role: config.role,
         policy,
@@ -94,7 +98,7 @@ export class Daemon {
         localAddress: config.ike.address,
         transport: transport as Transport,
         clock: systemClock,
-        handoff: new LoggingHandoff(log),
+        handoff: strongswan?.handoff ?? new LoggingHandoff(log),
         timers: config.timers,
         limits: config.limits,
         rateLimit: config.rateLimit,
@@ -127,7 +131,7 @@ export class Daemon {
         await source.start(pump);
         cleanup.push(() => source!.close());
       }
-      const daemon = new Daemon(config, policy, gateway, transport, pump, source, forwarder, undefined, log);
+      const daemon = new Daemon(config, policy, gateway, transport, pump, source, forwarder, undefined, log, strongswan);
       if (config.control.socket && !options.noControl) {
         daemon.control = await startControlServer(config.control.socket, (req) => daemon.command(req));
       }
@@ -141,6 +145,7 @@ export class Daemon {
           probeSource: initiates ? (transport.capabilities.spoofSource ? 'host (raw socket)' : 'gateway (UDP)') : undefined,
           policy: { file: config.policy.file, acl: gateway.acl, entries: policy.entries.length },
           packets: kind === 'none' ? 'none (library API only)' : kind,
+          handoff: config.handoff.kind === 'strongswan' ? `strongswan (${config.handoff.vici}, IKEv${config.handoff.ikeVersion}, ${config.handoff.kernel})` : 'none (tunnels are only recorded)',
           control: config.control.socket || undefined,
         },
         `ted ${config.role} started on ${config.ike.address}`,
@@ -215,6 +220,7 @@ export class Daemon {
         idleMs: Math.round(now - x.lastUsed),
         expiresInMs: Math.round(x.expiresAt - now),
         packets: x.packets,
+        ...(this.handoffStatus(x) ?? {}),
       })),
       pending: g.pending().map((p) => ({
         icookie: cookie(p.icookie),
@@ -230,7 +236,14 @@ export class Daemon {
       transport: { spoofSource: t.capabilities.spoofSource, ...t.counters },
       sizes: g.sizes(),
       family: fam,
+      handoff: this.strongswan?.handoff.describe() ?? { kind: 'none' },
     };
+  }
+
+  /** The tunnel's IKE SA and CHILD_SAs as the handoff knows them (strongSwan), or nothing. */
+  private handoffStatus(t: TunnelInfo): { ike: Readonly<Record<string, unknown>> } | undefined {
+    const s = this.strongswan?.handoff.status(t);
+    return s ? { ike: s } : undefined;
   }
 
   /** Resolves when the daemon has stopped (after stop()). */
@@ -248,6 +261,8 @@ export class Daemon {
       await this.control?.close();
       const counters = Object.fromEntries(Object.entries(this.gateway.counters).filter(([, v]) => v !== 0));
       await this.gateway.close();
+      // After the gateway: its tunnels' teardowns (terminate, unload) finish before the session closes.
+      await this.strongswan?.close();
       this.forwarder?.close();
       await this.transport.close();
       this.log.info({ event: 'stopped', reason, counters }, 'stopped');

@@ -58,13 +58,15 @@ export interface StrongswanHandoffOptions {
   /** Longest wait for one initiation (default 10000 ms); it then fails with reason timeout. */
   readonly initiateTimeoutMs?: number;
   /** CHILD_SAs one proxy may need (split above 255 selectors, or IKEv1 expansion) before it is refused (default 16). */
-  readonly maxChildren?: number;
+  readonly maxChildSas?: number;
   /** Who installs the SAs: kernel-libipsec needs one of our addresses inside every local selector block (default netlink). */
   readonly kernel?: KernelBackend;
   /** Our addresses, for that check (default: this host's interfaces). */
   readonly localAddresses?: () => readonly { family: Family; value: bigint }[];
   /** VICI connections for initiations (default 4). */
   readonly initiators?: number;
+  /** Remove this prefix's tunnel connections and IKE SAs no live tunnel owns, at start (default true; a responder-only daemon passes false: the tunnels under its prefix may be another daemon's). */
+  readonly cleanStale?: boolean;
   /** After charon's socket goes away, tunnels are declared down unless it is back within this (default 3000 ms). */
   readonly charonGraceMs?: number;
   readonly onEvent?: (e: StrongswanEvent) => void;
@@ -211,7 +213,7 @@ export class StrongswanHandoff implements Handoff {
     this.prefix = prefix;
     this.kernel = options.kernel ?? 'netlink';
     this.initiateTimeoutMs = options.initiateTimeoutMs ?? 10_000;
-    this.maxChildren = options.maxChildren ?? 16;
+    this.maxChildren = options.maxChildSas ?? 16;
     this.ike = {
       ikeVersion,
       localAddress: options.localAddress,
@@ -258,7 +260,10 @@ export class StrongswanHandoff implements Handoff {
     else await v.connect().catch(() => undefined); // charonUp() prepares once it is there
   }
 
+  private charonKnownDown = false;
+
   private async charonUp(): Promise<void> {
+    this.charonKnownDown = false;
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.emit({ type: 'charon', state: 'up' });
@@ -272,6 +277,9 @@ export class StrongswanHandoff implements Handoff {
 
   private charonDown(message: string): void {
     if (this.closed) return;
+    // Reconnection attempts fail every few seconds while charon is away: report the first only.
+    if (this.charonKnownDown) return;
+    this.charonKnownDown = true;
     this.emit({ type: 'charon', state: 'down', message });
     if (this.graceTimer || this.tunnels.size === 0) return;
     // charon gone means its SAs are gone (kernel-libipsec keeps them in charon itself): unless
@@ -294,14 +302,14 @@ export class StrongswanHandoff implements Handoff {
     const live = new Set([...this.tunnels.values()].map((r) => r.connection));
     const liveIke = new Set([...this.tunnels.values()].flatMap((r) => [...r.ikeIds]));
     const staleIke: string[] = [];
-    await v.stream('list-sas', { noblock: 'yes' }, 'list-sa', (m) => {
+    if (this.o.cleanStale !== false) await v.stream('list-sas', { noblock: 'yes' }, 'list-sa', (m) => {
       for (const [name, ike] of ikeSections(m)) {
         const id = str(ike.uniqueid);
         if (id && ours.test(name) && !live.has(name) && !liveIke.has(id)) staleIke.push(id);
       }
     });
     for (const id of staleIke) await v.stream('terminate', { 'ike-id': id, timeout: -1 }, 'control-log', () => undefined).catch(() => undefined);
-    for (const c of list((await v.request('get-conns')).conns)) if (ours.test(c) && !live.has(c)) await v.request('unload-conn', { name: c }).catch(() => undefined);
+    if (this.o.cleanStale !== false) for (const c of list((await v.request('get-conns')).conns)) if (ours.test(c) && !live.has(c)) await v.request('unload-conn', { name: c }).catch(() => undefined);
     if (this.o.credentials.kind === 'certificates') await loadStaticCredentials(v, this.o.credentials, this.ike.localAddress, this.prefix);
     if (this.responderPolicy) await this.loadResponderNow(this.responderPolicy);
   }
@@ -475,8 +483,15 @@ export class StrongswanHandoff implements Handoff {
     if (rec.phase === 'closing') return;
     this.counters.tornDown++;
     this.emit({ type: 'torn-down', tunnel: t.id, connection: rec.connection, reason });
-    void this.cleanup(rec).catch((err: Error) => this.emit({ type: 'error', context: `teardown ${rec.connection}`, message: err.message }));
+    this.track(this.cleanup(rec).catch((err: Error) => this.emit({ type: 'error', context: `teardown ${rec.connection}`, message: err.message })));
   }
+
+  /** Teardowns run in the background; close() waits for them. */
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+  private readonly pending = new Set<Promise<void>>();
 
   /** Terminates the tunnel's CHILD_SAs, its IKE SA when nothing else uses it, and unloads the connection. */
   private async cleanup(rec: TunnelRecord): Promise<void> {
@@ -506,7 +521,7 @@ export class StrongswanHandoff implements Handoff {
     this.counters.down++;
     this.emit({ type: 'down', tunnel: rec.id, connection: rec.connection, cause });
     // The gateway removes the tunnel and calls tearDown, which terminates what is left.
-    if (!this.sink?.tunnelDown(rec.id, 'ike-down')) void this.cleanup(rec).catch(() => undefined);
+    if (!this.sink?.tunnelDown(rec.id, 'ike-down')) this.track(this.cleanup(rec).catch(() => undefined));
   }
 
   private onChildUpdown(m: ViciSection): void {
@@ -662,7 +677,7 @@ export class StrongswanHandoff implements Handoff {
   // ------------------------------------------------------------------ status
 
   /** What charon has for a tunnel (for `ted status`). */
-  status(t: TunnelInfo): Record<string, unknown> | undefined {
+  status(t: TunnelInfo): Readonly<Record<string, unknown>> | undefined {
     const rec = this.tunnels.get(t.id);
     if (!rec) return undefined;
     return {
@@ -687,11 +702,16 @@ export class StrongswanHandoff implements Handoff {
     };
   }
 
-  /** Unsubscribes and closes the initiation connections (the main session is the caller's). Tunnels are torn down by the gateway first. */
-  async close(): Promise<void> {
+  /**
+   * Waits (at most `waitMs`) for teardowns under way, unloads the responder's connection,
+   * unsubscribes and closes the initiation connections. The main session stays the caller's;
+   * the gateway tears its tunnels down first (close() of the gateway, then of the handoff).
+   */
+  async close(waitMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.graceTimer);
+    if (this.pending.size > 0) await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, waitMs).unref())]);
     for (const u of this.unsubscribers) u();
     for (const s of this.pool) s.close();
     if (this.responderPolicy && this.vici.connected) await this.vici.request('unload-conn', { name: `${this.prefix}-responder` }).catch(() => undefined);
