@@ -30,10 +30,8 @@ if (v6) {
 }
 const B = Number(batchArg);
 
-function inst(file) {
-  const i = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), { env: { abort() { throw new Error('abort'); } } });
-  return { exports: i.exports, simd: true, file };
-}
+const { instantiateWasm } = await import(join(root, 'dist/wasm/load.js'));
+const inst = (file) => instantiateWasm(file, true);
 // A variant `FILE@DIST` compiles with the library in DIST (e.g. an older build) instead of dist/.
 const libs = new Map();
 async function lib(dist) {

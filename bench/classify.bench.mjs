@@ -29,12 +29,8 @@ const SETS = [
 ];
 
 // The scalar build, loaded explicitly (the loader picks the SIMD one on this machine).
-function loadScalar() {
-  const file = join(root, 'build', 'ted.wasm');
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), { env: { abort() { throw new Error('abort'); } } });
-  return { exports: instance.exports, simd: false, file };
-}
-const scalar = loadScalar();
+const { instantiateWasm, WASM_BUILD_DIR } = await imp('wasm/load.js');
+const scalar = instantiateWasm(join(WASM_BUILD_DIR, 'ted.wasm'), false);
 
 // Deterministic generator for when ../shared is absent: prefixes and port ranges in the spirit of
 // ClassBench (acl-like: specific addresses, exact ports; fw-like: many wildcards and ranges).

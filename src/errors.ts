@@ -1,5 +1,6 @@
 // Every error the project throws on purpose, in one place. Each carries a stable `code` that
 // callers and tests match on; messages are for people and may change.
+import { cut, TOKEN_MAX } from './terminal.js';
 
 export interface TedErrorOptions {
   cause?: unknown;
@@ -45,7 +46,9 @@ export class PolicyError extends TedError {
   readonly column: number;
   readonly token?: string;
   readonly expected?: string;
-  constructor(problems: PolicyProblem[], options?: TedErrorOptions) {
+  constructor(found: PolicyProblem[], options?: TedErrorOptions) {
+    // A token is echoed back: a binary file or a megabyte-long line must not be, whole.
+    const problems = found.map((p) => (p.token !== undefined && p.token.length > TOKEN_MAX ? { ...p, token: cut(p.token) } : p));
     const first = problems[0];
     if (!first) throw new TypeError('PolicyError needs at least one problem');
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
@@ -62,7 +65,7 @@ export class PolicyError extends TedError {
 
 export function formatProblem(p: PolicyProblem): string {
   const where = `${p.file}:${p.line}:${p.column}`;
-  const tok = p.token !== undefined ? ` at '${p.token}'` : '';
+  const tok = p.token !== undefined ? ` at '${cut(p.token)}'` : '';
   const exp = p.expected !== undefined ? `; expected ${p.expected}` : '';
   return `${where}: ${p.code}: ${p.message}${tok}${exp}`;
 }
@@ -97,6 +100,21 @@ export class ConfigError extends TedError {
     super(code, `${key}: ${message}`, options);
     this.name = 'ConfigError';
     this.key = key;
+  }
+}
+
+/**
+ * A path that does not name what it should (a directory, a FIFO or device, a missing or
+ * unreadable file, a binary file where text is expected): `TED_INPUT_*`, exit status 2.
+ */
+export class PathError extends TedError {
+  readonly path: string;
+  readonly reason: string;
+  constructor(code: string, what: string, path: string, reason: string, options?: TedErrorOptions) {
+    super(code, `${what} ${path}: ${reason}`, options);
+    this.name = 'PathError';
+    this.path = path;
+    this.reason = reason;
   }
 }
 

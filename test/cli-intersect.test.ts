@@ -73,7 +73,7 @@ describe('ted intersect', () => {
     expect(one.code).toBe(2);
     expect(one.err).toMatch(/TED_USAGE: expected two entries, got 1/);
     expect((await run('intersect', 'a', 'b', 'c')).code).toBe(2);
-    const both = await run('intersect', '--batch', 'x.jsonl', 'ip any any', 'ip any any');
+    const both = await run('intersect', '--batch', '-', 'ip any any', 'ip any any');
     expect(both.code).toBe(2);
     expect(both.err).toMatch(/either --batch/);
     expect((await run('intersect', '--frob')).code).toBe(2);
@@ -136,10 +136,10 @@ describe('ted intersect --batch', () => {
     expect(await run('intersect', '--batch', f)).toEqual({ code: 0, out: '', err: '' });
     const missing = await run('intersect', '--batch', join(dir, 'nope.jsonl'));
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/ENOENT/);
+    expect(missing.err).toMatch(/TED_INPUT_NOT_FOUND: --batch .*nope\.jsonl: no such file/);
     const d = await run('intersect', '--batch', dir);
     expect(d.code).toBe(2);
-    expect(d.err).toMatch(/EISDIR/);
+    expect(d.err).toMatch(/TED_INPUT_IS_DIRECTORY/);
   });
 
   it('answers many lines in order (the same answers as one at a time)', async () => {

@@ -111,7 +111,7 @@ describe('ted policy check', () => {
     const missing = await run('policy', 'check', join(dir, 'nope.acl'));
     expect(missing.code).toBe(2);
     expect(missing.err.trimEnd().split('\n')).toHaveLength(1);
-    expect(missing.err).toMatch(/ENOENT/);
+    expect(missing.err).toMatch(/TED_INPUT_NOT_FOUND: policy .*nope\.acl: no such file/);
     expect((await run('policy', 'check', dir)).code).toBe(2);
     // Forcing the wrong language reports that language's problems.
     const wrong = await run('policy', 'check', '--format', 'json', EX + 'initiator.acl');

@@ -1,7 +1,8 @@
 // The daemons in-process on loopback, without root: UDP on unprivileged ports, probes from the
 // gateway's own address (probe.source: gateway), packets pushed through the library API or
 // replayed from a capture file, status through the control socket and `ted status`.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -366,8 +367,9 @@ describe('control socket', () => {
     } finally {
       await server.close();
     }
-    // A stale socket file (a crashed daemon) is replaced.
-    writeFileSync(path, '');
+    // A stale socket (left by a daemon that was killed) is replaced.
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(lstatSync(path).isSocket()).toBe(true);
     const again = await startControlServer(path, () => 'ok');
     expect(await queryControl(path, { cmd: 'x' })).toBe('ok');
     await again.close();

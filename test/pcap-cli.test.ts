@@ -148,7 +148,7 @@ describe('ted classify --pcap', () => {
     const r = await run(['classify', '--policy', aclPath, '--pcap', capPath]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/PCAP_TRUNCATED/);
-    const both = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--trace', capPath]);
+    const both = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--trace', aclPath]);
     expect(both.code).toBe(2);
     expect(both.err).toMatch(/CLI_TWO_INPUTS/);
   });

@@ -360,8 +360,8 @@ describe('parsePolicy / loadPolicy', () => {
     expect(() => parsePolicy('', { format: 'yaml' as never })).toThrow(expect.objectContaining({ code: 'POLICY_UNKNOWN_FORMAT' }));
   });
 
-  it('a missing file is a plain ENOENT error', () => {
-    expect(() => loadPolicy('/nonexistent/policy.acl')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  it('a missing file is a PathError naming it', () => {
+    expect(() => loadPolicy('/nonexistent/policy.acl')).toThrow(expect.objectContaining({ code: 'TED_INPUT_NOT_FOUND', path: '/nonexistent/policy.acl' }));
   });
 
   it('bundled examples use only the syntax they claim', () => {

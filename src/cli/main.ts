@@ -5,6 +5,8 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitCodeOf, reportError } from './errors.js';
+import { escapeStdout, survivePipeClose } from './output.js';
+import { terminalSafe } from '../terminal.js';
 // Commands register themselves here, one import and one call each.
 import { registerDecode } from './commands/decode.js';
 import { registerPolicy } from './commands/policy.js';
@@ -20,10 +22,10 @@ export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
   const program = new Command('ted')
     .description(pkg.description)
-    .version(pkg.version)
+    .version(pkg.version, '-v, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError(false)
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(terminalSafe(s)) });
   registerDecode(program);
   registerPolicy(program);
   registerIntersect(program);
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  survivePipeClose();
+  const restoreStdout = escapeStdout();
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -48,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     reportError(err);
     return exitCodeOf(err);
+  } finally {
+    restoreStdout();
   }
 }
 

@@ -2,12 +2,14 @@
 // schema/daemon-config.schema.json (the documented source of truth, defaults included), then
 // check what a schema cannot (addresses, prefixes, files). Any problem is a ConfigError whose
 // `key` names the setting, e.g. `timers.retransmitMs`.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { inputProblem } from '../files.js';
+import { controlSocketProblem } from './control.js';
 import { parseAnyAddress, prefixMask } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
 import { parsePeer } from '../strongswan/credentials.js';
@@ -219,6 +221,9 @@ export interface LoadOptions {
 export function loadConfig(path: string, options: LoadOptions = {}): DaemonConfig {
   let text: string;
   const file = resolve(path);
+  // A directory, a FIFO (would block), /dev/zero (never ends) or a binary file: refused, named.
+  const problem = inputProblem(file, { text: true });
+  if (problem) throw new ConfigError('CONFIG_FILE', '(file)', `${path}: ${problem.reason}`);
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
@@ -281,8 +286,13 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   // The file's role wins when it says both; otherwise the command (`ted initiator`) decides, and a
   // contradiction is an error rather than a silent choice.
   let role: Role = d.role ?? o.role ?? 'both';
+  // (`ted daemon` gives no role: it runs as the file says, both by default.)
   if (d.role !== undefined && d.role !== 'both' && o.role !== undefined && o.role !== d.role)
-    throw new ConfigError('CONFIG_ROLE', 'role', `the file says ${d.role} but the command is \`ted ${o.role}\`; set role to both or run \`ted ${d.role}\``);
+    throw new ConfigError(
+      'CONFIG_ROLE',
+      'role',
+      `the file says ${d.role} but the command is \`ted ${o.role === 'both' ? 'daemon' : o.role}\`; run \`ted ${d.role}\` or \`ted daemon\`, or set role to both`,
+    );
 
   if (kind === 'replay' && sourceFile === undefined) throw new ConfigError('CONFIG_REQUIRED', 'source.file', 'source.kind is replay: name the capture file (or pass --replay FILE)');
   if (kind === 'capture' && src.interface === undefined) throw new ConfigError('CONFIG_REQUIRED', 'source.interface', 'source.kind is capture: name the interface facing the protected hosts');
@@ -294,9 +304,16 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     throw new ConfigError('CONFIG_SOURCE', 'source.kind', `a pure responder takes no packets; set role to initiator or both, or source.kind to none`);
 
   const policyFile = resolve(baseDir, String(d.policy!.file));
+  const log = d.log!;
+  const control = d.control!;
+  const controlSocket = o.controlSocket ?? (control.socket === '' ? '' : resolve(baseDir, String(control.socket)));
   if (!options.skipFileChecks) {
-    if (!existsSync(policyFile)) throw new ConfigError('CONFIG_POLICY_FILE', 'policy.file', `no such file: ${policyFile}`);
-    if (kind === 'replay' && sourceFile && !existsSync(sourceFile)) throw new ConfigError('CONFIG_SOURCE_FILE', o.replay !== undefined ? '--replay' : 'source.file', `no such file: ${sourceFile}`);
+    const policyProblem = inputProblem(policyFile, { text: true });
+    if (policyProblem) throw new ConfigError('CONFIG_POLICY_FILE', 'policy.file', `${policyFile}: ${policyProblem.reason}`);
+    const sourceProblem = kind === 'replay' && sourceFile ? inputProblem(sourceFile) : undefined;
+    if (sourceProblem) throw new ConfigError('CONFIG_SOURCE_FILE', o.replay !== undefined ? '--replay' : 'source.file', `${sourceFile}: ${sourceProblem.reason}`);
+    const socketProblem = controlSocket ? controlSocketProblem(controlSocket) : undefined;
+    if (socketProblem) throw new ConfigError('CONFIG_CONTROL_SOCKET', o.controlSocket !== undefined ? '--control' : 'control.socket', socketProblem);
   }
 
   const t = d.timers!;
@@ -306,9 +323,6 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   const handoff = handoffConfig(d.handoff as Record<string, unknown>, family, baseDir, options.skipFileChecks === true);
   if (handoff.kind === 'strongswan' && src.forward === true)
     throw new ConfigError('CONFIG_CONFLICT', 'source.forward', 'with handoff.kind strongswan the IPsec SAs carry the packets; re-sending them in clear as well would duplicate them (set source.forward to false)');
-
-  const log = d.log!;
-  const control = d.control!;
   return {
     file: options.file ?? '(inline)',
     role,
@@ -331,7 +345,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     ...(protects ? { protects } : {}),
     handoff,
     log: { level: o.logLevel ?? (log.level as LogLevel), pretty: log.pretty as 'auto' | 'always' | 'never' },
-    control: { socket: o.controlSocket ?? (control.socket === '' ? '' : resolve(baseDir, String(control.socket))) },
+    control: { socket: controlSocket },
   };
 }
 
@@ -347,7 +361,8 @@ function handoffConfig(h: Record<string, unknown>, family: Family, baseDir: stri
   if (!c) throw new ConfigError('CONFIG_REQUIRED', 'handoff.credentials', 'handoff.kind strongswan needs credentials: pre-shared keys (kind psk) or certificates');
   const file = (key: string, v: unknown): string => {
     const p = resolve(baseDir, String(v));
-    if (!skipFileChecks && !existsSync(p)) throw new ConfigError('CONFIG_FILE', key, `no such file: ${p}`);
+    const problem = skipFileChecks ? undefined : inputProblem(p);
+    if (problem) throw new ConfigError('CONFIG_FILE', key, `${p}: ${problem.reason}`);
     return p;
   };
   let credentials: StrongswanConfig['credentials'];

@@ -1,11 +1,13 @@
 // The local control socket: `ted status` asks a running daemon for its tunnel table, pending
 // probes, hold-downs and counters. Protocol: one JSON object per line each way over a Unix socket;
 // the client sends {"cmd": "status"} and reads one reply line {"ok": true, "result": {...}} or
-// {"ok": false, "error": {"code", "message"}}. The socket is created mode 0600 (root only).
-import { chmodSync, mkdirSync, unlinkSync, existsSync } from 'node:fs';
+// {"ok": false, "error": {"code", "message"}}. The socket is created mode 0600 (owner only) from
+// the start, and only a socket is ever replaced at its path.
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { TedError } from '../errors.js';
+import { ConfigError, TedError } from '../errors.js';
+import { describeKind, directoryProblem } from '../files.js';
 
 export type ControlHandler = (request: { cmd: string; [k: string]: unknown }) => unknown | Promise<unknown>;
 
@@ -34,11 +36,56 @@ function alive(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * Why the control socket cannot be at `path`, or undefined: its directory must be (or be
+ * creatable as) a directory, and anything already there must be a socket, the only kind of file
+ * the daemon replaces (a stale one, from a daemon that did not stop cleanly).
+ */
+export function controlSocketProblem(path: string): string | undefined {
+  const dir = directoryProblem(dirname(path));
+  if (dir) return `cannot use the directory of ${path}: ${dir.reason}`;
+  try {
+    const s = lstatSync(path);
+    if (!s.isSocket()) return `${path} exists and is ${describeKind(s)}, not a socket: remove it or choose another path`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+  return undefined;
+}
+
+/** Listens on `path` with the socket created 0600: no moment where others may connect. */
+function listenOwnerOnly(server: net.Server, path: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new TedError('CONTROL_LISTEN', `cannot listen on ${path}: ${err.code ?? err.message}`, { cause: err })));
+    // The bind happens inside listen(), synchronously: the umask covers exactly that moment.
+    // (A worker thread cannot set the umask: there the chmod after listening has to do.)
+    let umask: number | undefined;
+    try {
+      umask = process.umask(0o177);
+    } catch {
+      umask = undefined;
+    }
+    try {
+      server.listen(path, () => resolve());
+    } finally {
+      if (umask !== undefined) process.umask(umask);
+    }
+  });
+}
+
 export async function startControlServer(path: string, handler: ControlHandler): Promise<ControlServer> {
+  const problem = controlSocketProblem(path);
+  if (problem) throw new ConfigError('CONFIG_CONTROL_SOCKET', 'control.socket', problem);
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  if (existsSync(path)) {
+  let stale = false;
+  try {
+    stale = lstatSync(path).isSocket();
+  } catch {
+    stale = false; // nothing there
+  }
+  if (stale) {
     if (await alive(path)) throw new TedError('CONTROL_IN_USE', `control socket ${path} is in use: is another ted daemon running?`);
-    unlinkSync(path); // stale, from a daemon that did not stop cleanly
+    unlinkSync(path); // a socket left by a daemon that did not stop cleanly
   }
   const server = net.createServer((conn) => {
     let buf = '';
@@ -74,11 +121,8 @@ export async function startControlServer(path: string, handler: ControlHandler):
       return toJson({ ok: false, error: { code: e.code ?? 'CONTROL_FAILED', message: e.message ?? String(err) } });
     }
   };
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new TedError('CONTROL_LISTEN', `cannot listen on ${path}: ${err.code ?? err.message}`, { cause: err })));
-    server.listen(path, () => resolve());
-  });
-  chmodSync(path, 0o600);
+  await listenOwnerOnly(server, path);
+  chmodSync(path, 0o600); // in case a file system ignores the umask for sockets
   server.unref();
   return {
     path,
@@ -94,6 +138,16 @@ export async function startControlServer(path: string, handler: ControlHandler):
   };
 }
 
+/** What is at `path` when it exists and is not a socket (a mistyped --socket). */
+function notASocket(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return s.isSocket() ? undefined : `${describeKind(s)}, not a socket`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sends one request and returns the `result`; failures are TedErrors with CONTROL_* codes. */
 export function queryControl(path: string, request: { cmd: string; [k: string]: unknown }, timeoutMs = 3000): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -107,7 +161,7 @@ export function queryControl(path: string, request: { cmd: string; [k: string]: 
     conn.on('connect', () => conn.write(JSON.stringify(request) + '\n'));
     conn.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no ted daemon is running there' : err.code === 'EACCES' ? 'permission denied (run as root)' : err.message;
+      const why = notASocket(path) ?? (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no ted daemon is running there' : err.code === 'EACCES' ? 'permission denied (run as root)' : err.message);
       reject(new TedError('CONTROL_UNREACHABLE', `cannot reach the daemon at ${path}: ${why}`, { cause: err }));
     });
     conn.on('data', (chunk: string) => {

@@ -1,8 +1,10 @@
 // Structured logs: JSON lines on stderr (one object per event, for journald or a log shipper),
-// readable coloured lines when stderr is a terminal. Written synchronously so that nothing is lost
-// when the daemon stops on a signal.
+// readable lines (coloured unless NO_COLOR) when stderr is a terminal. Written synchronously so
+// that nothing is lost when the daemon stops on a signal.
 import { pino, type Logger } from 'pino';
 import { createRequire } from 'node:module';
+import { isatty } from 'node:tty';
+import { colourWanted } from '../terminal.js';
 import type { LogLevel } from './config.js';
 
 export type { Logger } from 'pino';
@@ -31,7 +33,14 @@ export function createLogger(options: LoggerOptions): Logger {
   };
   // pino-pretty only when a person reads the terminal (it costs start-up time otherwise).
   const stream = usePretty
-    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({
+        destination: fd,
+        sync: true,
+        // Readable lines may go to a file (log.pretty: always): colour only a terminal, never with NO_COLOR.
+        colorize: colourWanted({ isTTY: isatty(fd) }),
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+      })
     : pino.destination({ dest: fd, sync: true });
   return pino(opts, stream);
 }

@@ -3,6 +3,8 @@
 // UDP/raw transports; packet P is dropped, probed, answered, intersected, verified and tunnelled,
 // and the next packet is forwarded. Then the same responder meets a TED v2 initiator (127.0.1.2),
 // whose merged half proxies its quick-mode check refuses, while v3's intersection is accepted.
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TedError } from '../errors.js';
 import { ikeWire } from '../ted/ike-wire.js';
@@ -20,9 +22,30 @@ import { DROP, FORWARD, VERDICT_NAMES } from '../ted/types.js';
 import type { Datagram, OutboundDatagram, Transport } from '../transport/types.js';
 import { createUdpTransport, type UdpTransport } from '../transport/udp.js';
 
+/** Every kind of step the story tells (each has a text rendering in `ted demo`). */
+export const DEMO_STEP_KINDS = [
+  'setup',
+  'packet',
+  'probe',
+  'responder-silent',
+  'response',
+  'response-dropped',
+  'intersection',
+  'merge',
+  'verify',
+  'quick-mode',
+  'tunnel',
+  'gave-up',
+  'compare',
+  'verdict',
+  'timeout',
+  'done',
+] as const;
+export type DemoStepKind = (typeof DEMO_STEP_KINDS)[number];
+
 /** One step of the story; `--json` prints each as a line. */
 export interface DemoStep {
-  readonly step: string;
+  readonly step: DemoStepKind;
   readonly [key: string]: unknown;
 }
 
@@ -158,8 +181,57 @@ interface Wiring {
   close(): Promise<void>;
 }
 
+/**
+ * The name of the lock a privileged demo holds on UDP 500: an abstract Unix socket, scoped like
+ * UDP ports to the network namespace and released by the kernel when the process dies.
+ */
+const PORT_500_LOCK = '\0ipsec-ted-demo-udp-500';
+
+/**
+ * Takes UDP 500 for this demo or throws TED_DEMO_PORT_IN_USE. The privileged wiring binds UDP 500
+ * with SO_REUSEADDR (three gateways of one process share it), which would also let it share the
+ * port with a second demo or an IKE daemon and take their datagrams: so first the lock (another
+ * `ted demo`), then a bind without SO_REUSEADDR (anything else on UDP 500), released at once.
+ */
+export async function claimPort500(): Promise<{ release(): void }> {
+  const lock = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    lock.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new TedError('TED_DEMO_PORT_IN_USE', 'UDP 500 is in use by another `ted demo` in this network namespace')
+          : new TedError('TED_DEMO_PORT_IN_USE', `cannot take the demo's UDP 500 lock: ${err.code ?? err.message}`, { cause: err }),
+      ),
+    );
+    lock.listen({ path: PORT_500_LOCK }, () => resolve());
+  });
+  lock.unref();
+  const release = () => void lock.close();
+  const probe = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.bind({ address: '0.0.0.0', port: 500 }, () => resolve());
+    });
+  } catch (err) {
+    release();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TedError('TED_DEMO_PORT_IN_USE', code === 'EADDRINUSE' ? 'UDP 500 is in use by another program (an IKE daemon?)' : `cannot bind UDP 500: ${code ?? String(err)}`, { cause: err });
+  } finally {
+    await new Promise<void>((resolve) => {
+      try {
+        probe.close(() => resolve());
+      } catch {
+        resolve(); // never bound
+      }
+    });
+  }
+  return { release };
+}
+
 async function privileged(): Promise<Wiring> {
   const { createRawTransport } = await import('../transport/raw.js');
+  const port = await claimPort500();
   const opened: Transport[] = [];
   try {
     // Three gateways of this process on UDP 500: the initiators' own-address sockets are more
@@ -177,10 +249,14 @@ async function privileged(): Promise<Wiring> {
       initiator,
       v2,
       ports: { responder: 500, initiator: 500 },
-      close: async () => void (await Promise.all(opened.map((t) => t.close()))),
+      close: async () => {
+        await Promise.all(opened.map((t) => t.close()));
+        port.release();
+      },
     };
   } catch (err) {
     await Promise.all(opened.map((t) => t.close()));
+    port.release();
     throw err;
   }
 }
@@ -252,7 +328,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       wiring = await privileged();
     } catch (err) {
       if (want === 'privileged') throw err;
-      fallback = `root, but the privileged set-up failed (${(err as Error).message})`;
+      // Our own errors say what is missing (UDP 500 taken, no raw-socket addon, no raw sockets).
+      fallback = err instanceof TedError ? `root, but ${err.message}` : `root, but the privileged set-up failed (${(err as Error).message})`;
     }
   }
   const why = fallback ?? (want === 'unprivileged' ? 'asked for' : !root ? 'not root' : 'the policies name sites outside 127/8 (raw probes would leave this machine)');

@@ -228,6 +228,7 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
         // Out of whole records in the window.
         if (w.eof) {
           if (w.avail === 0) break;
+          parser.step(w.bytes, w.sOff, w.sEnd, w.base, true); // throws the truncation error `ted pcap info` reports
           throw new DecodeError('PCAP_TRUNCATED', `capture ends inside a record: ${w.avail} bytes left over`, src.size, { truncated: true });
         }
         // Grow the window when the next record is larger than it.

@@ -1,6 +1,7 @@
 // One entry point for every policy language: parsePolicy(text, {format}) and loadPolicy(path).
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { checkInputFile } from '../files.js';
 import type { Policy } from '../selector/types.js';
 import { parseClassBench } from './classbench.js';
 import { parseCisco } from './cisco.js';
@@ -52,8 +53,12 @@ export function detectFormat(text: string, path?: string): PolicyFormat {
   return 'cisco';
 }
 
-/** Reads and parses a policy file; the format is detected when not given. */
+/**
+ * Reads and parses a policy file; the format is detected when not given. A path that is not a
+ * readable regular text file is a PathError (TED_INPUT_*) before anything is read.
+ */
 export function loadPolicy(path: string, opts: { format?: PolicyFormat; acl?: string } = {}): Policy {
+  checkInputFile(path, 'policy', { text: true });
   const text = readFileSync(path, 'utf8');
   return parsePolicy(text, { format: opts.format ?? detectFormat(text, path), file: path, acl: opts.acl });
 }

@@ -4,7 +4,8 @@
 //   UDP header ourselves (IPPROTO_RAW, which implies IP_HDRINCL for IPv4 and IPv6 on Linux);
 // - receive the packets the kernel delivers locally because the protected remote prefixes are
 //   routed as local on the gateway (IPv4: the received buffer starts with the IP header).
-// Both need root or CAP_NET_RAW; opening fails with a TRANSPORT_RAW error otherwise.
+// Both need root or CAP_NET_RAW; opening fails with a TRANSPORT_RAW error otherwise. The addon is
+// an optional dependency, loaded on first use: without it, TRANSPORT_RAW_MISSING says how to get it.
 import { createRequire } from 'node:module';
 import { TedError } from '../errors.js';
 import { decodeFrame, LinkType } from '../packet/decode.js';
@@ -39,7 +40,13 @@ function raw(): RawModule {
     try {
       rawModule = createRequire(import.meta.url)('raw-socket') as RawModule;
     } catch (err) {
-      throw new TedError('TRANSPORT_RAW_MISSING', 'the raw-socket native addon is not built (npm rebuild raw-socket)', { cause: err });
+      // raw-socket is an optional dependency: an install without a C/C++ toolchain skips it and
+      // everything but raw sockets still works.
+      const absent = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+      const how = absent
+        ? 'the optional raw-socket addon is not installed (it builds with node-gyp: install python3, make and a C++ compiler, e.g. `apt-get install build-essential python3`, then `npm install raw-socket`)'
+        : `the raw-socket addon does not load (${(err as Error).message.split('\n')[0]}): rebuild it with \`npm rebuild raw-socket\` (needs python3, make and a C++ compiler)`;
+      throw new TedError('TRANSPORT_RAW_MISSING', `raw sockets are unavailable: ${how}`, { cause: err });
     }
   }
   return rawModule;

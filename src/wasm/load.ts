@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { instantiateSync, type ASUtil } from '@assemblyscript/loader';
 import { TedError } from '../errors.js';
 
 /** Exports every part of assembly/ adds to; each module reads the ones it owns. */
@@ -35,28 +36,45 @@ export function simdSupported(): boolean {
 }
 
 // src/wasm/load.ts and dist/wasm/load.js both sit two levels below the package root.
-const buildDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
+export const WASM_BUILD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
 
-let cached: TedWasm | undefined;
-
-export function loadWasm(): TedWasm {
-  if (cached) return cached;
-  const simd = simdSupported();
-  const file = join(buildDir, simd ? 'ted-simd.wasm' : 'ted.wasm');
+/**
+ * Instantiates one build of the module through @assemblyscript/loader. Its string reader turns a
+ * WebAssembly abort into the runtime's own message and source file (e.g. "Index out of range in
+ * ~lib/staticarray.ts:113:41"), raised as TED_WASM_ABORT. The hot path calls the raw exports
+ * (`exports`): the loader's demangled wrappers add a closure per call.
+ */
+export function instantiateWasm(file: string, simd: boolean): TedWasm {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = new Uint8Array(readFileSync(file));
   } catch (cause) {
     throw new TedError('TED_WASM_MISSING', `WebAssembly module ${file} is missing: run \`npm run build\``, { cause });
   }
-  const module = new WebAssembly.Module(bytes);
-  const instance = new WebAssembly.Instance(module, {
+  let loaded: { exports: ASUtil; instance: WebAssembly.Instance } | undefined;
+  // An abort during instantiation (start function) comes before the loader can read strings.
+  const text = (ptr: number): string => {
+    try {
+      return (ptr && loaded?.exports.__getString(ptr)) || '?';
+    } catch {
+      return '?';
+    }
+  };
+  loaded = instantiateSync(new WebAssembly.Module(bytes), {
     env: {
-      abort(_msg: number, _file: number, line: number, col: number) {
-        throw new TedError('TED_WASM_ABORT', `WebAssembly abort at ${line}:${col}`);
+      abort(msg: number, source: number, line: number, col: number) {
+        throw new TedError('TED_WASM_ABORT', `WebAssembly abort: ${text(msg)} in ${text(source)}:${line}:${col}`);
       },
     },
   });
-  cached = { exports: instance.exports as unknown as TedWasmExports, simd, file };
+  return { exports: loaded.instance.exports as unknown as TedWasmExports, simd, file };
+}
+
+let cached: TedWasm | undefined;
+
+export function loadWasm(): TedWasm {
+  if (cached) return cached;
+  const simd = simdSupported();
+  cached = instantiateWasm(join(WASM_BUILD_DIR, simd ? 'ted-simd.wasm' : 'ted.wasm'), simd);
   return cached;
 }

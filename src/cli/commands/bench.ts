@@ -11,6 +11,7 @@ import type { EngineName } from '../../classify/types.js';
 import { loadPolicy, POLICY_FORMATS } from '../../policy/index.js';
 import { parseFormat } from './classify.js';
 import { lineJson } from '../json.js';
+import { inputFile } from '../../files.js';
 
 interface BenchFlags {
   policy?: string;
@@ -59,10 +60,10 @@ export function registerBench(program: Command): void {
   bench
     .command('classify')
     .description('median ns/packet, Mpps, build time and compiled bytes of each classification engine')
-    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)')
+    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)', inputFile('policy', { text: true }))
     .option('--format <format>', `policy format: ${POLICY_FORMATS.join('|')} (default: detected)`)
     .option('--acl <name>', 'which access list of a Cisco or JSON file')
-    .option('--trace <file>', 'ClassBench trace')
+    .option('--trace <file>', 'ClassBench trace', inputFile('trace', { text: true }))
     .option('--engines <list>', `comma-separated engines (default ${ENGINES.join(',')})`)
     .option('--batch <n>', 'tuples per classify call (default 256)')
     .option('--time <ms>', 'measuring time per engine (default 1000)')

@@ -13,7 +13,8 @@ import type { Classifier } from '../../classify/types.js';
 import { loadPolicy, POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
 import type { Policy } from '../../selector/types.js';
 import { lineJson } from '../json.js';
-import { formatPcapTally, newPcapTally, pcapSource } from './pcap.js';
+import { captureFailure, formatPcapTally, newPcapTally, pcapSource } from './pcap.js';
+import { inputFile, outputFile } from '../../files.js';
 
 /**
  * Fills `batch` (setting `batch.count`) and yields, until the input is exhausted. Tuples that
@@ -170,6 +171,8 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
       writeSync(fd, text);
     });
     process.stdout.write(flags.json ? lineJson(tally ? { ...summary, capture: tally } : summary) + '\n' : summaryText(summary) + (tally ? formatPcapTally(tally) : ''));
+    const broken = tally && captureFailure(tally);
+    if (broken) throw broken; // after the summary of the frames before it (exit 2)
     return summary;
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -181,13 +184,13 @@ export function registerClassify(program: Command): void {
   program
     .command('classify')
     .description('classify every packet of a trace against a policy (first match) and summarise')
-    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)')
+    .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)', inputFile('policy', { text: true }))
     .option('--format <format>', `policy format: ${POLICY_FORMATS.join('|')} (default: detected)`)
     .option('--acl <name>', 'which access list of a Cisco or JSON file')
-    .option('--trace <file>', 'ClassBench trace: "src dst sport dport proto [flags] [id]" per line')
-    .option('--pcap <file>', 'capture (pcap or pcapng): one result per frame in capture order, 0 for none or not decodable')
+    .option('--trace <file>', 'ClassBench trace: "src dst sport dport proto [flags] [id]" per line', inputFile('trace', { text: true }))
+    .option('--pcap <file>', 'capture (pcap or pcapng): one result per frame in capture order, 0 for none or not decodable', inputFile('capture'))
     .option('--engine <engine>', `${ENGINES.join('|')} (default: $TED_ENGINE or wasm)`)
-    .option('--out <file>', 'write the ordinal of the first matching entry per packet, one per line (0 = none)')
+    .option('--out <file>', 'write the ordinal of the first matching entry per packet, one per line (0 = none)', outputFile('--out'))
     .option('--json', 'print the summary as one JSON line')
     .action(async (flags: ClassifyFlags) => {
       await runClassify(flags);

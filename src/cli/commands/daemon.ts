@@ -1,5 +1,6 @@
-// `ted initiator`, `ted responder` and `ted daemon` (both roles): run a TED gateway on this host's
-// real sockets until SIGINT/SIGTERM. `--print-setup` prints the Linux set-up instead.
+// `ted initiator`, `ted responder` and `ted daemon` (the role its configuration says, both by
+// default): run a TED gateway on this host's real sockets until SIGINT/SIGTERM. `--print-setup`
+// prints the Linux set-up instead.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { loadConfig, type LogLevel, type Role } from '../../daemon/config.js';
@@ -18,26 +19,27 @@ interface DaemonFlags {
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-async function runDaemon(role: Role, flags: DaemonFlags): Promise<void> {
+/** `role`: the command's (`ted initiator`, `ted responder`); undefined for `ted daemon`, which runs as the file says. */
+async function runDaemon(role: Role | undefined, flags: DaemonFlags): Promise<void> {
   if (flags.logLevel !== undefined && !LEVELS.includes(flags.logLevel))
     throw new UsageError('CLI_BAD_LOG_LEVEL', `--log-level must be one of ${LEVELS.join(', ')}`);
   if (flags.printSetup) {
     const setupRole = role === 'responder' ? 'responder' : 'initiator';
     if (!flags.config) {
       process.stdout.write(setupFor(setupRole, undefined));
-      if (role === 'both') process.stdout.write('\n' + setupFor('responder', undefined));
+      if (role === undefined) process.stdout.write('\n' + setupFor('responder', undefined));
       return;
     }
-    const config = loadConfig(flags.config, { overrides: { role }, skipFileChecks: true });
-    const policy = role !== 'initiator' && !config.protects ? safePolicy(config.policy.file, config.policy.acl) : undefined;
+    const config = loadConfig(flags.config, { overrides: role ? { role } : {}, skipFileChecks: true });
+    const policy = config.role !== 'initiator' && !config.protects ? safePolicy(config.policy.file, config.policy.acl) : undefined;
     const roles = config.role === 'both' ? (['initiator', 'responder'] as const) : ([config.role] as const);
     process.stdout.write(roles.map((r) => setupFor(r, config, policy)).join('\n'));
     return;
   }
-  if (!flags.config) throw new UsageError('CLI_NO_CONFIG', `ted ${role === 'both' ? 'daemon' : role} needs --config FILE (see examples/daemon/ and schema/daemon-config.schema.json)`);
+  if (!flags.config) throw new UsageError('CLI_NO_CONFIG', `ted ${role ?? 'daemon'} needs --config FILE (see examples/daemon/ and schema/daemon-config.schema.json)`);
   const config = loadConfig(flags.config, {
     overrides: {
-      role,
+      ...(role ? { role } : {}),
       ...(flags.replay !== undefined ? { replay: flags.replay } : {}),
       ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
       ...(flags.control !== undefined ? { controlSocket: flags.control } : {}),
@@ -76,7 +78,7 @@ function safePolicy(file: string, acl?: string) {
   }
 }
 
-function register(program: Command, name: string, role: Role, what: string): void {
+function register(program: Command, name: string, role: Role | undefined, what: string): void {
   program
     .command(name)
     .description(what)
@@ -91,5 +93,5 @@ function register(program: Command, name: string, role: Role, what: string): voi
 export function registerDaemon(program: Command): void {
   register(program, 'initiator', 'initiator', 'run the TED initiator: probe for unknown destinations of protected traffic, record tunnels');
   register(program, 'responder', 'responder', 'run the TED responder: answer probes for the hosts this gateway protects');
-  register(program, 'daemon', 'both', 'run a gateway that is initiator and responder at once (or as the configuration says)');
+  register(program, 'daemon', undefined, 'run a gateway with the role its configuration says: initiator, responder, or both (the default)');
 }

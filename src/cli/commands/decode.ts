@@ -12,6 +12,7 @@ import { decodeMessage, type DecodedMessage } from '../../ike/message.js';
 import { exchangeName, payloadName } from '../../ike/names.js';
 import { verifyProbe, verifyResponse } from '../../ike/ted.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../../ike/ted-types.js';
+import { inputFile } from '../../files.js';
 
 export interface DecodeOptions {
   json?: boolean;
@@ -203,7 +204,7 @@ export function registerDecode(program: Command): void {
   program
     .command('decode')
     .description('print the ISAKMP/IKE messages of a pcap or pcapng capture (UDP 500, UDP 4500 with the non-ESP marker, or --port)')
-    .argument('<file>', 'capture file (pcap or pcapng)')
+    .argument('<file>', 'capture file (pcap or pcapng)', inputFile('capture'))
     .option('--json', 'one JSON object per message')
     .option('--port <n>', 'also treat this UDP port as ISAKMP', (v: string) => {
       const n = Number(v);

@@ -1,6 +1,6 @@
 // `ted intersect [--json] "ENTRY A" "ENTRY B"` and `ted intersect --batch FILE.jsonl`: the
 // intersection of two proxies written as Cisco entries (action optional), or the first empty field.
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { PolicyError, TedError, UsageError } from '../../errors.js';
@@ -8,6 +8,7 @@ import { inferEntryFamily, parseEntry } from '../../policy/cisco.js';
 import { intersect, type Intersection } from '../../selector/algebra.js';
 import { formatSelector, selectorJson } from '../../selector/format.js';
 import { lineJson } from '../json.js';
+import { checkInputFile } from '../../files.js';
 
 /**
  * Parses and intersects two entries. An entry whose text implies no family (`tcp any any`) takes
@@ -58,7 +59,6 @@ const FLUSH_LINES = 2048;
 
 /** Answers every line of a JSONL file (or '-' for stdin) in order; returns [lines, bad lines]. */
 export async function runBatch(path: string, out: (chunk: string) => Promise<void>): Promise<{ lines: number; bad: number }> {
-  if (path !== '-' && statSync(path).isDirectory()) throw Object.assign(new Error(`EISDIR: ${path} is a directory`), { code: 'EISDIR' });
   const input = path === '-' ? process.stdin : createReadStream(path);
   // Open errors (ENOENT, EACCES) become the command's error rather than an unhandled event.
   if (path !== '-')
@@ -122,6 +122,6 @@ export function registerIntersect(program: Command): void {
     .description('intersect two proxies given as Cisco entries (action optional); prints the intersection or "empty: FIELD"')
     .argument('[entries...]', '"ENTRY A" "ENTRY B", e.g. "permit ip 10.11.0.0 0.0.255.255 any"')
     .option('--json', 'print the answer as JSON')
-    .option('--batch <file>', 'answer every line {"id", "a", "b"} of a JSONL file (- for stdin), one JSON line each')
+    .option('--batch <file>', 'answer every line {"id", "a", "b"} of a JSONL file (- for stdin), one JSON line each', (v: string) => (v === '-' ? v : checkInputFile(v, '--batch', { text: true })))
     .action((entries: string[], opts: IntersectOptions) => runIntersect(entries, opts));
 }

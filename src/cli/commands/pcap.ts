@@ -12,6 +12,8 @@ import { CaptureFileReader } from '../../pcap/reader.js';
 import { classifyCapture, type CaptureBatch } from '../../pcap/classify.js';
 import type { DecodeEngine } from '../../packet/batch-decode.js';
 import type { TupleBatch } from '../../classify/batch.js';
+import { inputFile } from '../../files.js';
+import { cut } from '../../terminal.js';
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'icmpv6', 59: 'none', 132: 'sctp' };
 
@@ -91,7 +93,13 @@ function iso(sec: number, nsec: number): string {
   return `${d.toISOString().slice(0, 19)}.${String(nsec).padStart(9, '0')}Z`;
 }
 
-const errors = new WeakMap<CaptureInfo, DecodeError>();
+// The error that ended reading a capture early, by the summary that reports the frames before it.
+const errors = new WeakMap<object, DecodeError>();
+
+/** The framing error that ended `ted classify --pcap` early (thrown after its summary), if any. */
+export function captureFailure(summary: PcapTally): DecodeError | undefined {
+  return errors.get(summary);
+}
 
 /** Reads a capture file and summarizes it. A framing error ends reading and is recorded in `error`. */
 export async function captureInfo(path: string, onProgress?: (done: number, total: number) => void): Promise<CaptureInfo> {
@@ -190,11 +198,14 @@ const sorted = (m: Record<string, number>) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
 
+const stoppedAt = (e: { code: string; offset: number; message: string }) => `stopped at: ${e.code} at byte ${e.offset}: ${e.message}`;
+
 export function formatCaptureInfo(i: CaptureInfo): string {
   const lines: [string, string][] = [
     ['file', i.file],
     ['format', `${i.format} ${i.version} (${i.byteOrder}${i.timestampResolution ? `, ${i.timestampResolution} timestamps` : ''}${i.sections !== undefined ? `, ${i.sections} section${i.sections === 1 ? '' : 's'}` : ''})`],
-    ['interfaces', i.interfaces.map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${x.name}` : ''} snaplen ${x.snaplen}`).join('; ') || 'none'],
+    // Interface names come from the file: cut (the control characters are escaped on output).
+    ['interfaces', i.interfaces.map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${cut(x.name)}` : ''} snaplen ${x.snaplen}`).join('; ') || 'none'],
     ['link types', sorted(i.linkTypes)],
     ['frames', String(i.frames)],
     ['bytes', `${i.bytesCaptured} captured, ${i.bytesOnWire} on the wire${i.cutBySnaplen ? ` (${i.cutBySnaplen} frames cut by the snaplen)` : ''}`],
@@ -208,7 +219,7 @@ export function formatCaptureInfo(i: CaptureInfo): string {
     ['undecodable', sorted(i.undecodable)],
   ];
   if (Object.keys(i.skippedRecords).length > 0) lines.push(['skipped records', sorted(i.skippedRecords)]);
-  if (i.error) lines.push(['stopped at', `${i.error.code} at byte ${i.error.offset}: ${i.error.message}`]);
+  if (i.error) lines.push(['stopped at', stoppedAt(i.error).slice('stopped at: '.length)]);
   return lines.map(([k, v]) => `${(k + ':').padEnd(13)} ${v}`).join('\n') + '\n';
 }
 
@@ -221,6 +232,8 @@ export interface PcapTally {
   byOutcome: Record<string, number>;
   /** Wall time of decoding plus classification. */
   elapsedMs: number;
+  /** The problem that ended reading early, if any (the counts cover the frames before it). */
+  error?: { code: string; offset: number; message: string };
 }
 
 /**
@@ -235,12 +248,19 @@ export function pcapSource(file: string, engine: DecodeEngine, tally: PcapTally)
     const bar = startProgress('classifying', total);
     const counts = new FrameCounts();
     const t0 = performance.now();
+    let header = false;
     try {
-      for await (const b of classifyCapture(file, { engine, batch, onProgress: (done) => bar.update(done) })) {
+      const frames = classifyCapture(file, { engine, batch, onHeader: () => void (header = true), onProgress: (done) => bar.update(done) });
+      for await (const b of frames) {
         counts.add(b);
         tally.frames += b.count;
         yield;
       }
+    } catch (e) {
+      // Broken framing ends the input: the summary covers the frames before it, as in `ted pcap info`.
+      if (!(e instanceof DecodeError) || !header) throw e;
+      tally.error = { code: e.code, offset: e.offset, message: e.message };
+      errors.set(tally, e);
     } finally {
       bar.stop();
       tally.elapsedMs = performance.now() - t0;
@@ -260,6 +280,7 @@ export function formatPcapTally(t: PcapTally): string {
     `capture ${t.file}: ${t.frames} frames, ${t.decoded} decoded, ${t.elapsedMs.toFixed(2)} ms decode+classify (${mpps.toFixed(2)} Mpps)`,
     `link types: ${sorted(t.byLinkType)}`,
     `decode: ${sorted(t.byOutcome)}`,
+    ...(t.error ? [stoppedAt(t.error)] : []),
   ].join('\n') + '\n';
 }
 
@@ -296,7 +317,7 @@ export function registerPcap(program: Command): void {
   pcap
     .command('info')
     .description('summarize a pcap/pcapng capture: format, link types, frames, time span, protocol mix, undecodable frames by reason')
-    .argument('<file>', 'capture file (pcap or pcapng)')
+    .argument('<file>', 'capture file (pcap or pcapng)', inputFile('capture'))
     .option('--json', 'one JSON object instead of text')
     .action(async (file: string, opts: { json?: boolean }) => {
       const total = statSync(file).size;

@@ -6,6 +6,7 @@ import { POLICY_FORMATS, loadPolicy, type PolicyFormat } from '../../policy/inde
 import { formatSelectorLines, selectorJson } from '../../selector/format.js';
 import type { Policy } from '../../selector/types.js';
 import { lineJson } from '../json.js';
+import { inputFile } from '../../files.js';
 
 export interface PolicyCheckOptions {
   format?: PolicyFormat;
@@ -30,7 +31,9 @@ export function policyJson(p: Policy): Record<string, unknown> {
 export function policyListing(p: Policy): string {
   const out = [`${p.name}: IPv${p.family}, ${p.entries.length} ${p.entries.length === 1 ? 'entry' : 'entries'}`];
   const ordW = Math.max(1, String(p.entries.length).length);
-  const seqW = Math.max(3, ...p.entries.map((e) => String(e.sequence ?? '').length));
+  // A loop, not Math.max(...spread): a list of a million entries exceeds the argument limit.
+  let seqW = 3;
+  for (const e of p.entries) seqW = Math.max(seqW, String(e.sequence ?? '').length);
   out.push(`${'#'.padStart(ordW + 2)}  ${'seq'.padStart(seqW)}  entry`);
   for (const e of p.entries) {
     const lines = formatSelectorLines(e, e.action);
@@ -57,7 +60,7 @@ export function registerPolicy(program: Command): void {
   policy
     .command('check')
     .description('parse a policy file and print its canonical listing with ordinals, or every error (exit 2)')
-    .argument('<file>', 'policy file (Cisco IOS ACLs, ClassBench filter set, or JSON)')
+    .argument('<file>', 'policy file (Cisco IOS ACLs, ClassBench filter set, or JSON)', inputFile('policy', { text: true }))
     .addOption(new Option('--format <format>', 'policy language (default: from the extension and content)').choices([...POLICY_FORMATS]))
     .option('--acl <name>', 'which access list of the file (name or number); needed when it has several')
     .option('--json', 'print {"acl", "family", "entries", "list"} (errors as {"errors": [...]})')

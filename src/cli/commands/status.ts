@@ -5,6 +5,7 @@ import { queryControl } from '../../daemon/control.js';
 import { loadConfig } from '../../daemon/config.js';
 import type { SelectorJson } from '../../selector/format.js';
 import { lineJson } from '../json.js';
+import { UsageError } from '../../errors.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/ted/ted.sock';
 
@@ -97,6 +98,7 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print the status as one JSON object')
     .action(async (flags: StatusFlags) => {
       const path = flags.socket ?? (flags.config ? loadConfig(flags.config, { skipFileChecks: true }).control.socket : DEFAULT_CONTROL_SOCKET);
+      if (path === '') throw new UsageError('CLI_NO_SOCKET', flags.socket !== undefined ? '--socket needs a path' : `${flags.config}: control.socket is "" (disabled): that daemon has no control socket`);
       const status = (await queryControl(path, { cmd: 'status' })) as StatusView;
       process.stdout.write(flags.json ? lineJson(status) + '\n' : formatStatus(status));
     });
