@@ -367,7 +367,7 @@ function handoffConfig(h: Record<string, unknown>, family: Family, baseDir: stri
   };
   let credentials: StrongswanConfig['credentials'];
   if (c.kind === 'psk') {
-    for (const k of ['certificate', 'privateKey', 'caCertificates', 'localId', 'remoteId']) if (c[k] !== undefined) throw new ConfigError('CONFIG_CONFLICT', `handoff.credentials.${k}`, 'a certificates setting under credentials.kind psk');
+    for (const k of ['certificate', 'privateKey', 'caCertificates', 'localId']) if (c[k] !== undefined) throw new ConfigError('CONFIG_CONFLICT', `handoff.credentials.${k}`, 'a certificates setting under credentials.kind psk');
     const secrets = (c.secrets as Record<string, unknown>[] | undefined) ?? [];
     if (secrets.length === 0) throw new ConfigError('CONFIG_REQUIRED', 'handoff.credentials.secrets', 'credentials.kind psk: list at least one key and its peers');
     credentials = {

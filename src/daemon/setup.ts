@@ -48,9 +48,11 @@ export const PROBE_RULE_PRIORITY = 219;
 function strongswanInitiatorLines(ip: string, prefixes: readonly string[], kernel: 'libipsec' | 'netlink', kind: string): string[] {
   const lines = [
     `# handoff strongswan: a tunnel's packets are carried by charon's SAs, not re-sent by ted (source.forward false).`,
-    `# ted's probes to the remote hosts must leave in clear even where a tunnel to that block exists:`,
+    `# ted's probes to the remote hosts must leave in clear even where a tunnel to that block exists. They`,
+    `# leave a raw socket (IP_HDRINCL), whose route lookup sees no ports, so the rule takes what this`,
+    `# gateway itself sends to those prefixes (iif lo): forwarded traffic still meets the tunnels.`,
   ];
-  for (const p of prefixes) lines.push(`${ip} rule add to ${p} ipproto udp dport 500 lookup main pref ${PROBE_RULE_PRIORITY}`);
+  for (const p of prefixes) lines.push(`${ip} rule add iif lo to ${p} lookup main pref ${PROBE_RULE_PRIORITY}`);
   if (kernel === 'libipsec')
     lines.push(
       `# kernel-libipsec: charon routes each tunnel's whole remote block into its TUN device (table 220,`,

@@ -19,21 +19,8 @@ export interface DecodeOptions {
   port?: number;
 }
 
-const IKE_PORT = 500;
-const NATT_PORT = 4500;
-
-/** Where the ISAKMP message starts in a UDP payload, or -1 when the datagram is not ISAKMP. */
-export function isakmpStart(sport: number, dport: number, payload: Uint8Array, extraPort?: number): number {
-  if (sport === NATT_PORT || dport === NATT_PORT) {
-    // RFC 3948: 4 zero bytes (the non-ESP marker) precede IKE; anything else is ESP (or a
-    // one-byte NAT keepalive).
-    if (payload.length >= 4 && payload[0] === 0 && payload[1] === 0 && payload[2] === 0 && payload[3] === 0) return 4;
-    return -1;
-  }
-  if (sport === IKE_PORT || dport === IKE_PORT) return 0;
-  if (extraPort !== undefined && (sport === extraPort || dport === extraPort)) return 0;
-  return -1;
-}
+export { isakmpStart } from '../../ike/udp.js';
+import { isakmpStart } from '../../ike/udp.js';
 
 const hex64 = (v: bigint): string => v.toString(16).padStart(16, '0');
 
