@@ -179,6 +179,9 @@ export class Lab {
       await run('ip', ['netns', 'add', this.ns[node]]);
       this.created.push(this.ns[node]);
       await this.ip(node, 'link', 'set', 'lo', 'up');
+      // No duplicate address detection on the links made next: a tentative link-local address
+      // holds IPv6 neighbour discovery, hence the first packets, for about a second.
+      await this.exec(node, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     }
     for (const gw of ['gwA', 'gwB'] as const) {
       await this.exec(gw, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
@@ -272,6 +275,12 @@ export class Lab {
   keep(): string[] {
     const kept = [...this.created];
     this.created = [];
+    // Let this process exit: no pipe or handle of theirs keeps its event loop alive.
+    for (const child of this.children) {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.unref();
+    }
     this.children.clear();
     return kept;
   }

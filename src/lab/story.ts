@@ -64,7 +64,7 @@ async function childSas(socket: string): Promise<{ name: string; state: string; 
   try {
     await s.connect();
     const out: Awaited<ReturnType<typeof childSas>> = [];
-    await s.stream('list-sas', { noblock: 'yes' }, 'list-sa', (m) => {
+    await s.stream('list-sas', {}, 'list-sa', (m) => {
       for (const ike of Object.values(m)) {
         const kids = (ike as ViciSection)['child-sas'] as Record<string, Record<string, string | string[]>> | undefined;
         for (const c of Object.values(kids ?? {}))

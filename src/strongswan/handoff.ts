@@ -302,7 +302,7 @@ export class StrongswanHandoff implements Handoff {
     const live = new Set([...this.tunnels.values()].map((r) => r.connection));
     const liveIke = new Set([...this.tunnels.values()].flatMap((r) => [...r.ikeIds]));
     const staleIke: string[] = [];
-    if (this.o.cleanStale !== false) await v.stream('list-sas', { noblock: 'yes' }, 'list-sa', (m) => {
+    if (this.o.cleanStale !== false) await v.stream('list-sas', {}, 'list-sa', (m) => {
       for (const [name, ike] of ikeSections(m)) {
         const id = str(ike.uniqueid);
         if (id && ours.test(name) && !live.has(name) && !liveIke.has(id)) staleIke.push(id);
@@ -319,7 +319,7 @@ export class StrongswanHandoff implements Handoff {
     const up = [...this.tunnels.values()].filter((r) => r.phase === 'up');
     if (up.length === 0) return;
     const installed = new Set<string>();
-    await this.vici.stream('list-sas', { noblock: 'yes' }, 'list-sa', (m) => {
+    await this.vici.stream('list-sas', {}, 'list-sa', (m) => {
       for (const [, ike] of ikeSections(m)) for (const [, c] of Object.entries(section(ike['child-sas']) ?? {})) {
         const cs = section(c);
         if (cs && str(cs.state) === 'INSTALLED') installed.add(str(cs.name) ?? '');
@@ -437,17 +437,22 @@ export class StrongswanHandoff implements Handoff {
    * proposed: a responder that narrowed them would leave part of the proxy without SA.
    */
   private async confirm(rec: TunnelRecord): Promise<void> {
+    // Blocking list-sas: the non-blocking form skips an IKE SA that is busy, as it may still be
+    // right after the initiation.
     const seen = new Map<string, ChildStatus>();
     const filter = rec.ikeIds.size === 1 ? { 'ike-id': [...rec.ikeIds][0]! } : {};
-    await this.vici.stream('list-sas', { noblock: 'yes', ...filter }, 'list-sa', (m) => {
-      for (const [, ike] of ikeSections(m))
-        for (const [, c] of Object.entries(section(ike['child-sas']) ?? {})) {
-          const cs = section(c);
-          if (!cs) continue;
-          const child = childOf(ike, cs);
-          if (rec.expected.has(child.name) && child.state === 'INSTALLED') seen.set(child.name, child);
-        }
-    });
+    for (let attempt = 0; attempt < 5 && seen.size < rec.expected.size; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * attempt));
+      await this.vici.stream('list-sas', filter, 'list-sa', (m) => {
+        for (const [, ike] of ikeSections(m))
+          for (const [, c] of Object.entries(section(ike['child-sas']) ?? {})) {
+            const cs = section(c);
+            if (!cs) continue;
+            const child = childOf(ike, cs);
+            if (rec.expected.has(child.name) && child.state === 'INSTALLED') seen.set(child.name, child);
+          }
+      });
+    }
     for (const [name, expected] of rec.expected) {
       const got = seen.get(name);
       if (!got) throw new HandoffFailure('ike-failed', `charon reported ${name} initiated but lists no INSTALLED CHILD_SA of that name`);
@@ -504,7 +509,7 @@ export class StrongswanHandoff implements Handoff {
       let children = 0;
       let exists = false;
       await this.vici
-        .stream('list-sas', { noblock: 'yes', 'ike-id': ikeId }, 'list-sa', (m) => {
+        .stream('list-sas', { 'ike-id': ikeId }, 'list-sa', (m) => {
           for (const [, ike] of ikeSections(m)) {
             exists = true;
             children += Object.keys(section(ike['child-sas']) ?? {}).length;
