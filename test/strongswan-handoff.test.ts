@@ -274,6 +274,29 @@ describe('the responder side', () => {
   });
 });
 
+describe('an on-path party', () => {
+  it('that answers probes with its own address ends in IKE, not in a tunnel', async () => {
+    // X intercepts the probes for Y and answers with its own address and a proxy of its choosing;
+    // it has no key, so IKE with it cannot succeed (here: it does not even answer IKE).
+    model.behaviour.set('198.51.100.66', 'timeout');
+    const sim = new Sim();
+    const vici = new ViciSession({ socket: charon.path });
+    const h = new StrongswanHandoff({ vici, localAddress: '198.51.100.1', credentials: { kind: 'psk', secrets: [{ peers: ['198.51.100.0/24'], secret: 's' }] } });
+    closers.push(() => h.close(), () => vici.close());
+    await h.start();
+    const a = sim.gateway({ acl: 'access-list 101 permit tcp 192.0.2.0 0.0.0.255 203.0.113.0 0.0.0.255', ike: '198.51.100.1', handoff: h, role: 'initiator' });
+    sim.gateway({ acl: 'access-list 199 permit ip any any', ike: '198.51.100.66', protects: ['203.0.113.0/24'], role: 'responder' });
+    a.gw.processOne(pkt('tcp 192.0.2.10:40000 > 203.0.113.20:22'));
+    sim.settle(10);
+    await until('the handoff failure', () => a.gw.counters.handoffFailures === 1);
+    expect(model.conns.size).toBe(0);
+    expect(charon.commands('initiate').map((m) => m.child)).toEqual(['ted-1']);
+    expect(a.gw.tunnels()).toEqual([]);
+    expect(a.gw.counters.tunnelsEstablished).toBe(0);
+    expect(h.counters.failures.timeout).toBe(1);
+  });
+});
+
 describe('charon text', () => {
   const db = parseNetDb('tcp 6 TCP\nudp 17 UDP\nicmp 1 ICMP\n', 'http 80/tcp www\ndomain 53/udp\n');
   it.each([

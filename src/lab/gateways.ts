@@ -12,20 +12,23 @@ import { LabCharon } from './charon.js';
 import { ADDR, Lab } from './netns.js';
 import { LabTed } from './ted.js';
 
-/** The crypto ACLs: A protects all traffic W -> Y; B accepts TCP to its hosts' ports 8000-8099 only. */
+/**
+ * The crypto ACLs: A protects all traffic W -> Y; B accepts TCP to its hosts' ports 8000-8099
+ * and UDP to 7000-7099 (a second tunnel to the same subnet), nothing else.
+ */
 export const LAB_POLICIES: Record<Family, { a: string; b: string }> = {
   4: {
     a: 'access-list 101 permit ip 192.0.2.0 0.0.0.255 203.0.113.0 0.0.0.255\n',
-    b: 'access-list 102 permit tcp 203.0.113.0 0.0.0.255 range 8000 8099 192.0.2.0 0.0.0.255\n',
+    b: 'access-list 102 permit tcp 203.0.113.0 0.0.0.255 range 8000 8099 192.0.2.0 0.0.0.255\naccess-list 102 permit udp 203.0.113.0 0.0.0.255 range 7000 7099 192.0.2.0 0.0.0.255\n',
   },
   6: {
     a: 'ipv6 access-list LAB-A6\n permit ipv6 2001:db8:a::/64 2001:db8:b::/64\n',
-    b: 'ipv6 access-list LAB-B6\n permit tcp 2001:db8:b::/64 range 8000 8099 2001:db8:a::/64\n',
+    b: 'ipv6 access-list LAB-B6\n permit tcp 2001:db8:b::/64 range 8000 8099 2001:db8:a::/64\n permit udp 2001:db8:b::/64 range 7000 7099 2001:db8:a::/64\n',
   },
 };
 
-/** A port inside the tunnel's proxy, and one outside it (A's ACL protects it, B's does not). */
-export const LAB_PORTS = { inside: 8080, outside: 9000 } as const;
+/** A TCP port inside the first tunnel's proxy, one outside every proxy B accepts, and a UDP port of B's second entry. */
+export const LAB_PORTS = { inside: 8080, outside: 9000, udp: 7000 } as const;
 
 export const LAB_PROPOSALS = { ike: ['aes128-sha256-modp2048'], esp: ['aes128-sha256'] };
 

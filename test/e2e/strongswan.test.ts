@@ -185,6 +185,44 @@ describe.skipIf(skipReason !== undefined)('strongSwan handoff: authentication an
     }
   });
 
+  it('a second tunnel to the same subnet: its packets, routed into the TUN device by the first, are dropped, discovered and carried', async () => {
+    d = await world.daemons(4);
+    daemons.push(d.b, d.a);
+    const tcp = world.lab.spawn('hostB', [process.execPath, AGENT, 'tcp-listen', ADDR.hostB.v4, String(LAB_PORTS.inside)]);
+    const udp = world.lab.spawn('hostB', [process.execPath, AGENT, 'udp-listen', ADDR.hostB.v4, String(LAB_PORTS.udp)]);
+    const got: Record<string, unknown>[] = [];
+    let buf = '';
+    udp.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        got.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+        buf = buf.slice(nl + 1);
+      }
+    });
+    try {
+      expect((await connect(LAB_PORTS.inside, 8000)).find((l) => l.echo !== undefined)).toBeDefined();
+      // charon A now routes all of 203.0.113.0/24 into ipsec0; UDP to host B has no CHILD_SA yet.
+      const send = (text: string) => world.lab.exec('hostA', [process.execPath, AGENT, 'udp-send', ADDR.hostB.v4, String(LAB_PORTS.udp), text, '40000']);
+      await send('first');
+      const s = await until('a second tunnel', async () => {
+        const st = await d!.a.statusJson<StatusJson>();
+        return st.tunnels.length === 2 && st.tunnels.every((t) => t.state === 'established') ? st : undefined;
+      }, 15_000);
+      const second = s.tunnels.find((t) => t.proxy.protocol === 17)!;
+      expect(second.ike).toMatchObject({ childSas: [{ state: 'INSTALLED', localTs: ['192.0.2.0/24[udp]'], remoteTs: ['203.0.113.0/24[udp/7000-7099]'] }] });
+      // charon reused the first tunnel's IKE SA for the second CHILD_SA.
+      expect(new Set(s.tunnels.flatMap((t) => t.ike!.ikeSa)).size).toBe(1);
+      await until('a datagram through the second tunnel', async () => {
+        await send('later');
+        return got.find((g) => g.text === 'later');
+      }, 10_000, 300);
+      expect(got.filter((g) => g.text === 'first')).toEqual([]); // the first one was dropped
+    } finally {
+      tcp.kill('SIGKILL');
+      udp.kill('SIGKILL');
+    }
+  });
+
   it("the responder's charon restarted: tunnel down in ted, rediscovered after the hold-down, up again", async () => {
     d = await world.daemons(4, { timers: { holdDownMs: 2000 }, dpdDelayS: 1 });
     daemons.push(d.b, d.a);
