@@ -6,6 +6,7 @@
 //   tcp-connect DST PORT TIMEOUT_MS [TEXT] one connection: connected/timeout/error, then the echo
 //   udp-listen ADDR PORT                  every datagram
 //   udp-send DST PORT TEXT [SPORT]        one datagram
+//   udp-stream DST PORT SPORT EVERY_MS N  N datagrams "0", "1", ... every EVERY_MS from one port
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { realpathSync } from 'node:fs';
@@ -72,6 +73,24 @@ export function udpSend(dst: string, port: number, text: string, sport: number, 
   });
 }
 
+/** `count` datagrams carrying their sequence number, `everyMs` apart, from one source port. */
+export function udpStream(dst: string, port: number, sport: number, everyMs: number, count: number, out: Out): void {
+  const s = dgram.createSocket(family(dst));
+  s.bind(sport, () => {
+    let i = 0;
+    const tick = () => {
+      if (i >= count) {
+        out({ sent: count, t: Date.now() });
+        s.close();
+        return;
+      }
+      s.send(Buffer.from(String(i++)), port, dst);
+      setTimeout(tick, everyMs);
+    };
+    tick();
+  });
+}
+
 /** Runs one command line; false when the command is unknown. */
 export function runAgent(argv: readonly string[], out: Out): boolean {
   const [cmd, ...a] = argv;
@@ -87,6 +106,9 @@ export function runAgent(argv: readonly string[], out: Out): boolean {
       return true;
     case 'udp-send':
       udpSend(a[0]!, Number(a[1]), a[2]!, Number(a[3] ?? 0), out);
+      return true;
+    case 'udp-stream':
+      udpStream(a[0]!, Number(a[1]), Number(a[2]), Number(a[3]), Number(a[4]), out);
       return true;
     default:
       return false;
@@ -104,7 +126,7 @@ function invokedDirectly(): boolean {
 if (invokedDirectly()) {
   const ok = runAgent(process.argv.slice(2), (o) => process.stdout.write(JSON.stringify(o) + '\n'));
   if (!ok) {
-    process.stderr.write(`agent: unknown command ${process.argv[2] ?? ''} (tcp-listen, tcp-connect, udp-listen, udp-send)\n`);
+    process.stderr.write(`agent: unknown command ${process.argv[2] ?? ''} (tcp-listen, tcp-connect, udp-listen, udp-send, udp-stream)\n`);
     process.exitCode = 2;
   }
 }

@@ -59,7 +59,7 @@ class Aborted extends TedError {
 }
 
 /** Reads `list-sas` of a charon: our CHILD_SAs with their counters. */
-async function childSas(socket: string): Promise<{ name: string; state: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number; localTs: string[]; remoteTs: string[] }[]> {
+export async function childSas(socket: string): Promise<{ name: string; state: string; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number; localTs: string[]; remoteTs: string[] }[]> {
   const s = new ViciSession({ socket, reconnect: false, requestTimeoutMs: 5000 });
   try {
     await s.connect();
