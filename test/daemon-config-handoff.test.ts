@@ -133,3 +133,12 @@ describe('ted status with the strongSwan handoff', () => {
     expect(text).toContain('      CHILD_SA ted-3 INSTALLED UDP-encap spi c1/c2: 192.0.2.0/24[tcp] === 203.0.113.0/24[tcp/8000-8099]');
   });
 });
+
+describe('the shipped strongswan.conf', () => {
+  it('is what charonConf writes (examples/strongswan/strongswan.conf)', async () => {
+    const { charonConf } = await import('../src/strongswan/charon-conf.js');
+    const { readFileSync } = await import('node:fs');
+    const shipped = readFileSync(new URL('../examples/strongswan/strongswan.conf', import.meta.url), 'utf8');
+    expect(shipped).toBe(charonConf({ viciSocket: '/var/run/charon.vici', kernel: 'libipsec', logFile: '/var/log/charon-ted.log' }));
+  });
+});
