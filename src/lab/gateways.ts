@@ -44,6 +44,12 @@ export interface DaemonOptions {
   readonly dpdDelayS?: number;
   /** Let the processes outlive this one (`ted lab --keep`). */
   readonly detached?: boolean;
+  /** Other ACLs than LAB_POLICIES (Cisco text). */
+  readonly policies?: { readonly a: string; readonly b: string };
+  /** Settings merged into both daemons' `handoff` sections (ikeVersion, ...), then into A's and B's own (credentials). */
+  readonly handoff?: Record<string, unknown>;
+  readonly handoffA?: Record<string, unknown>;
+  readonly handoffB?: Record<string, unknown>;
 }
 
 export interface LabDaemons {
@@ -100,7 +106,7 @@ export class StrongswanLab {
     const pskA = files(`psk-a${family}`, `${o.pskA ?? 'ted-lab-shared-secret'}\n`);
     const pskB = files(`psk-b${family}`, `${o.pskB ?? o.pskA ?? 'ted-lab-shared-secret'}\n`);
     const link = family === 4 ? '198.51.100.0/24' : '2001:db8:ff::/64';
-    const handoff = (charon: LabCharon, secretFile: string) => ({
+    const handoff = (charon: LabCharon, secretFile: string, own: Record<string, unknown> | undefined) => ({
       kind: 'strongswan',
       vici: `unix://${charon.vici}`,
       kernel: 'libipsec',
@@ -109,21 +115,24 @@ export class StrongswanLab {
       dpdDelayS: o.dpdDelayS ?? 2,
       initiateTimeoutMs: 8000,
       credentials: { kind: 'psk', secrets: [{ peers: [link], secretFile }] },
+      ...o.handoff,
+      ...own,
     });
+    const policies = o.policies ?? LAB_POLICIES[family];
     return {
       a: {
         role: 'initiator',
         ike: { address: ADDR.gwAWan[k] },
-        policy: { file: files(`a${family}.acl`, LAB_POLICIES[family].a) },
+        policy: { file: files(`a${family}.acl`, policies.a) },
         timers: { probeTimeoutMs: 300, probeTries: 2, holdDownMs: 3000, ...o.timers },
         source: { kind: 'capture', prefixes: [ADDR.netY[k]], interface: 'lan0' },
-        handoff: handoff(this.charonA, pskA),
+        handoff: handoff(this.charonA, pskA, o.handoffA),
       },
       b: {
         role: 'responder',
         ike: { address: ADDR.gwBWan[k] },
-        policy: { file: files(`b${family}.acl`, LAB_POLICIES[family].b) },
-        handoff: handoff(this.charonB, pskB),
+        policy: { file: files(`b${family}.acl`, policies.b) },
+        handoff: handoff(this.charonB, pskB, o.handoffB),
       },
     };
   }

@@ -261,8 +261,13 @@ export class StrongswanHandoff implements Handoff {
   }
 
   private charonKnownDown = false;
+  /** Connections to charon so far: the responder's connection is loaded once per connection. */
+  private generation = 0;
+  private responderLoadedFor = -1;
+  private responderLoading: Promise<void> | undefined;
 
   private async charonUp(): Promise<void> {
+    this.generation++;
     this.charonKnownDown = false;
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
@@ -311,7 +316,7 @@ export class StrongswanHandoff implements Handoff {
     for (const id of staleIke) await v.stream('terminate', { 'ike-id': id, timeout: -1 }, 'control-log', () => undefined).catch(() => undefined);
     if (this.o.cleanStale !== false) for (const c of list((await v.request('get-conns')).conns)) if (ours.test(c) && !live.has(c)) await v.request('unload-conn', { name: c }).catch(() => undefined);
     if (this.o.credentials.kind === 'certificates') await loadStaticCredentials(v, this.o.credentials, this.ike.localAddress, this.prefix);
-    if (this.responderPolicy) await this.loadResponderNow(this.responderPolicy);
+    await this.loadResponderOnce();
   }
 
   /** After a reconnect: tunnels whose CHILD_SAs charon no longer has are down. */
@@ -601,7 +606,18 @@ export class StrongswanHandoff implements Handoff {
    */
   async loadResponder(policy: Policy): Promise<void> {
     this.responderPolicy = policy;
-    if (this.vici.connected) await this.loadResponderNow(policy);
+    if (this.vici.connected) await this.loadResponderOnce();
+  }
+
+  /** Loads the responder's connection unless it is loaded on this connection to charon already. */
+  private async loadResponderOnce(): Promise<void> {
+    while (this.responderLoading) await this.responderLoading;
+    const policy = this.responderPolicy;
+    if (!policy || this.responderLoadedFor === this.generation) return;
+    const generation = this.generation;
+    this.responderLoading = this.loadResponderNow(policy).finally(() => (this.responderLoading = undefined));
+    await this.responderLoading;
+    this.responderLoadedFor = generation;
   }
 
   private async loadResponderNow(policy: Policy): Promise<void> {

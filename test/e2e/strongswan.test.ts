@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labMissing } from '../../src/cli/commands/lab.js';
-import { StrongswanLab, LAB_PORTS, type LabDaemons } from '../../src/lab/gateways.js';
+import { StrongswanLab, LAB_POLICIES, LAB_PORTS, type LabDaemons } from '../../src/lab/gateways.js';
 import { ADDR } from '../../src/lab/netns.js';
 import { CLI, packageScript, sleep, until, type LabTed } from '../../src/lab/ted.js';
 
@@ -223,6 +223,52 @@ describe.skipIf(skipReason !== undefined)('strongSwan handoff: authentication an
     }
   });
 
+  it('IKEv1: a port range becomes one quick mode per port (not a range cut to its first port), each carried', async () => {
+    const policies = { a: LAB_POLICIES[4].a, b: 'access-list 102 permit tcp 203.0.113.0 0.0.0.255 range 8080 8081 192.0.2.0 0.0.0.255\n' };
+    d = await world.daemons(4, { policies, handoff: { ikeVersion: 1 } });
+    daemons.push(d.b, d.a);
+    const listeners = [8080, 8081].map((port) => world.lab.spawn('hostB', [process.execPath, AGENT, 'tcp-listen', ADDR.hostB.v4, String(port)]));
+    try {
+      await sleep(300);
+      for (const port of [8080, 8081]) expect((await connect(port, 8000)).find((l) => l.echo !== undefined), `port ${port}`).toBeDefined();
+      const s = await d.a.statusJson<StatusJson>();
+      expect(s.tunnels).toHaveLength(1);
+      const kids = s.tunnels[0]!.ike!.childSas;
+      expect(kids.map((c) => c.name)).toEqual(['ted-1-1', 'ted-1-2']);
+      expect(kids.every((c) => c.state === 'INSTALLED' && c.remoteTs.length === 1)).toBe(true);
+      const quick = d.a.events('ike-log').filter((l) => /parsed QUICK_MODE response/.test(l.msg));
+      expect(quick).toHaveLength(2);
+    } finally {
+      for (const l of listeners) l.kill('SIGKILL');
+    }
+  });
+
+  it('certificates: each gateway proves its address with a certificate from the lab CA', async () => {
+    if (!(await commandExists('openssl'))) return void console.warn('skip certificates: openssl is not installed');
+    const certs = join(dir, 'certs');
+    await run('mkdir', ['-p', certs]);
+    const o = (...args: string[]) => run('openssl', args, { cwd: certs });
+    await o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ted lab CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    for (const [n, ip] of [['a', ADDR.gwAWan.v4], ['b', ADDR.gwBWan.v4]] as const) {
+      await o('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `gw${n}.key`, '-out', `gw${n}.csr`, '-subj', `/CN=${ip}`);
+      await run('sh', ['-c', `printf 'subjectAltName=IP:${ip}\n' > ext${n}`], { cwd: certs });
+      await o('x509', '-req', '-in', `gw${n}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `gw${n}.pem`, '-days', '2', '-extfile', `ext${n}`);
+    }
+    const creds = (n: string) => ({ credentials: { kind: 'certificates', certificate: join(certs, `gw${n}.pem`), privateKey: join(certs, `gw${n}.key`), caCertificates: [join(certs, 'ca.pem')] } });
+    d = await world.daemons(4, { handoffA: creds('a'), handoffB: creds('b') });
+    daemons.push(d.b, d.a);
+    const listener = world.lab.spawn('hostB', [process.execPath, AGENT, 'tcp-listen', ADDR.hostB.v4, String(LAB_PORTS.inside)]);
+    try {
+      await sleep(300);
+      expect((await connect(LAB_PORTS.inside, 8000)).find((l) => l.echo !== undefined)).toBeDefined();
+      const s = await d.a.statusJson<StatusJson>();
+      expect(s.tunnels[0]).toMatchObject({ state: 'established', ike: { phase: 'up' } });
+      expect(d.a.events('ike-log').some((l) => /authentication of '198\.51\.100\.2' with RSA/.test(l.msg))).toBe(true);
+    } finally {
+      listener.kill('SIGKILL');
+    }
+  });
+
   it("the responder's charon restarted: tunnel down in ted, rediscovered after the hold-down, up again", async () => {
     d = await world.daemons(4, { timers: { holdDownMs: 2000 }, dpdDelayS: 1 });
     daemons.push(d.b, d.a);
@@ -234,10 +280,11 @@ describe.skipIf(skipReason !== undefined)('strongSwan handoff: authentication an
       expect(s1.tunnels[0]!.ike).toMatchObject({ phase: 'up', childSas: [{ state: 'INSTALLED', remoteTs: ['203.0.113.0/24[tcp/8000-8099]'] }] });
       const first = s1.tunnels[0]!.id;
 
+      const loads = d.b.events('responder-connection').length;
       await world.charonB.stop();
       await world.charonB.start();
       // B's ted notices its charon came back and loads the responder connection again.
-      await d.b.waitFor('the responder connection reloaded', () => d!.b.events('responder-connection').length >= 2, 15_000);
+      await d.b.waitFor('the responder connection reloaded', () => d!.b.events('responder-connection').length > loads, 15_000);
       // A's charon notices the peer is gone (dead peer detection) and tells ted.
       await d.a.waitFor('the tunnel down in ted', (l) => l.event === 'tunnel' && l.state === 'down' && l.reason === 'ike-down', 30_000);
       const s2 = await d.a.statusJson<StatusJson>();
