@@ -274,18 +274,24 @@ describe('the responder side', () => {
   });
 });
 
+/** Gateway A (initiator, handing off to the model charon) and a responder gateway at `peer` in front of Y. */
+async function simPair(responderAcl: string, peer = '198.51.100.2') {
+  const sim = new Sim();
+  const vici = new ViciSession({ socket: charon.path });
+  const h = new StrongswanHandoff({ vici, localAddress: '198.51.100.1', credentials: { kind: 'psk', secrets: [{ peers: ['198.51.100.0/24'], secret: 's' }] } });
+  closers.push(() => h.close(), () => vici.close());
+  await h.start();
+  const a = sim.gateway({ acl: 'access-list 101 permit tcp 192.0.2.0 0.0.0.255 203.0.113.0 0.0.0.255', ike: '198.51.100.1', handoff: h, role: 'initiator' });
+  const b = sim.gateway({ acl: responderAcl, ike: peer, protects: ['203.0.113.0/24'], role: 'responder' });
+  return { sim, h, a, b };
+}
+
 describe('an on-path party', () => {
   it('that answers probes with its own address ends in IKE, not in a tunnel', async () => {
     // X intercepts the probes for Y and answers with its own address and a proxy of its choosing;
     // it has no key, so IKE with it cannot succeed (here: it does not even answer IKE).
     model.behaviour.set('198.51.100.66', 'timeout');
-    const sim = new Sim();
-    const vici = new ViciSession({ socket: charon.path });
-    const h = new StrongswanHandoff({ vici, localAddress: '198.51.100.1', credentials: { kind: 'psk', secrets: [{ peers: ['198.51.100.0/24'], secret: 's' }] } });
-    closers.push(() => h.close(), () => vici.close());
-    await h.start();
-    const a = sim.gateway({ acl: 'access-list 101 permit tcp 192.0.2.0 0.0.0.255 203.0.113.0 0.0.0.255', ike: '198.51.100.1', handoff: h, role: 'initiator' });
-    sim.gateway({ acl: 'access-list 199 permit ip any any', ike: '198.51.100.66', protects: ['203.0.113.0/24'], role: 'responder' });
+    const { sim, h, a, b } = await simPair('access-list 199 permit ip any any', '198.51.100.66');
     a.gw.processOne(pkt('tcp 192.0.2.10:40000 > 203.0.113.20:22'));
     sim.settle(10);
     await until('the handoff failure', () => a.gw.counters.handoffFailures === 1);
@@ -320,13 +326,7 @@ describe('charon text', () => {
 
 describe('under a gateway', () => {
   it('discovery -> IKE -> ESTABLISHED -> FORWARD; CHILD_SA down -> tunnel down, DROP, hold-down', async () => {
-    const sim = new Sim();
-    const vici = new ViciSession({ socket: charon.path });
-    const h = new StrongswanHandoff({ vici, localAddress: '198.51.100.1', credentials: { kind: 'psk', secrets: [{ peers: ['any'], secret: 's' }] } });
-    closers.push(() => h.close(), () => vici.close());
-    await h.start();
-    const a = sim.gateway({ acl: 'access-list 101 permit tcp 192.0.2.0 0.0.0.255 203.0.113.0 0.0.0.255', ike: '198.51.100.1', handoff: h, role: 'initiator' });
-    const b = sim.gateway({ acl: 'access-list 102 permit tcp 203.0.113.0 0.0.0.255 range 8000 8099 192.0.2.0 0.0.0.255', ike: '198.51.100.2', protects: ['203.0.113.0/24'], role: 'responder' });
+    const { sim, h, a, b } = await simPair('access-list 102 permit tcp 203.0.113.0 0.0.0.255 range 8000 8099 192.0.2.0 0.0.0.255', '198.51.100.2');
     const p = pkt('tcp 192.0.2.10:40000 > 203.0.113.20:8080');
     expect(a.gw.processOne(p).verdict).toBe(DROP);
     sim.settle(10);
@@ -345,13 +345,7 @@ describe('under a gateway', () => {
 
   it('an IKE failure is a handoff failure: the tunnel never becomes ESTABLISHED, the destination is held down', async () => {
     model.behaviour.set('198.51.100.2', 'auth-fail');
-    const sim = new Sim();
-    const vici = new ViciSession({ socket: charon.path });
-    const h = new StrongswanHandoff({ vici, localAddress: '198.51.100.1', credentials: { kind: 'psk', secrets: [{ peers: ['any'], secret: 's' }] } });
-    closers.push(() => h.close(), () => vici.close());
-    await h.start();
-    const a = sim.gateway({ acl: 'access-list 101 permit tcp 192.0.2.0 0.0.0.255 203.0.113.0 0.0.0.255', ike: '198.51.100.1', handoff: h, role: 'initiator' });
-    sim.gateway({ acl: 'access-list 102 permit tcp 203.0.113.0 0.0.0.255 192.0.2.0 0.0.0.255', ike: '198.51.100.2', protects: ['203.0.113.0/24'], role: 'responder' });
+    const { sim, h, a, b } = await simPair('access-list 102 permit tcp 203.0.113.0 0.0.0.255 192.0.2.0 0.0.0.255', '198.51.100.2');
     a.gw.processOne(pkt('tcp 192.0.2.10:40000 > 203.0.113.20:22'));
     sim.settle(10);
     await until('the handoff failure', () => a.gw.counters.handoffFailures === 1);

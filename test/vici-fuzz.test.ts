@@ -6,18 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../src/errors.js';
 import { decodeMessage, encodeMessage } from '../src/vici/message.js';
 import { CMD_REQUEST, EVENT, FrameReader, decodePacket, encodeFrame } from '../src/vici/packet.js';
+import { fuzzSettings, mutateBytes } from './support/fuzz.js';
 
-const BUDGET_MS = Number(process.env.VICI_FUZZ_MS ?? 1500);
-const SEED = Number(process.env.VICI_FUZZ_SEED ?? Date.now() % 0x7fffffff);
-console.log(`vici-fuzz: seed ${SEED} (VICI_FUZZ_SEED), ${BUDGET_MS} ms per target (VICI_FUZZ_MS)`);
-
-let state = SEED || 1;
-function rnd(n: number): number {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return (state >>> 0) % n;
-}
+const { budgetMs: BUDGET_MS, rnd } = fuzzSettings('vici-fuzz', 'VICI_FUZZ', 1500);
 
 // Shaped like what charon sends and takes: a child-updown event, a load-conn request.
 const childUpdown = {
@@ -47,43 +38,9 @@ const seeds = [encodeMessage(childUpdown), encodeMessage(loadConn), encodeMessag
 const frames = [encodeFrame({ type: EVENT, name: 'child-updown', message: childUpdown }), encodeFrame({ type: CMD_REQUEST, name: 'load-conn', message: loadConn })];
 
 function mutate(src: Uint8Array): Uint8Array {
-  let b = src.slice();
-  const n = 1 + rnd(4);
-  for (let k = 0; k < n; k++) {
-    switch (rnd(5)) {
-      case 0:
-        if (b.length) b[rnd(b.length)] = rnd(256);
-        break;
-      case 1:
-        b = b.subarray(0, rnd(b.length + 1));
-        break;
-      case 2: {
-        const at = rnd(b.length + 1);
-        const ins = Uint8Array.from({ length: 1 + rnd(8) }, () => rnd(8)); // small bytes: element types
-        const c = new Uint8Array(b.length + ins.length);
-        c.set(b.subarray(0, at));
-        c.set(ins, at);
-        c.set(b.subarray(at), at + ins.length);
-        b = c;
-        break;
-      }
-      case 3: {
-        const at = rnd(b.length + 1);
-        const len = rnd(b.length - at + 1);
-        const c = new Uint8Array(b.length - len);
-        c.set(b.subarray(0, at));
-        c.set(b.subarray(at + len), at);
-        b = c;
-        break;
-      }
-      default:
-        // a length field made to lie
-        if (b.length > 2) {
-          const at = rnd(b.length - 1);
-          b[at] = 0xff;
-        }
-    }
-  }
+  let b: Uint8Array = src.slice();
+  // Inserted bytes are small: element and packet types are 0-7.
+  for (let k = 1 + rnd(4); k > 0; k--) b = mutateBytes(b, rnd, () => rnd(8));
   return b;
 }
 

@@ -9,6 +9,9 @@ import { readCaptureFile } from '../pcap/reader.js';
 import type { Family } from '../selector/types.js';
 import type { Lab, NodeName } from './netns.js';
 
+/** The capture tool: tcpdump (what `ted lab` needs anyway) or tshark (the tests' second opinion). */
+export type CaptureTool = 'tcpdump' | 'tshark';
+
 export class LinkCapture {
   private child: ChildProcess | undefined;
   constructor(
@@ -16,34 +19,39 @@ export class LinkCapture {
     private readonly node: NodeName,
     private readonly iface: string,
     readonly file: string,
+    private readonly options: { readonly tool?: CaptureTool; readonly filter?: string } = {},
   ) {}
 
-  /** Starts tcpdump and resolves once it listens. */
+  /** Starts the capture and resolves once it listens. */
   async start(): Promise<void> {
-    const child = this.lab.spawn(this.node, ['tcpdump', '-i', this.iface, '-n', '-U', '-s', '0', '-w', this.file, 'not', 'arp']);
+    const tool = this.options.tool ?? 'tcpdump';
+    const filter = this.options.filter ?? 'not arp';
+    const cmd = tool === 'tcpdump' ? ['tcpdump', '-i', this.iface, '-n', '-U', '-s', '0', '-w', this.file, filter] : ['tshark', '-q', '-n', '-i', this.iface, '-f', filter, '-w', this.file];
+    const ready = tool === 'tcpdump' ? 'listening on' : 'Capturing on';
+    const child = this.lab.spawn(this.node, cmd);
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       let err = '';
-      const timer = setTimeout(() => reject(new TedError('LAB_CAPTURE', `tcpdump did not start: ${err.trim()}`)), 10_000);
+      const timer = setTimeout(() => reject(new TedError('LAB_CAPTURE', `${tool} did not start: ${err.trim()}`)), 15_000);
       child.stderr!.on('data', (b: Buffer) => {
         err += b.toString();
-        if (err.includes('listening on')) {
+        if (err.includes(ready)) {
           clearTimeout(timer);
           resolve();
         }
       });
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new TedError('LAB_CAPTURE', `tcpdump exited (${code}): ${err.trim()}`));
+        reject(new TedError('LAB_CAPTURE', `${tool} exited (${code}): ${err.trim()}`));
       });
     });
   }
 
-  /** Stops tcpdump (SIGINT: it writes what it holds) and waits for it. */
+  /** Stops the capture (SIGINT: it writes what it holds) and waits for it. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise((r) => setTimeout(r, 200)); // the last packets reach the file
+    await new Promise((r) => setTimeout(r, 300)); // the last packets reach the file
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         child.kill('SIGKILL');
