@@ -33,7 +33,8 @@ const clock = new ManualClock(0);
 const net = new MemoryNetwork();
 const claim = (value, bits, port) => ({ family: 4, value, care: bits === 0 ? 0n : ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - bits)) - 1n), port });
 const unlimited = { maxPendingProbes: 1 << 16, maxTunnels: 1 << 16 };
-const noRateLimit = { responsesPerSecond: Infinity };
+// Every answer budget off: the responder rows measure the answer path (bench/floods.bench.mjs measures the budgets).
+const noRateLimit = { responsesPerSecond: Infinity, prefixResponsesPerSecond: Infinity, globalResponsesPerSecond: Infinity };
 const responders = [];
 for (let t = 0; t < RESPONDERS; t++) {
   const policy = parseCisco(`access-list 101 permit ip 20.${t}.0.0 0.0.255.255 10.0.0.0 0.255.255.255\n`);

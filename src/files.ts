@@ -7,9 +7,16 @@ import { accessSync, closeSync, constants, openSync, readSync, statSync, Stats }
 import { dirname, resolve } from 'node:path';
 import { PathError } from './errors.js';
 
-/** What is wrong with a path: the code's suffix (TED_INPUT_<kind>) and a reason for people. */
+/** What is wrong with a path: the error code and a reason for people. */
 export interface PathProblem {
-  readonly kind: 'NOT_FOUND' | 'IS_DIRECTORY' | 'NOT_FILE' | 'NOT_DIRECTORY' | 'UNREADABLE' | 'UNWRITABLE' | 'BINARY';
+  readonly code:
+    | 'TED_INPUT_NOT_FOUND'
+    | 'TED_INPUT_IS_DIRECTORY'
+    | 'TED_INPUT_NOT_FILE'
+    | 'TED_INPUT_NOT_DIRECTORY'
+    | 'TED_INPUT_UNREADABLE'
+    | 'TED_INPUT_UNWRITABLE'
+    | 'TED_INPUT_BINARY';
   readonly reason: string;
 }
 
@@ -61,15 +68,15 @@ export function inputProblem(path: string, options: { text?: boolean } = {}): Pa
   const s = statOf(path);
   if (!(s instanceof Stats)) {
     const code = s.code;
-    return { kind: code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG' ? 'NOT_FOUND' : 'UNREADABLE', reason: osReason(s) };
+    return { code: code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG' ? 'TED_INPUT_NOT_FOUND' : 'TED_INPUT_UNREADABLE', reason: osReason(s) };
   }
-  if (s.isDirectory()) return { kind: 'IS_DIRECTORY', reason: 'a directory, not a file' };
-  if (!s.isFile()) return { kind: 'NOT_FILE', reason: `${describeKind(s)}, not a regular file` };
+  if (s.isDirectory()) return { code: 'TED_INPUT_IS_DIRECTORY', reason: 'a directory, not a file' };
+  if (!s.isFile()) return { code: 'TED_INPUT_NOT_FILE', reason: `${describeKind(s)}, not a regular file` };
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    return { kind: 'UNREADABLE', reason: osReason(err) };
+    return { code: 'TED_INPUT_UNREADABLE', reason: osReason(err) };
   }
   try {
     if (!options.text) return undefined;
@@ -79,11 +86,11 @@ export function inputProblem(path: string, options: { text?: boolean } = {}): Pa
     if (nul >= 0) {
       // Windows editors save "Unicode" as UTF-16: NUL bytes, but the fix is a re-save, not a new file.
       const utf16 = n >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff));
-      return { kind: 'BINARY', reason: utf16 ? 'UTF-16 text: save it as UTF-8' : `binary file (a NUL byte at offset ${nul}), not text` };
+      return { code: 'TED_INPUT_BINARY', reason: utf16 ? 'UTF-16 text: save it as UTF-8' : `binary file (a NUL byte at offset ${nul}), not text` };
     }
     return undefined;
   } catch (err) {
-    return { kind: 'UNREADABLE', reason: osReason(err) };
+    return { code: 'TED_INPUT_UNREADABLE', reason: osReason(err) };
   } finally {
     closeSync(fd);
   }
@@ -96,24 +103,24 @@ export function inputProblem(path: string, options: { text?: boolean } = {}): Pa
 export function outputProblem(path: string): PathProblem | undefined {
   const s = statOf(path);
   if (s instanceof Stats) {
-    if (s.isDirectory()) return { kind: 'IS_DIRECTORY', reason: 'a directory, not a file' };
-    if (!s.isFile() && resolve(path) !== '/dev/null') return { kind: 'NOT_FILE', reason: `${describeKind(s)}, not a regular file` };
+    if (s.isDirectory()) return { code: 'TED_INPUT_IS_DIRECTORY', reason: 'a directory, not a file' };
+    if (!s.isFile() && resolve(path) !== '/dev/null') return { code: 'TED_INPUT_NOT_FILE', reason: `${describeKind(s)}, not a regular file` };
     try {
       accessSync(path, constants.W_OK);
     } catch (err) {
-      return { kind: 'UNWRITABLE', reason: osReason(err) };
+      return { code: 'TED_INPUT_UNWRITABLE', reason: osReason(err) };
     }
     return undefined;
   }
-  if (s.code !== 'ENOENT') return { kind: s.code === 'ENOTDIR' ? 'NOT_FOUND' : 'UNWRITABLE', reason: osReason(s) };
+  if (s.code !== 'ENOENT') return { code: s.code === 'ENOTDIR' ? 'TED_INPUT_NOT_FOUND' : 'TED_INPUT_UNWRITABLE', reason: osReason(s) };
   const dir = dirname(resolve(path));
   const d = statOf(dir);
-  if (!(d instanceof Stats)) return { kind: 'NOT_FOUND', reason: `directory ${dir} ${d.code === 'ENOENT' ? 'does not exist' : `cannot be used: ${osReason(d)}`}` };
-  if (!d.isDirectory()) return { kind: 'NOT_FOUND', reason: `${dir} is ${describeKind(d)}, not a directory` };
+  if (!(d instanceof Stats)) return { code: 'TED_INPUT_NOT_FOUND', reason: `directory ${dir} ${d.code === 'ENOENT' ? 'does not exist' : `cannot be used: ${osReason(d)}`}` };
+  if (!d.isDirectory()) return { code: 'TED_INPUT_NOT_FOUND', reason: `${dir} is ${describeKind(d)}, not a directory` };
   try {
     accessSync(dir, constants.W_OK);
   } catch (err) {
-    return { kind: 'UNWRITABLE', reason: `cannot create a file in ${dir}: ${osReason(err)}` };
+    return { code: 'TED_INPUT_UNWRITABLE', reason: `cannot create a file in ${dir}: ${osReason(err)}` };
   }
   return undefined;
 }
@@ -127,23 +134,23 @@ export function directoryProblem(path: string): PathProblem | undefined {
   for (;;) {
     const s = statOf(at);
     if (s instanceof Stats) {
-      if (!s.isDirectory()) return { kind: 'NOT_DIRECTORY', reason: `${at} is ${describeKind(s)}, not a directory` };
+      if (!s.isDirectory()) return { code: 'TED_INPUT_NOT_DIRECTORY', reason: `${at} is ${describeKind(s)}, not a directory` };
       try {
         accessSync(at, constants.W_OK | constants.X_OK);
       } catch (err) {
-        return { kind: 'UNWRITABLE', reason: `cannot create files in ${at}: ${osReason(err)}` };
+        return { code: 'TED_INPUT_UNWRITABLE', reason: `cannot create files in ${at}: ${osReason(err)}` };
       }
       return undefined;
     }
-    if (s.code !== 'ENOENT') return { kind: 'NOT_DIRECTORY', reason: `${at}: ${osReason(s)}` };
+    if (s.code !== 'ENOENT') return { code: 'TED_INPUT_NOT_DIRECTORY', reason: `${at}: ${osReason(s)}` };
     const up = dirname(at);
-    if (up === at) return { kind: 'NOT_FOUND', reason: `${at} does not exist` };
+    if (up === at) return { code: 'TED_INPUT_NOT_FOUND', reason: `${at} does not exist` };
     at = up;
   }
 }
 
 function raise(what: string, path: string, p: PathProblem | undefined): string {
-  if (p) throw new PathError(`TED_INPUT_${p.kind}`, what, path, p.reason);
+  if (p) throw new PathError(p.code, what, path, p.reason);
   return path;
 }
 

@@ -17,6 +17,8 @@ import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
 import { writePcap } from '../src/pcap/writer.js';
 import { DIST_CLI, runCli, type CliResult } from './support/cli.js';
+import { parseEntry } from '../src/policy/cisco.js';
+import { selectorJson } from '../src/selector/format.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const EXAMPLES = join(ROOT, 'examples');
@@ -356,18 +358,19 @@ describe('the control socket', () => {
 
 describe('ted demo', () => {
   // Every kind of step has a line of text (the Record makes a new kind fail to compile here).
+  const sel = (text: string) => selectorJson(parseEntry(text, { family: 4 }).selector);
   const SAMPLES: Record<DemoStepKind, DemoStep> = {
     setup: { step: 'setup', note: 'n', initiator: { ike: '127.0.1.1', acl: 'A' }, responder: { ike: '127.0.2.1', acl: 'B' } },
     packet: { step: 'packet', case: 'v3', packet: 'tcp 1.1.1.1:1 > 2.2.2.2:2', entry: 1, acl: 'permit ip any any', verdict: 'DROP' },
     probe: { step: 'probe', case: 'v3', icookie: 'ab', attempt: 1, ip: { src: 'a', dst: 'b', sport: 1, dport: 500 }, spoofed: true, summary: 's', bytes: 80 },
     'responder-silent': { step: 'responder-silent', case: 'v3', gateway: 'responder', reason: 'no-match' },
-    response: { step: 'response', case: 'v3', entry: 2, acl: 'x', to: 'a', rcookie: 'cd', proxy: 'p' },
+    response: { step: 'response', case: 'v3', entry: 2, acl: 'x', to: 'a', rcookie: 'cd', proxy: sel('permit tcp 10.2.0.0 0.0.255.255 eq 80 10.1.0.0 0.0.255.255') },
     'response-dropped': { step: 'response-dropped', case: 'v3', gateway: 'initiator', reason: 'unknown-cookie' },
-    intersection: { step: 'intersection', case: 'v3', ours: 'a', theirs: 'b', result: 'c' },
-    merge: { step: 'merge', case: 'v2', ours: 'a', theirs: 'b', empty: 'dport' },
+    intersection: { step: 'intersection', case: 'v3', ours: sel('permit ip any any'), theirs: sel('permit tcp any any'), result: sel('permit tcp any any') },
+    merge: { step: 'merge', case: 'v2', ours: sel('permit ip any any'), theirs: sel('permit udp any any eq 53'), empty: 'dport' },
     verify: { step: 'verify', case: 'v3', packet: 'p', inside: true },
     'quick-mode': { step: 'quick-mode', case: 'v2', accepted: false, reason: 'not-subset' },
-    tunnel: { step: 'tunnel', case: 'v3', id: 1, state: 'established', peer: 'a', proxy: 'p' },
+    tunnel: { step: 'tunnel', case: 'v3', id: 1, state: 'established', peer: 'a', proxy: sel('permit ip 10.1.0.0 0.0.255.255 10.2.0.0 0.0.255.255') },
     'gave-up': { step: 'gave-up', case: 'v3', tries: 3 },
     compare: { step: 'compare', found: false, note: 'n' },
     verdict: { step: 'verdict', v3: 'established', v2: 'refused by the responder' },

@@ -70,9 +70,14 @@ describe('ted policy check', () => {
   });
 
   it('a JSON policy with a port set no single entry expresses lists its pieces under one ordinal', async () => {
-    const f = file('multi.json', '{"entries": [{"protocol": "tcp", "dport": [[1, 5], [9, 9]]}]}');
+    const f = file('multi.json', '{"entries": [{"protocol": "tcp", "dport": [[1, 50], [90, 90]]}, {"protocol": "ip", "dport": 80}]}');
     const r = await run('policy', 'check', f);
-    expect(r.out.split('\n').slice(2, 4)).toEqual(['  1    -  permit tcp any any range 1 5', '          permit tcp any any eq 9']);
+    expect(r.out.split('\n').slice(2, 5)).toEqual([
+      '  1    -  permit tcp any any range 1 50',
+      '          permit tcp any any eq 90',
+      // Ports with protocol any: no Cisco entry says it, the JSON entry object does.
+      '  2    -  {"action": "permit", "protocol": "ip", "source": "any", "destination": "any", "dport": 80}',
+    ]);
   });
 
   it('every problem in the file: one stderr line each, exit 2, nothing on stdout', async () => {
@@ -127,6 +132,6 @@ describe.skipIf(!present(DIST_CLI, 'skipping end-to-end CLI tests (npm run build
     expect(ok.stdout).toContain('TED-RESPONDER: IPv4, 6 entries');
     const bad = spawnSync(process.execPath, [DIST_CLI, 'policy', 'check', file('e2e.acl', 'access-list 5 permit any\n')], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/POLICY_UNSUPPORTED/);
+    expect(bad.stderr).toMatch(/POLICY_STANDARD_ACL/);
   });
 });

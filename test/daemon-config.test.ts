@@ -36,7 +36,7 @@ describe('daemon configuration', () => {
     expect(c.deprecated).toEqual([]);
     expect(c.source.kind).toBe('none');
     expect(c.source.protocols).toEqual([6, 17, 1]);
-    expect(c.log).toEqual({ level: 'info', pretty: 'auto' });
+    expect(c.log).toEqual({ level: 'info', pretty: 'auto', summaryIntervalMs: 10_000, bufferBytes: 1_048_576 });
     expect(c.probe.source).toBe('host');
   });
 
@@ -71,12 +71,19 @@ describe('daemon configuration', () => {
     [{ ...minimal, timers: { tunnelIdleMs: 7200000, tunnelLifetimeMs: 3600000 } }, 'timers.tunnelIdleMs', 'CONFIG_RANGE', /tunnelLifetimeMs/],
     [{ ...minimal, control: { socket: 5 } }, 'control.socket', 'CONFIG_TYPE', /string/],
     [{ ...minimal, extra: 1 }, 'extra', 'CONFIG_UNKNOWN_KEY', /unknown setting/],
+    [{ ...minimal, policy: { file: 'policy.acl', acl: '101', cryptoMap: 'VPN' } }, 'policy.cryptoMap', 'CONFIG_CONFLICT', /not both/],
+    [{ ...minimal, policy: { file: 'policy.acl', cryptoMap: 'VPN ten' } }, 'policy.cryptoMap', 'CONFIG_INVALID', /pattern|match/],
   ])('refuses %j naming %s', (raw, key, code, message) => {
     const e = configError(() => validateConfig(raw, { baseDir: dir }));
     expect(e.key).toBe(key);
     expect(e.code).toBe(code);
     expect(e.message).toMatch(message);
     expect(e.message.startsWith(`${key}: `)).toBe(true);
+  });
+
+  it('policy.cryptoMap: NAME or NAME SEQ', () => {
+    expect(validateConfig({ ...minimal, policy: { file: 'policy.acl', cryptoMap: 'VPN 10' } }, { baseDir: dir }).policy).toMatchObject({ cryptoMap: 'VPN 10' });
+    expect(validateConfig({ ...minimal, policy: { file: 'policy.acl', cryptoMap: 'TED-MAP' } }, { baseDir: dir }).policy.cryptoMap).toBe('TED-MAP');
   });
 
   it('former names are read as the current settings and reported as deprecated', () => {

@@ -10,15 +10,16 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { validateConfig, type DaemonConfig } from '../src/daemon/config.js';
 import { queryControl, startControlServer } from '../src/daemon/control.js';
-import { Daemon, logEvent } from '../src/daemon/daemon.js';
-import { createLogger } from '../src/daemon/log.js';
+import { Daemon } from '../src/daemon/daemon.js';
+import { EventLog } from '../src/daemon/event-log.js';
+import { createLogger, flushLogger } from '../src/daemon/log.js';
 import { initiatorSetup, protectedPrefixes, responderSetup } from '../src/daemon/setup.js';
 import { FramePump } from '../src/daemon/sources.js';
 import { TedError } from '../src/errors.js';
 import { LinkType } from '../src/packet/decode.js';
-import { encodeUdpPacket, encodeEthernet } from '../src/packet/encode.js';
+import { encodeEthernet, encodeIPv4, encodeL4, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcap } from '../src/pcap/writer.js';
-import { parseCisco } from '../src/policy/cisco.js';
+import { parseCisco } from '../src/policy/ios-select.js';
 import { parseAnyAddress } from '../src/selector/address.js';
 import { pino } from 'pino';
 
@@ -114,6 +115,41 @@ describe('daemons on loopback without root (library API source)', () => {
       'config: timers.retries is deprecated; use timers.probeTries',
     ]);
     expect(B.lines.find((l) => l.event === 'response-sent')).toMatchObject({ to: '127.0.0.2' });
+  });
+
+  it('runs on running-configs: the discover crypto map entry (initiator) and policy.cryptoMap (responder) name the ACLs', async () => {
+    writeFileSync(
+      join(dir, 'a-running.cfg'),
+      [
+        'hostname A',
+        'object-group network LOCAL',
+        ' 127.0.2.0 255.255.255.0',
+        'crypto dynamic-map D 10',
+        ' match address TED',
+        'crypto map M 10 ipsec-isakmp dynamic D discover',
+        'crypto map M 20 ipsec-isakmp',
+        ' set peer 192.0.2.1',
+        ' match address OTHER',
+        'ip access-list extended OTHER',
+        ' permit tcp any any established',
+        'ip access-list extended TED',
+        ' permit ip object-group LOCAL 127.0.3.0 0.0.0.255',
+        'interface Loopback0',
+        ' crypto map M',
+        'end',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'b-running.cfg'), 'hostname B\ncrypto map VPN 10 ipsec-isakmp\n match address 102\naccess-list 101 permit ip any any\naccess-list 102 permit udp 127.0.3.0 0.0.0.255 127.0.2.0 0.0.0.127\nend\n');
+    const { a, b } = pair({ policy: { file: 'a-running.cfg' } });
+    const B = await start(validateConfig({ role: 'responder', ike: { address: '127.0.0.3', port: b.ike.port, peerPort: b.ike.peerPort }, policy: { file: 'b-running.cfg', cryptoMap: 'VPN 10' }, control: { socket: '' } }, { baseDir: dir }));
+    const A = await start(a);
+    expect(A.d.status().daemon.policy).toMatchObject({ acl: 'TED', entries: 1 });
+    expect(B.d.status().daemon.policy).toMatchObject({ acl: '102' });
+    expect(A.lines.find((l) => l.event === 'policy-crypto-map')).toMatchObject({ cryptoMap: 'M 10', acl: 'TED', msg: 'policy: crypto map M 10 (discover) matches access list TED' });
+    expect(A.lines.filter((l) => l.event === 'policy-warning').map((l) => l.code)).toEqual(['POLICY_WARN_ACL_UNUSABLE']);
+    A.d.pushFrame(LinkType.IPV4, packet(40000));
+    const s = await until('tunnel', () => A.d.status().tunnels[0]);
+    expect(s).toMatchObject({ state: 'established', proxy: { entry: 'permit udp 127.0.2.0 0.0.0.127 127.0.3.0 0.0.0.255' } });
   });
 
   it('role both: two gateways discover each other, one process per gateway doing both jobs', async () => {
@@ -319,14 +355,48 @@ describe('frame pump', () => {
   });
 });
 
+describe('frame pump reassembly (capture and replay sources)', () => {
+  it('fragments are held and the whole datagram is judged once, with its ports; without reassembly each fragment is judged alone', () => {
+    const batches: { ports: boolean[]; dport: number[] }[] = [];
+    const target = {
+      createBatch: (n: number) => new TupleBatch(n),
+      process(batch: TupleBatch) {
+        batches.push({ ports: Array.from(batch.flags.subarray(0, batch.count), (f) => f === 1), dport: Array.from(batch.dport.subarray(0, batch.count)) });
+        return { count: batch.count, verdict: new Uint8Array(batch.count).fill(2), tunnel: new Int32Array(batch.count), ordinal: new Int32Array(batch.count) };
+      },
+    };
+    const l4 = encodeL4({ protocol: 17, sport: 40000, dport: 4500, payload: new Uint8Array(3000) }, 4, v4('127.0.2.10'), v4('127.0.3.9'));
+    const frags = [0, 1480].map((off) => encodeIPv4({ src: v4('127.0.2.10'), dst: v4('127.0.3.9'), protocol: 17, payload: l4.subarray(off, off + 1480), id: 9, fragmentOffset: off, moreFragments: true }));
+    frags.push(encodeIPv4({ src: v4('127.0.2.10'), dst: v4('127.0.3.9'), protocol: 17, payload: l4.subarray(2960), id: 9, fragmentOffset: 2960 }));
+    const pump = new FramePump(target, { batchSize: 8, reassemble: true });
+    for (const f of [frags[2]!, frags[0]!, frags[1]!]) expect(pump.push(LinkType.IPV4, f, 1000)).toBe(true);
+    pump.flush();
+    expect(batches).toEqual([{ ports: [true], dport: [4500] }]);
+    expect(pump.counters).toMatchObject({ frames: 3, fragments: 3, reassembled: 1, fragmentsAbandoned: 0, bypass: 1 });
+    const plain = new FramePump(target, { batchSize: 8 });
+    for (const f of frags) plain.push(LinkType.IPV4, f);
+    plain.flush();
+    expect(batches[1]).toEqual({ ports: [true, false, false], dport: [4500, 0, 0] });
+    pump.close();
+    plain.close();
+  });
+});
+
 describe('event logs', () => {
-  it('a flood of dropped responses gives one warning per reason, every datagram at debug', () => {
+  it('a flood of dropped responses: every datagram at debug, one summary line per kind with the reasons', () => {
     const { logger, lines } = memoryLogger();
-    for (let i = 0; i < 50; i++) logEvent(logger, { type: 'response-dropped', reason: 'unknown-cookie', icookie: BigInt(i + 1) });
-    logEvent(logger, { type: 'response-dropped', reason: 'source-mismatch' });
-    const warns = lines.filter((l) => l.level === 40);
-    expect(warns.map((w) => w.reason)).toEqual(['unknown-cookie', 'source-mismatch']);
+    const events = new EventLog(logger, { intervalMs: 0 });
+    for (let i = 0; i < 50; i++) events.handle({ type: 'response-dropped', reason: 'unknown-cookie', icookie: BigInt(i + 1) });
+    events.handle({ type: 'response-dropped', reason: 'source-mismatch' });
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(0);
     expect(lines.filter((l) => l.level === 20 && l.event === 'response-dropped')).toHaveLength(51);
+    events.summarize();
+    const warns = lines.filter((l) => l.level === 40);
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({ event: 'summary', of: 'response-dropped', count: 51, byReason: { 'unknown-cookie': 50, 'source-mismatch': 1 } });
+    expect(String(warns[0]!.msg)).toMatch(/^51 responses dropped in the last \d+ s: unknown-cookie 50, source-mismatch 1$/);
+    events.summarize();
+    expect(lines.filter((l) => l.level === 40)).toHaveLength(1); // nothing new: no line
   });
 });
 
@@ -375,11 +445,12 @@ describe('control socket', () => {
     await again.close();
   });
 
-  it('the logger writes readable lines instead when asked (as on a terminal)', () => {
+  it('the logger writes readable lines instead when asked (as on a terminal)', async () => {
     const file = join(dir, 'pretty.log');
     const fd = fs.openSync(file, 'w');
     const log = createLogger({ level: 'info', fd, pretty: 'always' });
     log.info({ event: 'probe-sent', icookie: 'ab' }, 'probe ab attempt 1');
+    expect(await flushLogger(log)).toBe(true); // asynchronous: written once flushed
     fs.closeSync(fd);
     const text = fs.readFileSync(file, 'utf8');
     expect(text).toContain('probe ab attempt 1');
@@ -387,13 +458,14 @@ describe('control socket', () => {
     expect(() => JSON.parse(text.split('\n')[0]!)).toThrow();
   });
 
-  it('the logger writes JSON lines with ISO times and level names', () => {
+  it('the logger writes JSON lines with ISO times and level names', async () => {
     const file = join(dir, 'log.jsonl');
     const { openSync, readFileSync, closeSync } = require_fs();
     const fd = openSync(file, 'w');
     const log = createLogger({ level: 'info', fd, pretty: 'auto', base: { role: 'initiator' } });
     log.info({ event: 'x', n: 1 }, 'hello');
     log.debug('hidden');
+    expect(await flushLogger(log)).toBe(true); // asynchronous: written once flushed
     closeSync(fd);
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l: string) => JSON.parse(l));
     expect(lines).toHaveLength(1);

@@ -5,7 +5,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tedJsonText } from '../src/cli/decode-output.js';
+import { lineJson } from '../src/cli/json.js';
+import { decodeMessagePartial } from '../src/ike/message.js';
+import { selectorJson } from '../src/selector/format.js';
+import { familyArb, selectorArb } from './algebra-arbitraries.js';
 import { probeToBytes, responseToBytes } from '../src/ike/ted.js';
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
@@ -78,18 +84,20 @@ describe('ted decode --json', () => {
       capabilities: 7,
       id: '192.0.2.1',
       summary: { tedVersion: 3, family: 4, protocol: 6, src: '10.11.0.1', dst: '10.0.0.1', sport: 1234, dport: 80 },
-      proxy: { family: 4, protocol: 6, src: '10.11.0.0', srcMask: '255.255.0.0', dst: '0.0.0.0', dstMask: '0.0.0.0', sport: [[0, 65535]], dport: [[0, 79], [81, 65535]] },
+      // The one selector shape of every command's JSON (src/selector/format.ts selectorJson).
+      proxy: { protocol: 6, source: { value: '10.11.0.0', wildcard: '0.0.255.255' }, destination: { value: '0.0.0.0', wildcard: '255.255.255.255' }, sport: [0, 65535], dport: [[0, 79], [81, 65535]], entry: 'permit tcp 10.11.0.0 0.0.255.255 any neq 80' },
     });
     expect(j[1]).toMatchObject({ src: '2001:db8::1', dst: '2001:db8::2', exchange: 241, rcookie: '1122334455667788' });
     expect(j[1].ted).toEqual({
       kind: 'response',
       capabilities: 3,
       id: '2001:db8::2',
-      proxy: { family: 6, protocol: 0, src: '2001:db8::', srcMask: 'ffff:ffff::', dst: '::', dstMask: '::', sport: [[0, 65535]], dport: [[0, 65535]] },
+      proxy: { protocol: 0, source: { prefix: '2001:db8::/32' }, destination: { prefix: '::/0' }, sport: [0, 65535], dport: [0, 65535], entry: 'permit ipv6 2001:db8::/32 any' },
     });
     expect(j[2]).toMatchObject({ frame: 3, sport: 4500, dport: 4500, exchange: 240 });
     expect(j[3].ted).toEqual({ error: { code: 'IKE_TED_BAD_MSGID', offset: 20 } });
-    expect(lines[4]).toBe('{"frame": 9, "src": "10.11.0.1", "dst": "10.0.0.1", "sport": 500, "dport": 500, "error": {"code": "IKE_TRUNCATED", "offset": 0}}');
+    // A message cut short: its header and the payloads that fit, then the error.
+    expect(lines[4]).toBe('{"frame": 9, "src": "10.11.0.1", "dst": "10.0.0.1", "sport": 500, "dport": 500, "icookie": "fafaeb49382a763c", "rcookie": "0000000000000000", "version": "1.0", "exchange": 240, "flags": 0, "msgid": 0, "length": 136, "encrypted": false, "payloads": [], "ted": null, "error": {"code": "IKE_TRUNCATED", "offset": 0}}');
   });
   it('pcapng with raw-IP and Ethernet interfaces gives the same messages', async () => {
     const p = probeToBytes(probe);
@@ -111,7 +119,11 @@ describe('ted decode --json', () => {
     expect(r.out).toContain('frame 1  10.11.0.1:500 -> 10.0.0.1:500  IKEv1 TED Probe (240)');
     expect(r.out).toContain('#2 TED Proxy (128) length 36');
     expect(r.out).toContain('ted: invalid: IKE_TED_BAD_MSGID at offset 20');
-    expect(r.out).toContain('frame 9  10.11.0.1:500 -> 10.0.0.1:500  error IKE_TRUNCATED at offset 0');
+    expect(r.out).toContain('frame 9  10.11.0.1:500 -> 10.0.0.1:500  IKEv1 TED Probe (240)');
+    expect(r.out).toContain('  error IKE_TRUNCATED at offset 0: message of 136 bytes: need 136 bytes, 50 left');
+    // Proxies in the notation of the rest of the CLI (Cisco entries), not netmasks.
+    expect(r.out).toContain('  proxy: permit tcp 10.11.0.0 0.0.255.255 any neq 80');
+    expect(r.out).toContain('  packet: tcp 10.11.0.1 -> 10.0.0.1 ports 1234 -> 80');
     expect(r.out).toContain('frame 2  [2001:db8::1]:500 -> [2001:db8::2]:500  IKEv1 TED Response (241)');
   });
   it('usage and file errors exit 2 with one line on stderr', async () => {
@@ -139,7 +151,8 @@ describe.skipIf(!SHARED)('ted decode on the shared captures', () => {
   it('the broken captures: error code and offset, exit 0', async () => {
     const bad = await run(['decode', join(CAPTURES, 'ipsec-ikev1-payload-bad-length.pcap'), '--json']);
     expect(bad.code).toBe(0);
-    expect(bad.out).toBe('{"frame": 1, "src": "192.168.12.1", "dst": "192.168.12.2", "sport": 500, "dport": 500, "error": {"code": "IKE_BAD_PAYLOAD_LENGTH", "offset": 90}}\n');
+    // The header and the payload before the lying length, as tshark shows them, then the error.
+    expect(bad.out).toBe('{"frame": 1, "src": "192.168.12.1", "dst": "192.168.12.2", "sport": 500, "dport": 500, "icookie": "e47a591fd057587f", "rcookie": "0000000000000000", "version": "1.0", "exchange": 2, "flags": 0, "msgid": 0, "length": 168, "encrypted": false, "payloads": [{"type": 1, "length": 60}], "ted": null, "error": {"code": "IKE_BAD_PAYLOAD_LENGTH", "offset": 90}}\n');
     const zero = await run(['decode', join(CAPTURES, 'ipsec-ikev1-zero-length.pcap'), '--json']);
     expect(zero.out).toContain('"error": {"code": "IKE_BAD_LENGTH", "offset": 24}');
   });
@@ -159,5 +172,19 @@ describe.skipIf(!BUILT)('end to end', () => {
     const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(DIST_CLI)} decode ${JSON.stringify(file)} | head -c 100 >/dev/null`], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('decode JSON selectors', () => {
+  it('a TED response proxy is written in exactly the shape of selectorJson (through lineJson), for any selector', () => {
+    fc.assert(
+      fc.property(familyArb.chain((f) => selectorArb(f)), (proxy) => {
+        const bytes = responseToBytes({ ...response, id: { family: proxy.family, address: 1n }, proxy });
+        const m = decodeMessagePartial(bytes);
+        expect(tedJsonText(m)).toContain(`"proxy": ${lineJson(selectorJson(proxy))}}`);
+        expect(JSON.parse(tedJsonText(m)).proxy).toEqual(JSON.parse(lineJson(selectorJson(proxy))));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -27,9 +27,9 @@ function checkStory(steps: DemoStep[]) {
   expect(at, kinds.join(' ')).toBe(order.length);
   const est = steps.find((s) => s.step === 'tunnel' && s.state === 'established')!;
   expect(est.peer).toBe('127.0.2.1');
-  expect(est.proxy).toBe('permit tcp 127.11.0.0 0.0.255.255 127.22.0.0 0.0.255.255 eq 80');
+  expect(est.proxy).toMatchObject({ protocol: 6, entry: 'permit tcp 127.11.0.0 0.0.255.255 127.22.0.0 0.0.255.255 eq 80' });
   const v2 = steps.filter((s) => s.case === 'v2');
-  expect(v2.find((s) => s.step === 'merge')?.result).toBe('permit ip 127.11.0.0 0.0.255.255 127.22.1.0 0.0.0.255');
+  expect(v2.find((s) => s.step === 'merge')?.result).toMatchObject({ entry: 'permit ip 127.11.0.0 0.0.255.255 127.22.1.0 0.0.0.255' });
   expect(v2.find((s) => s.step === 'quick-mode')).toMatchObject({ accepted: false, reason: 'not-subset' });
   expect(steps.find((s) => s.step === 'verdict')).toEqual({ step: 'verdict', v3: 'established', v2: 'refused by the responder' });
 }
@@ -135,7 +135,7 @@ describe('ted demo (CLI)', () => {
     const r = await cli(['demo', '--json', '--unprivileged', '--initiator-policy', 'examples/initiator.acl', '--responder-policy', 'examples/responder.acl']);
     expect(r.code).toBe(0);
     const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as DemoStep);
-    expect(lines.find((s) => s.step === 'tunnel' && s.state === 'established')?.proxy).toBe('permit tcp 10.11.0.0 0.0.255.255 10.22.0.0 0.0.255.255 eq 80');
+    expect(lines.find((s) => s.step === 'tunnel' && s.state === 'established')?.proxy).toMatchObject({ entry: 'permit tcp 10.11.0.0 0.0.255.255 10.22.0.0 0.0.255.255 eq 80' });
     expect(lines.at(-1)).toMatchObject({ step: 'done', ok: true });
   });
 

@@ -337,7 +337,8 @@ const v1Payload: fc.Arbitrary<Payload> = fc.oneof(
   fc.record({ kind: fc.constant('notify' as const), type: fc.constant(11), doi: fc.nat(), protocol: fc.nat(255), notifyType: fc.nat(65535), spi: u8(16), data: u8() }),
   fc.integer({ min: 0, max: 16 }).chain((spiSize) => fc.record({ kind: fc.constant('delete' as const), type: fc.constant(12), doi: fc.nat(), protocol: fc.nat(255), spiSize: fc.constant(spiSize), spis: fc.array(fc.uint8Array({ minLength: spiSize, maxLength: spiSize }), { maxLength: 4 }) })),
   fc.oneof(fc.record({ idType: fc.constant(1), address: addr(4) }), fc.record({ idType: fc.constant(5), address: addr(16) })).chain((a) => fc.record({ kind: fc.constant('nat-oa' as const), type: fc.constantFrom(21, 131), idType: fc.constant(a.idType), address: fc.constant(a.address) })),
-  fc.record({ kind: fc.constant('raw' as const), type: fc.constantFrom(14, 15, 99, 128, 129, 133, 132, 200), data: u8() }),
+  fc.record({ kind: fc.constant('raw' as const), type: fc.constantFrom(14, 15, 99, 128, 129, 133, 200), data: u8() }),
+  fc.record({ kind: fc.constant('frag' as const), type: fc.constant(132), fragmentId: fc.integer({ min: 0, max: 65535 }), number: fc.integer({ min: 0, max: 255 }), flags: fc.integer({ min: 0, max: 255 }), data: u8() }),
 );
 const tsArb: fc.Arbitrary<TrafficSelector> = fc.oneof(
   fc.record({ tsType: fc.constant(7 as const), protocol: fc.nat(255), startPort: fc.nat(65535), endPort: fc.nat(65535), start: addr(4), end: addr(4) }),

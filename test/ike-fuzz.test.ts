@@ -8,10 +8,12 @@ import { inspect, isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { isakmpStart } from '../src/cli/commands/decode.js';
 import { DecodeError } from '../src/errors.js';
-import { decodeMessage, encodeMessage, messageEncodingLength } from '../src/ike/message.js';
+import { decodeMessage, decodeMessagePartial, encodeMessage, messageEncodingLength } from '../src/ike/message.js';
 import { probeToBytes, readProbe, readProbeGeneral, readResponse, readResponseGeneral, responseToBytes } from '../src/ike/ted.js';
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
 import { decodeFrame } from '../src/packet/decode.js';
+import { encodeIPv4, encodeIPv6, encodeL4 } from '../src/packet/encode.js';
+import { IkeCaptureDecoder } from '../src/pcap/ike-capture.js';
 import { readFrames } from '../src/pcap/reader.js';
 import { CAPTURES, present } from './support/shared.js';
 import { fuzzSettings, mutateBytes } from './support/fuzz.js';
@@ -113,12 +115,33 @@ function sameAsGeneral(buf: Uint8Array, pad: number): void {
   }
 }
 
+/** decodeMessagePartial never throws, and agrees with decodeMessage: same message, or the same error (a message-level IKE_TRAILING_DATA is `trailing` instead). */
+function samePartial(buf: Uint8Array, pad: number): void {
+  const where = (): string => `for ${Buffer.from(buf).toString('hex')} at pad ${pad}`;
+  let p: ReturnType<typeof decodeMessagePartial>;
+  try {
+    p = decodeMessagePartial(buf, pad);
+  } catch (e) {
+    throw new Error(`decodeMessagePartial threw ${String(e)} ${where()}`, { cause: e });
+  }
+  const full = outcome(() => decodeMessage(buf, pad));
+  if ('value' in full) {
+    if (p.error || p.trailing) throw new Error(`partial reports ${p.error?.code ?? 'trailing'} on a whole message ${where()}`);
+    return;
+  }
+  if (full.code === 'IKE_TRAILING_DATA' && p.trailing && p.header && p.header.length + pad === full.offset) return;
+  if (p.error?.code !== full.code || p.error.offset !== full.offset) throw new Error(`partial ${p.error?.code}@${p.error?.offset} != full ${full.code}@${full.offset} ${where()}`);
+  // What partial shows before the error is what the chain had decoded: spans within the message.
+  for (const sp of p.spans) if (sp.offset < pad || sp.offset + sp.length > buf.length) throw new Error(`span outside the buffer ${where()}`);
+}
+
 function check(bytes: Uint8Array): void {
   // The message at a non-zero offset too, so offsets are checked against the real buffer.
   const pad = rnd(3);
   const buf = new Uint8Array(pad + bytes.length);
   buf.set(bytes, pad);
   sameAsGeneral(buf, pad);
+  samePartial(buf, pad);
   for (const run of [() => decodeMessage(buf, pad), () => readProbe(buf, pad), () => readResponse(buf, pad)]) {
     try {
       const m = run();
@@ -170,5 +193,97 @@ describe('fuzzing the IKE decoders', () => {
         expect(e).toBeInstanceOf(DecodeError); // the two broken captures
       }
     }
+  });
+});
+
+// ---------------------------------------------------------------- the reassemblers
+// Frame soups: IKE messages in UDP datagrams fragmented over IPv4/IPv6 at random (a small id
+// space, so datagrams collide), and TCP segments to 500/4500 with random sequence numbers and
+// flags, then mutated. Pushed through the capture decoder with small bounds: nothing may throw,
+// every record's error is a typed IKE_*/PKT_* DecodeError, and what is held stays within bounds.
+describe('fuzzing the reassemblers', () => {
+  const corpus = seeds();
+  const LIM = { reassembly: { maxDatagrams: 16, maxTotalBytes: 6 * 1024, maxFragments: 8, timeoutSec: 1 }, tcp: { maxStreams: 8, maxHeldBytes: 4096, maxHeldSegments: 16, maxTotalBytes: 32 * 1024, idleSec: 2 }, ikeFragments: { maxMessages: 8, maxTotalBytes: 16 * 1024 } };
+  const family = (): 4 | 6 => (rnd(2) ? 4 : 6);
+  const addr = (f: 4 | 6): bigint => (f === 4 ? 0x0a000000n + BigInt(rnd(3)) : 0x20010db8000000000000000000000000n + BigInt(rnd(3)));
+  function fragmentFrames(): Uint8Array[] {
+    const f = family();
+    const src = addr(f);
+    const dst = addr(f);
+    const msg = rnd(4) ? corpus[rnd(corpus.length)]! : randomMessage();
+    const port = [500, 4500, 500, 7000][rnd(4)]!;
+    const l4 = encodeL4({ protocol: 17, sport: port, dport: 500, payload: msg }, f, src, dst);
+    const out: Uint8Array[] = [];
+    const id = rnd(4);
+    let off = 0;
+    while (off < l4.length) {
+      const size = 8 * (1 + rnd(rnd(2) ? 4 : 40));
+      const part = l4.subarray(off, off + size);
+      const more = off + size < l4.length || rnd(10) === 0;
+      const o = rnd(12) === 0 ? 8 * rnd(200) : off;
+      out.push(f === 4 ? encodeIPv4({ src, dst, protocol: 17, payload: part, id, fragmentOffset: o, moreFragments: more }) : encodeIPv6({ src, dst, protocol: 17, payload: part, extensions: [{ type: 44, id, fragmentOffset: o, moreFragments: more }] }));
+      off += size;
+    }
+    return out;
+  }
+  function tcpFrames(): Uint8Array[] {
+    const f = family();
+    const src = addr(f);
+    const dst = addr(f);
+    const port = rnd(2) ? 500 : 4500;
+    const stream = rnd(3) ? corpus[rnd(corpus.length)]! : Uint8Array.from({ length: rnd(300) }, () => rnd(256));
+    const out: Uint8Array[] = [];
+    let seq = rnd(2) ? 0xfffffff0 : rnd(1 << 30);
+    for (let off = 0; off < stream.length; ) {
+      const n = 1 + rnd(64);
+      const flags = [0x18, 0x18, 0x10, 0x02, 0x01, 0x04][rnd(6)]!;
+      const s = rnd(8) === 0 ? rnd(1 << 30) : seq;
+      const l4 = encodeL4({ protocol: 6, sport: 40000 + rnd(3), dport: port, seq: s, tcpFlags: flags, payload: stream.subarray(off, off + n) }, f, src, dst);
+      out.push(f === 4 ? encodeIPv4({ src, dst, protocol: 6, payload: l4 }) : encodeIPv6({ src, dst, protocol: 6, payload: l4 }));
+      seq = (seq + n) >>> 0;
+      off += n;
+    }
+    return out;
+  }
+  it(`random fragment and segment soups for ${BUDGET_MS} ms: only typed errors, memory bounded`, () => {
+    const codes = new Map<string, number>();
+    const dec = new IkeCaptureDecoder(LIM, (r) => {
+      if (r.error) {
+        if (!(r.error instanceof DecodeError) || !/^(IKE|PKT)_[A-Z_]+$/.test(r.error.code)) throw new Error(`untyped record error ${String(r.error)}`);
+        codes.set(r.error.code, (codes.get(r.error.code) ?? 0) + 1);
+      }
+    });
+    const end = Date.now() + BUDGET_MS;
+    let frames = 0;
+    let t = 0;
+    let maxHeld = 0;
+    while (Date.now() < end) {
+      // Several datagrams and streams interleaved; shuffled a little, some frames repeated, some mutated.
+      const sources = Array.from({ length: 1 + rnd(6) }, () => (rnd(2) ? fragmentFrames() : tcpFrames()));
+      const batch: Uint8Array[] = [];
+      while (sources.some((x) => x.length > 0)) {
+        const from = sources.filter((x) => x.length > 0);
+        batch.push(from[rnd(from.length)]!.shift()!);
+      }
+      for (let i = batch.length - 1; i > 0; i--) if (rnd(3) === 0) [batch[i], batch[i - 1]] = [batch[i - 1]!, batch[i]!];
+      if (batch.length && rnd(4) === 0) batch.push(batch[rnd(batch.length)]!);
+      for (let k = 0; k < batch.length; k++) {
+        let data = batch[k]!;
+        if (rnd(6) === 0) data = mutate(data);
+        t += rnd(50) / 1000;
+        dec.push({ index: ++frames, linkType: 101, timestamp: t, data });
+        const held = dec.ip.held;
+        maxHeld = Math.max(maxHeld, held.bytes);
+        if (held.bytes > LIM.reassembly.maxTotalBytes) throw new Error(`IP reassembly holds ${held.bytes} bytes`);
+        if (held.datagrams > LIM.reassembly.maxDatagrams) throw new Error(`IP reassembly holds ${held.datagrams} datagrams`);
+        if (dec.tcp.streams > LIM.tcp.maxStreams) throw new Error(`TCP holds ${dec.tcp.streams} streams`);
+      }
+    }
+    dec.finish();
+    expect(dec.ip.held.datagrams).toBe(0);
+    expect(dec.tcp.streams).toBe(0);
+    console.log(`ike-fuzz: ${frames} frames through the reassemblers (max ${maxHeld} IP bytes held); ip ${JSON.stringify(dec.ip.counters)}; tcp ${JSON.stringify(dec.tcp.counters)}; records with errors: ${[...codes].map(([c, k]) => `${c} ${k}`).join(', ')}`);
+    expect(frames).toBeGreaterThan(1000);
+    expect(dec.ip.counters.datagrams).toBeGreaterThan(0);
   });
 });

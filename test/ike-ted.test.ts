@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError, TedError } from '../src/errors.js';
 import { encodeMessage, messageEncodingLength, type IkeMessage, type Payload } from '../src/ike/message.js';
 import {
+  answerPadding,
+  datagramOverhead,
+  largestResponseLength,
   decodeProbe,
   decodeResponse,
   encodeProbe,
@@ -37,13 +40,14 @@ const identity = familyArb.chain((f) => bits(f).map((address): TedIdentity => ({
 const summaryArb = (f: Family): fc.Arbitrary<TedSummary> =>
   fc.record({ tedVersion: fc.constant(3), family: fc.constant(f), protocol: fc.integer({ min: 0, max: 255 }), src: bits(f), dst: bits(f), sport: port, dport: port });
 const probeArb: fc.Arbitrary<TedProbe> = familyArb.chain((f) =>
-  fc.record({ icookie: cookie, capabilities: caps, id: identity, proxy: fc.option(selectorArb(f), { nil: undefined }), summary: summaryArb(f) }).map((p) => {
-    if (p.proxy === undefined) {
-      const { proxy: _drop, ...rest } = p;
-      return rest;
-    }
-    return p;
-  }),
+  fc
+    .record({ icookie: cookie, capabilities: caps, id: identity, proxy: fc.option(selectorArb(f), { nil: undefined }), summary: summaryArb(f), padding: fc.option(fc.integer({ min: 0, max: 300 }), { nil: undefined }) })
+    .map((p) => {
+      const out: { -readonly [K in keyof TedProbe]: TedProbe[K] } = { icookie: p.icookie, capabilities: p.capabilities, id: p.id, summary: p.summary };
+      if (p.proxy !== undefined) out.proxy = p.proxy;
+      if (p.padding !== undefined) out.padding = p.padding;
+      return out;
+    }),
 );
 const responseArb: fc.Arbitrary<TedResponse> = familyArb.chain((f) => fc.record({ icookie: cookie, rcookie: cookie, capabilities: caps, id: identity, proxy: selectorArb(f) }));
 
@@ -51,6 +55,7 @@ const responseArb: fc.Arbitrary<TedResponse> = familyArb.chain((f) => fc.record(
 function genericProbe(p: TedProbe): IkeMessage {
   const payloads: Payload[] = [vendor(p.capabilities), id(p.id)];
   if (p.proxy) payloads.push({ kind: 'ted-proxy', type: 128, proxy: p.proxy });
+  if (p.padding !== undefined) payloads.push({ kind: 'raw', type: 134, data: new Uint8Array(p.padding) });
   payloads.push({ kind: 'ted-summary', type: 129, hash: TED_PROBE_HASH, summary: p.summary });
   return { header: header(p.icookie, 0n, 240), payloads };
 }
@@ -131,6 +136,33 @@ describe('TED probe and response round trips', () => {
         '20010db8000000000000000000000000' + 'ffffffff000000000000000000000000' + '00000000000000000000000000000000' + '00000000000000000000000000000000' +
         '0000ffff' + '0000ffff',
     );
+  });
+  it('answerPadding makes every probe at least as large on the wire as the largest response to it', () => {
+    fc.assert(
+      fc.property(probeArb, (p0) => {
+        const { padding: _p, ...bare } = p0;
+        const pad = answerPadding(bare);
+        const padded: TedProbe = pad === undefined ? bare : { ...bare, padding: pad };
+        const wire = probeEncodingLength(padded) + datagramOverhead(p0.summary.family);
+        const largest = largestResponseLength(p0.id, p0.summary.family) + datagramOverhead(p0.id.family);
+        expect(wire).toBeGreaterThanOrEqual(largest);
+        // ...and no larger than needed (the padding payload's own header is the only slack).
+        if (pad !== undefined) expect(wire - largest).toBeLessThanOrEqual(4);
+        // The largest response is what the codec really writes with 16 + 16 port ranges.
+        const ranges = Array.from({ length: 16 }, (_, i) => ({ lo: i * 4, hi: i * 4 + 1 }));
+        const widest: TedResponse = { icookie: 1n, rcookie: 1n, capabilities: 0, id: p0.id, proxy: { family: p0.summary.family, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: 0n, care: 0n }, sport: ranges, dport: ranges } };
+        expect(responseToBytes(widest).length).toBe(largestResponseLength(p0.id, p0.summary.family));
+      }),
+      { numRuns: 200 },
+    );
+    expect(answerPadding({ ...probe, proxy: undefined } as TedProbe)).toBe(216 - 100 - 4);
+  });
+  it('a second padding payload is IKE_TED_DUPLICATE_PAYLOAD', () => {
+    const m = genericProbe({ ...probe, padding: 4 });
+    const twice: IkeMessage = { ...m, payloads: [...m.payloads.slice(0, -1), { kind: 'raw', type: 134, data: new Uint8Array(2) }, m.payloads[m.payloads.length - 1]!] };
+    const b = new Uint8Array(messageEncodingLength(twice));
+    encodeMessage(twice, b);
+    expect(decodeError(() => readProbe(b)).code).toBe('IKE_TED_DUPLICATE_PAYLOAD');
   });
   it('the constants are the MD5 values they claim to be', async () => {
     const { createHash } = await import('node:crypto');

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PolicyError } from '../src/errors.js';
-import { parseCisco, parseCiscoAcls, parseEntry } from '../src/policy/cisco.js';
+import { parseEntry } from '../src/policy/cisco.js';
+import { parseCisco, parseCiscoAcls } from '../src/policy/ios-select.js';
 import { detectFormat, loadPolicy, parsePolicy } from '../src/policy/index.js';
 import { contains, equalSelectors, firstMatch, intersect, mirror, mirrorTuple } from '../src/selector/algebra.js';
 import { formatEntry, formatSelector } from '../src/selector/format.js';
@@ -160,16 +161,16 @@ describe('Cisco files', () => {
       ' permit udp any any', // 4: fine
       ' 10 deny ip any any', // 5: duplicate
       ' permit esp any eq 5 any', // 6
-      'access-list 99 permit any', // 7
-      'frobnicate', // 8
+      'access-list 2700 permit ip any any', // 7
+      'permit ip any any', // 8: after a numbered line, outside any list
     ].join('\n');
     const e = errorOf(() => parseCisco(text, { file: 'bad.acl' }));
     expect(e.problems.map((p) => [p.line, p.code])).toEqual([
       [3, 'POLICY_BAD_PORT'],
       [5, 'POLICY_DUPLICATE_SEQUENCE'],
       [6, 'POLICY_PORT_NOT_ALLOWED'],
-      [7, 'POLICY_UNSUPPORTED'],
-      [8, 'POLICY_SYNTAX'],
+      [7, 'POLICY_BAD_ACL_NUMBER'],
+      [8, 'POLICY_ENTRY_OUTSIDE_ACL'],
     ]);
     expect(e.problems[0]).toEqual({
       code: 'POLICY_BAD_PORT',
@@ -196,8 +197,12 @@ describe('Cisco files', () => {
     [' permit frob any any', 'POLICY_BAD_PROTOCOL', 'frob'],
     [' permit 256 any any', 'POLICY_BAD_PROTOCOL', '256'],
     [' permit ipv6 any any', 'POLICY_BAD_PROTOCOL', 'ipv6'],
-    [' permit object-group WEB any any', 'POLICY_UNSUPPORTED', 'object-group'],
-    [' permit ip object-group NETS any', 'POLICY_UNSUPPORTED', 'object-group'],
+    [' permit object-group WEB any any', 'POLICY_OBJECT_GROUP_NOT_FOUND', 'WEB'],
+    [' permit ip object-group NETS any', 'POLICY_OBJECT_GROUP_NOT_FOUND', 'NETS'],
+    [' permit ip addrgroup NETS any', 'POLICY_UNSUPPORTED', 'addrgroup'],
+    [' permit tcp any portgroup P any', 'POLICY_UNSUPPORTED', 'portgroup'],
+    [' permit tcp any any eq 1 2 3 4 5 6 7 8 9 10 11', 'POLICY_BAD_PORT', '11'],
+    [' permit igmp any any host-query', 'POLICY_UNSUPPORTED', 'host-query'],
     [' permit ip any', 'POLICY_SYNTAX', '<end of line>'],
     [' permit ip host', 'POLICY_SYNTAX', '<end of line>'],
     [' permit ip host 10.0.0.256 any', 'POLICY_BAD_ADDRESS', '10.0.0.256'],
@@ -251,31 +256,59 @@ describe('Cisco files', () => {
       expect(e.problems[0]).toMatchObject({ code, token, line: 2 });
     });
 
-  const headerCases: [string, string, string][] = [
-    ['access-list', 'POLICY_BAD_ACL_NUMBER', '<end of line>'],
-    ['access-list 99 permit ip any any', 'POLICY_UNSUPPORTED', '99'],
-    ['access-list 1300 permit ip any any', 'POLICY_UNSUPPORTED', '1300'],
-    ['access-list 200 permit ip any any', 'POLICY_BAD_ACL_NUMBER', '200'],
-    ['access-list 2700 permit ip any any', 'POLICY_BAD_ACL_NUMBER', '2700'],
-    ['access-list 101', 'POLICY_SYNTAX', '<end of line>'],
-    ['access-list 101 allow ip any any', 'POLICY_SYNTAX', 'allow'],
-    ['access-list 101 dynamic X permit ip any any', 'POLICY_UNSUPPORTED', 'dynamic'],
-    ['ip access-list standard S', 'POLICY_UNSUPPORTED', 'standard'],
-    ['ip access-list resequence S 10 10', 'POLICY_SYNTAX', 'resequence'],
-    ['ip access-list extended', 'POLICY_SYNTAX', '<end of line>'],
-    ['ip access-list extended A B', 'POLICY_SYNTAX', 'B'],
-    ['ip access-list extended 99', 'POLICY_BAD_ACL_NUMBER', '99'],
-    ['ipv6 access-list 101', 'POLICY_BAD_ACL_NUMBER', '101'],
-    ['ipv6 access-list A B', 'POLICY_SYNTAX', 'B'],
-    ['permit ip any any', 'POLICY_ENTRY_OUTSIDE_ACL', 'permit'],
-    ['interface Gi0/0', 'POLICY_SYNTAX', 'interface'],
+  // Lines outside the list asked for: errors when no list is named, one warning each when one is.
+  const headerCases: [string, string, string, string][] = [
+    ['access-list', 'POLICY_BAD_ACL_NUMBER', '<end of line>', 'POLICY_WARN_LINE_IGNORED'],
+    ['access-list 2700 permit ip any any', 'POLICY_BAD_ACL_NUMBER', '2700', 'POLICY_WARN_LINE_IGNORED'],
+    ['access-list 101', 'POLICY_SYNTAX', '<end of line>', ''],
+    ['access-list 101 allow ip any any', 'POLICY_SYNTAX', 'allow', ''],
+    ['access-list 101 dynamic X permit ip any any', 'POLICY_UNSUPPORTED', 'dynamic', ''],
+    ['ip access-list extended', 'POLICY_SYNTAX', '<end of line>', 'POLICY_WARN_LINE_IGNORED'],
+    ['ip access-list extended A B', 'POLICY_SYNTAX', 'B', 'POLICY_WARN_ACL_UNUSABLE'],
+    ['ip access-list extended 99', 'POLICY_BAD_ACL_NUMBER', '99', 'POLICY_WARN_LINE_IGNORED'],
+    ['ipv6 access-list 101', 'POLICY_BAD_ACL_NUMBER', '101', 'POLICY_WARN_LINE_IGNORED'],
+    ['permit ip any any', 'POLICY_ENTRY_OUTSIDE_ACL', 'permit', 'POLICY_WARN_LINE_IGNORED'],
   ];
-  for (const [line, code, token] of headerCases)
-    it(`rejects '${line}' with ${code}`, () => {
-      const e = errorOf(() => parseCisco(`${line}\naccess-list 101 permit ip any any`, { acl: '101' }));
+  for (const [line, code, token, warning] of headerCases)
+    it(`rejects '${line}' with ${code}${warning ? `, a ${warning} when another list is asked for` : ''}`, () => {
+      const text = `${line}\naccess-list 101 permit ip any any\nip access-list extended OTHER\n permit ip any any`;
+      const e = errorOf(() => parseCisco(text));
       expect(e.problems).toHaveLength(1);
       expect(e.problems[0]).toMatchObject({ code, token, line: 1 });
+      if (!warning) return;
+      const p = parseCisco(text, { acl: 'OTHER' });
+      expect(p.entries).toHaveLength(1);
+      expect(p.warnings).toHaveLength(1);
+      expect(p.warnings![0]).toMatchObject({ code: warning, line: 1 });
+      expect(p.warnings![0]!.message).toContain(code);
     });
+
+  it('skips configuration lines that are not access lists, without a word', () => {
+    for (const line of ['interface Gi0/0', 'ip access-list resequence S 10 10', 'ip access-list logging interval 10', 'ipv6 access-list log-update threshold 10', 'hostname R1', 'end'])
+      expect(parseCisco(`${line}\naccess-list 101 permit ip any any`).warnings).toBeUndefined();
+  });
+
+  it('reads standard lists, and refuses one as the crypto ACL saying why', () => {
+    const text = 'access-list 1 permit 10.0.0.1\naccess-list 1 permit 10.1.0.0 0.0.255.255 log\nip access-list standard VTY\n 10 permit host 10.9.9.9\n deny any\naccess-list 101 permit ip any any';
+    expect(parseCisco(text).name).toBe('101');
+    for (const acl of ['1', 'VTY']) {
+      const e = errorOf(() => parseCisco(text, { acl }));
+      expect(e.code).toBe('POLICY_STANDARD_ACL');
+      expect(e.message).toContain('source addresses only');
+    }
+    expect(errorOf(() => parseCisco('access-list 99 permit any')).code).toBe('POLICY_STANDARD_ACL');
+  });
+
+  it('names the lists that are not IP lists (MAC 700-799, 1100-1199, ...) and reports nothing per entry', () => {
+    const text = 'access-list 700 permit 0000.0c00.0000 0000.00ff.ffff\naccess-list 700 deny 0000.0000.0000 ffff.ffff.ffff\nmac access-list extended M\n permit any any\n permit host 0000.1111.2222 any\naccess-list 101 permit ip any any';
+    expect(parseCisco(text).warnings).toBeUndefined();
+    const e = errorOf(() => parseCisco(text, { acl: '700' }));
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toMatchObject({ code: 'POLICY_UNSUPPORTED', line: 1 });
+    expect(e.message).toContain('MAC access list (700-799');
+    expect(errorOf(() => parseCisco(text, { acl: 'M' })).message).toContain('MAC access list');
+    expect(errorOf(() => parseCisco('access-list 1100 permit 0000.0c00.0000 0000.00ff.ffff 0000.0000.0000 ffff.ffff.ffff\n', { acl: '1100' })).message).toContain('extended MAC access list');
+  });
 
   it('rejects the same name as an IPv4 and an IPv6 list', () => {
     const e = errorOf(() => parseCisco('ip access-list extended X\n permit ip any any\nipv6 access-list X\n permit ipv6 any any'));

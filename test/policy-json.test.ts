@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyError } from '../src/errors.js';
 import { parseJsonPolicy } from '../src/policy/json.js';
-import { parseCisco } from '../src/policy/cisco.js';
+import { parseCisco } from '../src/policy/ios-select.js';
 import { equalSelectors } from '../src/selector/algebra.js';
 import { thrown } from './support/errors.js';
 
@@ -96,6 +96,8 @@ describe('JSON policies', () => {
     ['{"entries": [{"dport": [1, 2, 3]}]}', 'POLICY_BAD_PORT', 1, 24, '['],
     ['{"entries": [{"dport": [9, 1]}]}', 'POLICY_BAD_PORT_RANGE', 1, 24, '['],
     ['{"entries": [{"dport": "www"}]}', 'POLICY_BAD_PORT', 1, 24, '"www"'],
+    // 17 separate ranges do not fit a TED proxy (a responder could never answer for the entry).
+    [`{"entries": [{"dport": ${JSON.stringify(Array.from({ length: 17 }, (_, i) => [i * 10, i * 10 + 1]))}}]}`, 'POLICY_TOO_MANY_PORT_RANGES', 1, 24, '['],
     ['{"entries": [{"remark": 1}]}', 'POLICY_JSON_SCHEMA', 1, 25, '1'],
     ['{"entries": [{"sequence": 5}, {}]}', 'POLICY_JSON_SCHEMA', 1, 31, '{'],
     ['{"entries": [{"sequence": 5},\n {"sequence": 5}]}', 'POLICY_DUPLICATE_SEQUENCE', 2, 2, '5'],
@@ -108,6 +110,14 @@ describe('JSON policies', () => {
       expect(e.problems[0]).toMatchObject({ code, line, column, token, file: 'p.json' });
       expect(e.problems[0]!.expected).toBeTruthy();
     });
+
+  it('counts port ranges after merging: 40 adjacent ranges are one, 16 separate ones are accepted', () => {
+    const adjacent = Array.from({ length: 40 }, (_, i) => [i * 10, i * 10 + 9]);
+    const sixteen = Array.from({ length: 16 }, (_, i) => [i * 10, i * 10 + 1]);
+    const p = parseJsonPolicy(`{"entries": [{"dport": ${JSON.stringify(adjacent)}}, {"sport": ${JSON.stringify(sixteen)}}]}`);
+    expect(p.entries[0]!.dport).toEqual([{ lo: 0, hi: 399 }]);
+    expect(p.entries[1]!.sport).toHaveLength(16);
+  });
 
   it('reports problems of several entries at once', () => {
     const e = errorOf(() => parseJsonPolicy(entries('{"protocol": 300}', '{}', '{"dport": -1}')));

@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import Ajv2020Module from 'ajv/dist/2020.js';
+import fc from 'fast-check';
 import { parseJsonPolicy } from '../src/policy/json.js';
+import { jsonEntryText } from '../src/selector/format.js';
+import { familyArb, selectorArb } from './algebra-arbitraries.js';
 
 const schema = JSON.parse(readFileSync(new URL('../schema/policy.schema.json', import.meta.url), 'utf8'));
 // ajv is CommonJS: under NodeNext its class is the default export's `default`.
@@ -63,4 +66,19 @@ describe('schema/policy.schema.json', () => {
       expect(accepts(doc)).toBe(false);
       expect(validate(JSON.parse(doc))).toBe(false);
     });
+});
+
+describe('the JSON lines the formatter prints', () => {
+  it('are entries of the schema that a JSON policy of their family reads back', () => {
+    fc.assert(
+      fc.property(familyArb.chain((f) => selectorArb(f)), (s) => {
+        const line = jsonEntryText(s, 'deny');
+        const doc = `{"family": ${s.family}, "entries": [${line}]}`;
+        expect(validate(JSON.parse(doc)), JSON.stringify(validate.errors)).toBe(true);
+        const e = parseJsonPolicy(doc).entries[0]!;
+        expect({ ...e, ordinal: undefined, action: undefined, line: undefined }).toEqual({ ...s, ordinal: undefined, action: undefined, line: undefined });
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });

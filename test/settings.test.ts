@@ -6,7 +6,7 @@ import { TedError } from '../src/errors.js';
 import { parseCisco } from '../src/policy/index.js';
 import { createGateway } from '../src/ted/gateway.js';
 import { renderSchema, renderTable } from '../src/ted/settings-docs.js';
-import { allSettings, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, DEFAULT_TIMERS, resolveSection, settingsTable } from '../src/ted/settings.js';
+import { allSettings, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, DEFAULT_TIMERS, resolveSection, SETTINGS, SETTINGS_SECTIONS, settingsTable } from '../src/ted/settings.js';
 import { validateConfig } from '../src/daemon/config.js';
 import { ManualClock } from '../src/ted/clock.js';
 import { MemoryNetwork } from '../src/transport/memory.js';
@@ -29,22 +29,27 @@ describe('settings, defined once', () => {
   });
 
   it('every default lies in its own range, and the configuration takes every setting by the API name', () => {
-    const timers: Record<string, number> = {};
-    const limits: Record<string, number> = {};
-    const rateLimit: Record<string, number> = {};
-    const sections: Record<string, Record<string, number>> = { timers, limits, rateLimit };
+    const sections: Record<string, Record<string, number>> = {};
     for (const { section, name, spec } of allSettings()) {
       expect(spec.default, name).toBeGreaterThanOrEqual(spec.minimum);
       expect(spec.default, name).toBeLessThanOrEqual(spec.maximum);
       // Take the maximum everywhere except the idle timer, which may not exceed the lifetime.
-      sections[section]![name] = name === 'tunnelIdleMs' ? spec.minimum : spec.maximum;
+      (sections[section] ??= {})[name] = name === 'tunnelIdleMs' ? spec.minimum : spec.maximum;
     }
     const minimal = { ike: { address: '198.51.100.1' }, policy: { file: 'x.acl' } };
-    const c = validateConfig({ ...minimal, timers, limits, rateLimit }, { skipFileChecks: true });
-    expect(c.timers).toEqual(timers);
-    expect(c.limits).toEqual(limits);
-    expect(c.rateLimit).toEqual(rateLimit);
-    expect(Object.keys(DEFAULT_TIMERS).length + Object.keys(DEFAULT_LIMITS).length + Object.keys(DEFAULT_RATE_LIMIT).length).toBe(allSettings().length);
+    const c = validateConfig({ ...minimal, ...sections }, { skipFileChecks: true }) as unknown as Record<string, Record<string, unknown>>;
+    for (const [section, values] of Object.entries(sections)) expect(c[section], section).toMatchObject(values);
+    expect(SETTINGS_SECTIONS.reduce((n, s) => n + Object.keys(SETTINGS[s]).length, 0)).toBe(allSettings().length);
+  });
+
+  it('daemon-only settings are not gateway options, every other section is', () => {
+    const net = new MemoryNetwork();
+    const policy = parseCisco('access-list 101 permit ip 10.1.0.0 0.0.255.255 10.2.0.0 0.0.255.255\n');
+    const g = createGateway({ role: 'both', policy, localAddress: '192.0.2.1', transport: net.attach([]), clock: new ManualClock(0) }) as unknown as Record<string, unknown>;
+    for (const { section, name, spec } of allSettings()) {
+      if (spec.daemonOnly) expect(g[section], `${section} is daemon-only`).toBeUndefined();
+      else expect((g[section] as Record<string, number>)[name], `${section}.${name}`).toBe(spec.default);
+    }
   });
 
   it('the API refuses unknown names (pointing at the renamed ones) and out-of-range values', () => {

@@ -61,7 +61,7 @@ export class Sim {
     const gw = createGateway({
       role: 'both',
       ...rest,
-      policy: parseCisco(acl),
+      policy: rest.policy ?? parseCisco(acl),
       localAddress: ike,
       transport,
       clock: this.clock,

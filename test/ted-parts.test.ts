@@ -8,7 +8,6 @@ import { ResponderCookies } from '../src/ted/cookies.js';
 import { FlowCache, MAX_CACHED_SLOT } from '../src/ted/flow-cache.js';
 import { Scheduler } from '../src/ted/scheduler.js';
 import { ManualClock } from '../src/ted/clock.js';
-import { RateLimiter } from '../src/ted/rate-limit.js';
 import { loadWasm } from '../src/wasm/load.js';
 import { contains } from '../src/selector/algebra.js';
 import { DROP, FORWARD } from '../src/ted/types.js';
@@ -89,19 +88,25 @@ describe('responder cookies', () => {
 });
 
 describe('FlowCache', () => {
-  it('never answers wrong: every hit is the last value stored for that key, invalidate forgets all', () => {
+  it('never answers wrong: every hit is the last value stored for that key and not invalidated since (reference Map)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 0, max: 1000 }), fc.boolean()), { maxLength: 400 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 0, max: 40 }), fc.nat({ max: 3 }), fc.boolean()), { maxLength: 600 }),
         (ops) => {
-          const cache = new FlowCache(16, 8);
+          // 41 values (tunnel slots); op kind 0-1: look up / store, 2: invalidate one value, 3: forget all.
+          const cache = new FlowCache(16, 8, 41);
           const ref = new Map<number, number>();
           const a6 = new Uint32Array(4);
           const b6 = new Uint32Array(4);
-          for (const [k, v, six] of ops) {
-            if (v === 1000) {
+          for (const [k, v, op, six] of ops) {
+            if (op === 3 && v === 40) {
               cache.invalidate();
               ref.clear();
+              continue;
+            }
+            if (op === 2) {
+              cache.invalidateValue(v);
+              for (const [key, val] of ref) if (val === v) ref.delete(key);
               continue;
             }
             const key = six ? 1000 + k : k;
@@ -116,13 +121,35 @@ describe('FlowCache', () => {
           expect(cache.bytes).toBeGreaterThan(0);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
+  });
+
+  it('invalidating one value keeps every other value\'s flows, across generation wrap-arounds of that value', () => {
+    const cache = new FlowCache(1024, 64, 8);
+    const a6 = new Uint32Array(4);
+    const b6 = new Uint32Array(4);
+    for (let round = 0; round < 200; round++) {
+      for (let k = 0; k < 40; k++) cache.set4(k, round, 1, 6, k % 2); // values 0 and 1
+      a6.fill(round);
+      cache.set6(a6, b6, 0, 1, 6, 0);
+      cache.set6(a6, b6, 0, 2, 6, 1);
+      cache.invalidateValue(0);
+      for (let k = 0; k < 40; k++) {
+        const v = cache.get4(k, round, 1, 6);
+        if (k % 2 === 0) expect(v).toBe(-1);
+        // value 1 survives, except when value 0's 6-bit generation wrapped (the IPv4 table is cleared then)
+        else if (round % 63 !== 62) expect(v).toBe(1);
+      }
+      expect(cache.get6(a6, b6, 0, 1, 6)).toBe(-1);
+      expect(cache.get6(a6, b6, 0, 2, 6)).toBe(1);
+      cache.invalidateValue(1);
+    }
   });
 });
 
 describe('FlowCache epochs and limits', () => {
-  it('forgets everything on every invalidation, across epoch wrap-arounds', () => {
+  it('forgets everything on every full invalidation', () => {
     const cache = new FlowCache(64);
     for (let round = 0; round < 300; round++) {
       for (let k = 0; k < 40; k++) expect(cache.get4(k, round, 1, 6)).toBe(-1);
@@ -131,7 +158,6 @@ describe('FlowCache epochs and limits', () => {
         const v = cache.get4(k, round, 1, 6);
         if (v !== -1) expect(v).toBe((k * 7 + round) % 1000);
       }
-      // the previous round's keys are gone after invalidate, even with the same key words
       cache.invalidate();
       for (let k = 0; k < 40; k++) expect(cache.get4(k, round, 1, 6)).toBe(-1);
     }
@@ -171,17 +197,6 @@ describe('Scheduler', () => {
     const s = new Scheduler(new ManualClock(0));
     for (let i = 0; i < 100_000; i++) s.cancel(s.at(1_000_000 + i, () => {}));
     expect(s.size).toBeLessThan(3000);
-  });
-});
-
-describe('RateLimiter', () => {
-  it('refills over time, keeps at most maxInitiators buckets', () => {
-    const r = new RateLimiter({ perSecond: 1, burst: 2, maxInitiators: 3 });
-    expect([r.take(1n, 0), r.take(1n, 0), r.take(1n, 0)]).toEqual([true, true, false]);
-    expect(r.take(1n, 1000)).toBe(true);
-    for (let k = 2n; k < 10n; k++) r.take(k, 1000);
-    expect(r.size).toBe(3);
-    expect(r.evictions).toBe(6);
   });
 });
 

@@ -32,7 +32,7 @@
 // significant), 4-7 dst words, 8 sport, 9 dport, 10 proto. NONE (0xffffffff) marks an empty tree.
 // assembly/classify.ts reads exactly this layout; change both together.
 import type { Entry, Family, Policy, PortSet } from '../selector/types.js';
-import { isAnyPort } from '../selector/algebra.js';
+import { entrySelectors, isAnyPort } from '../selector/algebra.js';
 
 export const MAGIC = 0x54454431; // "TED1"
 export const LEAF = 0xff;
@@ -252,7 +252,10 @@ export function buildTree(policy: Policy | readonly Entry[], options: TreeOption
   const stats = { nodes4: 0, nodes6: 0, leafRecords: 0, maxDepth: 0, trees: 0 };
   for (const family of [4, 6] as Family[]) {
     const boxes: Box[] = [];
-    for (const e of sorted) if (e.family === family) boxes.push(...entryBoxes(e, maxExpand));
+    // An entry written with object groups covers several selectors: each becomes records with the
+    // entry's ordinal, so the first of them to match gives the entry.
+    for (const e of sorted)
+      for (const s of entrySelectors(e)) if (s.family === family) boxes.push(...entryBoxes(s === e ? e : { ...s, ordinal: e.ordinal, action: e.action }, maxExpand));
     // Canonical records in ordinal order (for the linear engine and for port lists).
     // Port lists first, so that every record carries its final `extra` offset.
     for (const b of boxes) {

@@ -3,17 +3,18 @@
 // check what a schema cannot (addresses, prefixes, files). Any problem is a ConfigError whose
 // `key` names the setting, e.g. `timers.retransmitMs`.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
-import { parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
 import { inputProblem } from '../files.js';
 import { controlSocketProblem } from './control.js';
 import { parseAnyAddress, prefixMask } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
 import { parsePeer } from '../strongswan/credentials.js';
-import { formerKeys, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
+import { formerKeys, type Discovery, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
+import type { LoadPolicyOptions } from '../policy/index.js';
 
 export type Role = 'initiator' | 'responder' | 'both';
 export type SourceKind = 'raw' | 'capture' | 'replay' | 'none';
@@ -45,12 +46,13 @@ export interface DaemonConfig {
     readonly peerPort: number;
     readonly intercept: boolean;
   };
-  readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string };
+  readonly policy: { readonly file: string; readonly format: 'auto' | 'cisco' | 'classbench' | 'json'; readonly acl?: string; readonly cryptoMap?: string };
   readonly probe: { readonly source: 'host' | 'gateway' };
   /** The gateway's settings, by the names the API uses too (src/ted/settings.ts). */
   readonly timers: Readonly<Timers>;
   readonly limits: Readonly<Limits>;
   readonly rateLimit: Readonly<RateLimit>;
+  readonly discovery: Readonly<Discovery>;
   /** Former names the file used (still read): the daemon warns with the current key. */
   readonly deprecated: readonly Deprecation[];
   readonly source: {
@@ -65,7 +67,7 @@ export interface DaemonConfig {
   readonly protects?: readonly Prefix[];
   /** What brings the SAs up: nothing (log only) or strongSwan's charon over VICI. */
   readonly handoff: HandoffConfig;
-  readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never' };
+  readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never'; readonly summaryIntervalMs: number; readonly bufferBytes: number };
   readonly control: { readonly socket: string };
 }
 
@@ -107,9 +109,14 @@ export function configSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL('../../schema/daemon-config.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
+// The YAML parser and the schema validator load on first use: together they are most of the
+// start-up time of a command that never reads a configuration (`ted decode`, `ted policy check`).
+const requireLazy = createRequire(import.meta.url);
+
 function getValidator() {
   if (!validator) {
-    const Ajv2020 = (Ajv2020Module as unknown as { default?: typeof Ajv2020Module }).default ?? Ajv2020Module;
+    const Ajv2020Module = requireLazy('ajv/dist/2020.js') as { default?: unknown };
+    const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module;
     const ajv = new (Ajv2020 as unknown as new (o: object) => { compile(s: object): typeof validator })({ allErrors: true, useDefaults: true, strict: true });
     validator = ajv.compile(configSchema());
   }
@@ -127,9 +134,10 @@ function keyOf(pointer: string, extra?: string): string {
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   const lw = word.toLowerCase();
-  // A name cut short (`maxPending` for `maxPendingProbes`) is the likeliest slip.
-  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lw));
-  if (lw.length >= 4 && prefixed.length === 1) return prefixed[0];
+  // A name cut short (`maxPending` for `maxPendingProbes`) is the likeliest slip: the shortest
+  // name it begins.
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(lw)).sort((a, b) => a.length - b.length);
+  if (lw.length >= 4 && prefixed.length > 0) return prefixed[0];
   let best: string | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
@@ -229,6 +237,7 @@ export function loadConfig(path: string, options: LoadOptions = {}): DaemonConfi
   } catch (err) {
     throw new ConfigError('CONFIG_FILE', '(file)', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
+  const { parseDocument } = requireLazy('yaml') as typeof Yaml;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
@@ -245,7 +254,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   const data = structuredClone(raw) as Record<string, unknown>;
   if (typeof data === 'object' && !Array.isArray(data)) {
     // Sections with only defaults may be absent: create them so the defaults inside are applied.
-    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'source', 'handoff', 'log', 'control']) if (data[section] === undefined) data[section] = {};
+    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'discovery', 'source', 'handoff', 'log', 'control']) if (data[section] === undefined) data[section] = {};
   }
   const deprecated = findFormerKeys(data);
   const validate = getValidator();
@@ -304,6 +313,8 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     throw new ConfigError('CONFIG_SOURCE', 'source.kind', `a pure responder takes no packets; set role to initiator or both, or source.kind to none`);
 
   const policyFile = resolve(baseDir, String(d.policy!.file));
+  if (d.policy!.acl !== undefined && d.policy!.cryptoMap !== undefined)
+    throw new ConfigError('CONFIG_CONFLICT', 'policy.cryptoMap', 'give policy.acl or policy.cryptoMap, not both (the crypto map names its ACL)');
   const log = d.log!;
   const control = d.control!;
   const controlSocket = o.controlSocket ?? (control.socket === '' ? '' : resolve(baseDir, String(control.socket)));
@@ -327,11 +338,17 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     file: options.file ?? '(inline)',
     role,
     ike: { address: String(ike.address).trim(), family, value: ikeAddr.value, port: ike.port as number, peerPort: ike.peerPort as number, intercept: ike.intercept as boolean },
-    policy: { file: policyFile, format: d.policy!.format as DaemonConfig['policy']['format'], ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}) },
+    policy: {
+      file: policyFile,
+      format: d.policy!.format as DaemonConfig['policy']['format'],
+      ...(d.policy!.acl !== undefined ? { acl: String(d.policy!.acl) } : {}),
+      ...(d.policy!.cryptoMap !== undefined ? { cryptoMap: String(d.policy!.cryptoMap).trim() } : {}),
+    },
     probe: { source: d.probe!.source as 'host' | 'gateway' },
     timers: t as unknown as Timers,
     limits: d.limits as unknown as Limits,
     rateLimit: d.rateLimit as unknown as RateLimit,
+    discovery: d.discovery as unknown as Discovery,
     deprecated,
     source: {
       kind,
@@ -344,7 +361,12 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     },
     ...(protects ? { protects } : {}),
     handoff,
-    log: { level: o.logLevel ?? (log.level as LogLevel), pretty: log.pretty as 'auto' | 'always' | 'never' },
+    log: {
+      level: o.logLevel ?? (log.level as LogLevel),
+      pretty: log.pretty as 'auto' | 'always' | 'never',
+      summaryIntervalMs: log.summaryIntervalMs as number,
+      bufferBytes: log.bufferBytes as number,
+    },
     control: { socket: controlSocket },
   };
 }
@@ -464,4 +486,13 @@ function moveFormerKeys(data: Record<string, unknown>, found: readonly Deprecati
 export function inPrefixes(prefixes: readonly Prefix[], family: Family, addr: bigint): boolean {
   for (const p of prefixes) if (p.family === family && (addr & prefixMask(family, p.length)) === p.value) return true;
   return false;
+}
+
+/** The policy loader's options for a configuration's `policy` section. */
+export function policyLoadOptions(p: DaemonConfig['policy']): LoadPolicyOptions {
+  return {
+    ...(p.format !== 'auto' ? { format: p.format } : {}),
+    ...(p.acl !== undefined ? { acl: p.acl } : {}),
+    ...(p.cryptoMap !== undefined ? { cryptoMap: p.cryptoMap } : {}),
+  };
 }

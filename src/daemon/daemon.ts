@@ -2,37 +2,28 @@
 // and the control socket. `ted initiator|responder|daemon --config FILE` run one of these; an
 // embedding program can start one too and push frames itself (`pushFrame`).
 import type { Logger } from 'pino';
-import { ConfigError, TedError } from '../errors.js';
-import type { TedIdentity } from '../ike/ted-types.js';
-import { loadPolicy } from '../policy/index.js';
+import { ConfigError, TedError, formatProblem } from '../errors.js';
+import { loadPolicyReport } from '../policy/index.js';
 import { formatAddress } from '../selector/address.js';
 import { formatSelector, selectorJson } from '../selector/format.js';
 import type { Family, Policy } from '../selector/types.js';
 import { systemClock } from '../ted/clock.js';
 import { createGateway, type Gateway } from '../ted/gateway.js';
-import { FORWARD, type GatewayEvent, type Handoff, type TeardownReason, type TunnelInfo } from '../ted/types.js';
+import { FORWARD, type Handoff, type TeardownReason, type TunnelInfo } from '../ted/types.js';
 import { RawTransport, RawUdpSender } from '../transport/raw.js';
 import type { Transport } from '../transport/types.js';
 import { UdpTransport, type UdpEndpoint } from '../transport/udp.js';
-import type { DaemonConfig } from './config.js';
+import { policyLoadOptions, type DaemonConfig } from './config.js';
 import { startControlServer, type ControlServer } from './control.js';
-import { jsonSafe } from './log.js';
+import { EventLog, cookie, identity } from './event-log.js';
+import { flushLogger } from './log.js';
 import { CaptureSource, FramePump, RawIpSource, replayCapture, type PacketSource } from './sources.js';
 import { startStrongswan, type StrongswanAttachment } from './strongswan.js';
 
 const VERSION = '0.1.0';
 
-/** An address of a status or log line. */
 function addr(family: Family, v: bigint): string {
   return formatAddress(family, v);
-}
-
-function cookie(v: bigint): string {
-  return v.toString(16).padStart(16, '0');
-}
-
-function identity(id: TedIdentity): string {
-  return addr(id.family, id.address);
 }
 
 /** Logs the handoff and marks tunnels ESTABLISHED at once (no IKE attached): the built-in default. */
@@ -69,13 +60,20 @@ export class Daemon {
     private readonly forwarder: RawUdpSender | undefined,
     private control: ControlServer | undefined,
     private readonly log: Logger,
+    private readonly events: EventLog,
     private readonly strongswan: StrongswanAttachment | undefined,
   ) {}
 
   static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
     const log = options.logger;
     for (const d of config.deprecated) log.warn({ event: 'config-deprecated', key: d.key, replacement: d.replacement }, `config: ${d.key} is deprecated; use ${d.replacement}`);
-    const policy = loadPolicy(config.policy.file, { ...(config.policy.format !== 'auto' ? { format: config.policy.format } : {}), ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}) });
+    const report = loadPolicyReport(config.policy.file, policyLoadOptions(config.policy));
+    const policy = report.policy;
+    if (report.choice?.cryptoMap) {
+      const via = report.choice.dynamicMap ?? report.choice.cryptoMap;
+      log.info({ event: 'policy-crypto-map', cryptoMap: `${report.choice.cryptoMap.map} ${report.choice.cryptoMap.sequence}`, acl: policy.name, line: via.aclLine }, `policy: crypto map ${report.choice.cryptoMap.map} ${report.choice.cryptoMap.sequence}${report.choice.by === 'discover' ? ' (discover)' : ''} matches access list ${policy.name}`);
+    }
+    for (const w of report.warnings) log.warn({ event: 'policy-warning', code: w.code, line: w.line, column: w.column }, formatProblem(w));
     if (policy.family !== config.ike.family)
       throw new ConfigError('CONFIG_FAMILY', 'policy.file', `the ACL is IPv${policy.family} but ike.address is IPv${config.ike.family}`);
     const initiates = config.role !== 'responder';
@@ -88,13 +86,14 @@ export class Daemon {
       initiates && config.probe.source === 'host' ? await RawTransport.open({ bind, onError }) : await UdpTransport.open({ bind, onError });
 
     const cleanup: (() => Promise<void> | void)[] = [() => transport.close()];
+    const events = new EventLog(log, { intervalMs: config.log.summaryIntervalMs });
+    cleanup.push(() => events.close());
     try {
       const strongswan = config.handoff.kind === 'strongswan' ? await startStrongswan(config.handoff, config.ike.address, policy, config.role, log) : undefined;
       if (strongswan) cleanup.push(() => strongswan.close());
       const gateway = createGateway({
         role: config.role,
         policy,
-        ...(config.policy.acl !== undefined ? { acl: config.policy.acl } : {}),
         localAddress: config.ike.address,
         transport: transport as Transport,
         clock: systemClock,
@@ -102,8 +101,9 @@ export class Daemon {
         timers: config.timers,
         limits: config.limits,
         rateLimit: config.rateLimit,
+        discovery: config.discovery,
         ports: { local: config.ike.port, peer: config.ike.peerPort },
-        onEvent: (e) => logEvent(log, e),
+        onEvent: (e) => events.handle(e),
       });
       cleanup.push(() => gateway.close());
 
@@ -113,6 +113,8 @@ export class Daemon {
       const pump = new FramePump(gateway, {
         batchSize: config.source.batchSize,
         ...(kind === 'raw' || kind === 'capture' ? { prefixes: config.source.prefixes } : {}),
+        // The kernel reassembles what raw sockets receive; captured frames are put together here.
+        reassemble: kind === 'capture' || kind === 'replay',
         onError: (err, context) => log.error({ event: 'process-error', context, err: err.message, stack: err.stack }, `${context}: ${err.message}`),
         onVerdict: (verdict, tunnel, ordinal, packet, family) => {
           if (verdict === FORWARD) {
@@ -131,7 +133,7 @@ export class Daemon {
         await source.start(pump);
         cleanup.push(() => source!.close());
       }
-      const daemon = new Daemon(config, policy, gateway, transport, pump, source, forwarder, undefined, log, strongswan);
+      const daemon = new Daemon(config, policy, gateway, transport, pump, source, forwarder, undefined, log, events, strongswan);
       if (config.control.socket && !options.noControl) {
         daemon.control = await startControlServer(config.control.socket, (req) => daemon.command(req));
       }
@@ -265,82 +267,11 @@ export class Daemon {
       await this.strongswan?.close();
       this.forwarder?.close();
       await this.transport.close();
+      this.events.close();
       this.log.info({ event: 'stopped', reason, counters }, 'stopped');
+      await flushLogger(this.log);
       for (const w of this.stopWaiters.splice(0)) w();
     })();
     return this.stopping;
-  }
-}
-
-const LIMIT_MS = 10_000;
-const limits = new WeakMap<Logger, Map<string, { at: number; suppressed: number }>>();
-
-/** A warning at most once per LIMIT_MS per key (and logger), counting what it held back. */
-function limited(log: Logger, key: string, event: string, reason: string): void {
-  let m = limits.get(log);
-  if (!m) limits.set(log, (m = new Map()));
-  const now = systemClock.now();
-  const s = m.get(key);
-  if (s && now - s.at < LIMIT_MS) {
-    s.suppressed++;
-    return;
-  }
-  if (m.size > 1000) m.clear(); // reasons are few; bound it anyway
-  m.set(key, { at: now, suppressed: 0 });
-  const since = s ? s.suppressed : 0;
-  log.warn({ event, reason, alsoSince: since }, `${event === 'response-dropped' ? 'response dropped' : 'probe ignored'} (${reason})${since ? `; ${since} more since the last warning` : ''}`);
-}
-
-/** One log line per step of a discovery (the data path's per-packet drops are debug). */
-export function logEvent(log: Logger, e: GatewayEvent): void {
-  switch (e.type) {
-    case 'drop':
-      log.debug({ event: 'drop', entry: e.entry, reason: e.reason, protocol: e.tuple.protocol, src: addr(e.tuple.family, e.tuple.src), dst: addr(e.tuple.family, e.tuple.dst), sport: e.tuple.sport, dport: e.tuple.dport }, `DROP (${e.reason})`);
-      return;
-    case 'probe-sent':
-      log.info(
-        { event: 'probe-sent', icookie: cookie(e.icookie), entry: e.entry, attempt: e.attempt, src: addr(e.summary.family, e.src), dst: addr(e.summary.family, e.dst), sport: e.sport, dport: e.dport, spoofed: e.spoofed },
-        `probe ${cookie(e.icookie)} attempt ${e.attempt} ${addr(e.summary.family, e.src)} -> ${addr(e.summary.family, e.dst)}`,
-      );
-      return;
-    case 'probe-refused':
-      log.warn({ event: 'probe-refused', entry: e.entry, reason: e.reason }, `probe refused (${e.reason})`);
-      return;
-    case 'probe-gave-up':
-      log.warn({ event: 'probe-gave-up', icookie: cookie(e.icookie), entry: e.entry, tries: e.tries }, `probe ${cookie(e.icookie)} gave up after ${e.tries} tries`);
-      return;
-    case 'probe-received':
-      log.info({ event: 'probe-received', icookie: cookie(e.icookie), from: identity(e.from) }, `probe ${cookie(e.icookie)} from ${identity(e.from)}`);
-      return;
-    case 'probe-ignored':
-      // Anyone can send these: one line per datagram at debug, and at most one warning per reason
-      // every 10 s with the number seen since, so a flood cannot flood the logs.
-      log.debug({ event: 'probe-ignored', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `probe ignored (${e.reason})`);
-      limited(log, `probe-ignored:${e.reason}`, 'probe-ignored', e.reason);
-      return;
-    case 'response-sent':
-      log.info({ event: 'response-sent', icookie: cookie(e.icookie), rcookie: cookie(e.rcookie), entry: e.entry, to: identity(e.to), proxy: formatSelector(e.proxy) }, `response to ${identity(e.to)} with entry ${e.entry}`);
-      return;
-    case 'response-received':
-      log.info({ event: 'response-received', icookie: cookie(e.icookie), peer: identity(e.peer), proxy: formatSelector(e.proxy) }, `response from ${identity(e.peer)}`);
-      return;
-    case 'response-dropped':
-      log.debug({ event: 'response-dropped', reason: e.reason, icookie: e.icookie === undefined ? undefined : cookie(e.icookie) }, `response dropped (${e.reason})`);
-      limited(log, `response-dropped:${e.reason}`, 'response-dropped', e.reason);
-      return;
-    case 'intersection':
-      log.info({ event: 'intersection', icookie: cookie(e.icookie), entry: e.entry, tedVersion: e.tedVersion, result: e.result ? formatSelector(e.result) : undefined, emptyField: e.emptyField }, e.result ? 'intersection' : `empty intersection (${e.emptyField})`);
-      return;
-    case 'verify':
-      log.info({ event: 'verify', icookie: cookie(e.icookie), inside: e.inside }, e.inside ? 'P lies inside the intersection' : 'P lies outside the intersection');
-      return;
-    case 'hold-down':
-      log.warn({ event: 'hold-down', destination: addr(e.family, e.destination), reason: e.reason, forMs: Math.round(e.until - systemClock.now()) }, `hold-down ${addr(e.family, e.destination)} (${e.reason})`);
-      return;
-    case 'tunnel':
-      log.info({ event: 'tunnel', state: e.state, id: e.tunnel.id, peer: identity(e.tunnel.peer), proxy: formatSelector(e.tunnel.proxy), reason: e.reason }, `tunnel ${e.tunnel.id} ${e.state}`);
-      return;
-    default:
-      log.debug({ event: 'other', detail: jsonSafe(e) as object }, 'event');
   }
 }

@@ -2,6 +2,7 @@
 // `ted initiator --print-setup` and `ted responder --print-setup`. Lines that are not comments are
 // shell commands, run as root in order; the end-to-end test applies exactly these lines.
 import { formatAddress, prefixLength } from '../selector/address.js';
+import { entrySelectors } from '../selector/algebra.js';
 import type { Family, Policy } from '../selector/types.js';
 import type { DaemonConfig, Prefix } from './config.js';
 
@@ -19,12 +20,14 @@ export function protectedPrefixes(policy: Policy): Prefix[] {
   const seen = new Set<string>();
   for (const e of policy.entries) {
     if (e.action !== 'permit') continue;
-    const len = prefixLength(e.family, e.src.care);
-    if (len === undefined) continue; // a non-contiguous wildcard is no route
-    const text = `${formatAddress(e.family, e.src.value)}/${len}`;
-    if (seen.has(text)) continue;
-    seen.add(text);
-    out.push({ text, family: e.family, value: e.src.value, length: len });
+    for (const m of entrySelectors(e)) {
+      const len = prefixLength(m.family, m.src.care);
+      if (len === undefined) continue; // a non-contiguous wildcard is no route
+      const text = `${formatAddress(m.family, m.src.value)}/${len}`;
+      if (seen.has(text)) continue;
+      seen.add(text);
+      out.push({ text, family: m.family, value: m.src.value, length: len });
+    }
   }
   return out;
 }

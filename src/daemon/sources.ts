@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { TupleBatch } from '../classify/batch.js';
 import { TedError } from '../errors.js';
 import { LinkType, walkFrame, WalkState, writeWalk } from '../packet/decode.js';
+import { IpReassembler, type ReassemblyLimits } from '../packet/reassembly.js';
 import { CaptureParser, readCaptureFile } from '../pcap/reader.js';
 import type { Family } from '../selector/types.js';
 import { FORWARD, DROP, BYPASS, type Verdicts } from '../ted/types.js';
@@ -34,6 +35,10 @@ export interface PumpCounters {
   reinjectErrors: number;
   /** Batches the gateway failed to judge (a bug; reported through onError). */
   processErrors: number;
+  /** With reassembly: fragments taken, datagrams completed (each judged once, whole), datagrams abandoned. */
+  fragments: number;
+  reassembled: number;
+  fragmentsAbandoned: number;
 }
 
 /** Called once per packet after its verdict, with the IP packet (from the L3 header). */
@@ -45,6 +50,12 @@ export interface FramePumpOptions {
   readonly prefixes?: readonly Prefix[];
   readonly onVerdict?: VerdictListener;
   readonly onError?: (err: Error, context: string) => void;
+  /**
+   * Reassemble IP fragments before judging (capture and replay sources: a raw socket gets
+   * datagrams the kernel already reassembled). A datagram is judged once, whole, when its last
+   * fragment arrives, with its ports; bounds as src/packet/reassembly.ts (`true`: the defaults).
+   */
+  readonly reassemble?: boolean | Partial<ReassemblyLimits>;
 }
 
 function readAddr(d: Uint8Array, at: number, bytes: number): bigint {
@@ -58,7 +69,9 @@ function readAddr(d: Uint8Array, at: number, bytes: number): bigint {
  * the event loop (or as soon as the batch is full), so a burst shares one classify call.
  */
 export class FramePump {
-  readonly counters: PumpCounters = { frames: 0, ignored: 0, forward: 0, bypass: 0, drop: 0, reinjected: 0, reinjectErrors: 0, processErrors: 0 };
+  readonly counters: PumpCounters = { frames: 0, ignored: 0, forward: 0, bypass: 0, drop: 0, reinjected: 0, reinjectErrors: 0, processErrors: 0, fragments: 0, reassembled: 0, fragmentsAbandoned: 0 };
+  /** The IP reassembler, with `reassemble`. */
+  readonly reassembler: IpReassembler | undefined;
   private readonly batch: TupleBatch;
   private readonly walk = new WalkState();
   private readonly held: { data: Uint8Array; l3: number; family: Family }[] = [];
@@ -70,14 +83,20 @@ export class FramePump {
     private readonly options: FramePumpOptions,
   ) {
     this.batch = target.createBatch(options.batchSize);
+    const r = options.reassemble;
+    if (r) this.reassembler = new IpReassembler(r === true ? {} : r, () => this.counters.fragmentsAbandoned++);
   }
 
-  /** Judges one frame (copied: the caller may reuse `data`). Returns false when it was ignored. */
-  push(linkType: number, data: Uint8Array): boolean {
+  /**
+   * Judges one frame (copied: the caller may reuse `data`) captured at `time` (seconds; for
+   * reassembly timeouts, default now). Returns false when it was ignored; a fragment held for
+   * reassembly counts as taken.
+   */
+  push(linkType: number, data: Uint8Array, time = Date.now() / 1000): boolean {
     if (this.closed) return false;
     this.counters.frames++;
     const s = this.walk;
-    const reason = walkFrame(linkType, data, 0, data.length, s);
+    let reason = walkFrame(linkType, data, 0, data.length, s);
     const prefixes = this.options.prefixes;
     if (prefixes && prefixes.length > 0) {
       if (reason !== 0) {
@@ -89,6 +108,14 @@ export class FramePump {
         this.counters.ignored++;
         return false;
       }
+    }
+    if (this.reassembler && s.isFragment && s.fragStart > 0) {
+      this.counters.fragments++;
+      const done = this.reassembler.add(data, s, time, this.counters.frames);
+      if (!done) return true;
+      this.counters.reassembled++;
+      data = done.packet;
+      reason = walkFrame(LinkType.RAW, data, 0, data.length, s);
     }
     const copy = data.slice();
     const i = this.batch.count;
@@ -213,7 +240,7 @@ export class CaptureSource implements PacketSource {
           const n = parser.step(next, off, next.length, base, false);
           if (n === 0) break;
           off += n;
-          if (parser.frame) pump.push(parser.frame.linkType, parser.frame.data);
+          if (parser.frame) pump.push(parser.frame.linkType, parser.frame.data, parser.frame.timestamp);
         }
       } catch (err) {
         this.onError?.(err as Error, 'capture stream');
@@ -265,7 +292,7 @@ export class CaptureSource implements PacketSource {
 export async function replayCapture(file: string, pump: FramePump, onError?: (err: Error, context: string) => void): Promise<number> {
   let n = 0;
   for await (const f of readCaptureFile(file, { onError: (e) => onError?.(e, `replay ${file}`) })) {
-    pump.push(f.linkType, f.data);
+    pump.push(f.linkType, f.data, f.timestamp);
     n++;
     // Let timers and sockets run between batches of a large file.
     if (n % 4096 === 0) await new Promise((r) => setImmediate(r));

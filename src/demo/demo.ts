@@ -10,8 +10,8 @@ import { TedError } from '../errors.js';
 import { ikeWire } from '../ted/ike-wire.js';
 import { loadPolicy } from '../policy/index.js';
 import { formatAddress } from '../selector/address.js';
-import { contains, firstMatch, intersect, mirror } from '../selector/algebra.js';
-import { formatEntry, formatSelector } from '../selector/format.js';
+import { contains, entrySelectors, firstMatch, intersect, mirror, selectorContaining } from '../selector/algebra.js';
+import { formatEntry, formatSelector, formatSelectorLines, selectorJson } from '../selector/format.js';
 import type { Entry, Family, Policy, PortSet, Selector, Tuple } from '../selector/types.js';
 import { FULL_PORTS } from '../selector/types.js';
 import { systemClock } from '../ted/clock.js';
@@ -124,13 +124,17 @@ interface Pair {
   readonly e: Entry;
   readonly m: Entry;
   readonly p: Tuple;
+  /** The selectors of E and M that hold P (an entry written with object groups has several). */
+  readonly es: Selector;
+  readonly ms: Selector;
   readonly v3: Selector;
 }
 
 /**
  * Packets the pair of policies can discover: for each initiator permit entry E and responder
- * permit entry M, a packet inside E ∩ mirror(M) that E and M (mirrored) really are the first
- * matches for.
+ * permit entry M (each selector of them), a packet inside E ∩ mirror(M) that E and M (mirrored)
+ * really are the first matches for. The intersection expected is the one the gateways will make:
+ * of the selectors of E and M that hold the packet, the first.
  */
 function discoverable(ini: Policy, res: Policy): Pair[] {
   const out: Pair[] = [];
@@ -138,21 +142,30 @@ function discoverable(ini: Policy, res: Policy): Pair[] {
     if (e.action !== 'permit') continue;
     for (const m of res.entries) {
       if (m.action !== 'permit') continue;
-      const x = intersect(e, mirror(m));
-      if (x.empty) continue;
-      for (const [sp, dp] of [
-        [40000, 80],
-        [40001, 8080],
-        [40002, 53],
-        [40003, 443],
-      ] as const) {
-        const p = tupleIn(x.selector, sp, dp, 5n, 80n);
-        if (!contains(x.selector, p)) continue;
-        const mirrored: Tuple = { ...p, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport };
-        if (firstMatch(ini.entries, p) !== e.ordinal || firstMatch(res.entries, mirrored) !== m.ordinal) continue;
-        out.push({ e, m, p, v3: x.selector });
-        break;
-      }
+      const found = (() => {
+        for (const a of entrySelectors(e))
+          for (const b of entrySelectors(m)) {
+            const x = intersect(a, mirror(b));
+            if (x.empty) continue;
+            for (const [sp, dp] of [
+              [40000, 80],
+              [40001, 8080],
+              [40002, 53],
+              [40003, 443],
+            ] as const) {
+              const p = tupleIn(x.selector, sp, dp, 5n, 80n);
+              if (!contains(x.selector, p)) continue;
+              const mirrored: Tuple = { ...p, src: p.dst, dst: p.src, sport: p.dport, dport: p.sport };
+              if (firstMatch(ini.entries, p) !== e.ordinal || firstMatch(res.entries, mirrored) !== m.ordinal) continue;
+              const es = selectorContaining(e, p)!;
+              const ms = selectorContaining(m, mirrored)!;
+              const v3 = intersect(es, mirror(ms));
+              if (!v3.empty && contains(v3.selector, p)) return { e, m, p, es, ms, v3: v3.selector };
+            }
+          }
+        return undefined;
+      })();
+      if (found) out.push(found);
     }
   }
   return out;
@@ -367,9 +380,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           }
         }, timeoutMs).unref();
       });
-    const entryText = (p: Policy, ordinal: number) => {
+    // An entry written with object groups is shown by the selector at work (the one holding the packet).
+    const entryText = (p: Policy, ordinal: number, at: { tuple: Tuple } | { selector: Selector }) => {
       const e = p.entries.find((x) => x.ordinal === ordinal);
-      return e ? formatEntry(e) : '';
+      if (!e) return '';
+      if (!e.selectors) return formatEntry(e);
+      const s = 'tuple' in at ? (selectorContaining(e, at.tuple) ?? e.selectors[0]!) : at.selector;
+      return `${formatSelectorLines(s, e.action).join('; ')} (1 of the entry's ${e.selectors.length} selectors)`;
     };
     const caseName = 'v3';
     const narrate = (who: 'initiator' | 'responder' | 'v2', e: GatewayEvent) => {
@@ -379,7 +396,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       const base = { case: who === 'v2' || toV2 ? 'v2' : caseName, gateway: gw };
       switch (e.type) {
         case 'drop':
-          if (e.reason === 'no-tunnel') emit({ step: 'packet', ...base, packet: formatTuple(e.tuple), entry: e.entry, acl: entryText(ini, e.entry), verdict: 'DROP', reason: 'no tunnel yet: discovery starts' });
+          if (e.reason === 'no-tunnel') emit({ step: 'packet', ...base, packet: formatTuple(e.tuple), entry: e.entry, acl: entryText(ini, e.entry, { tuple: e.tuple }), verdict: 'DROP', reason: 'no tunnel yet: discovery starts' });
           break;
         case 'probe-sent':
           frames.push({ kind: 'probe', family: e.summary.family, src: e.src, dst: e.dst, sport: e.sport, dport: 500, payload: e.bytes.slice(), time: Date.now() });
@@ -403,11 +420,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
             step: 'response',
             ...base,
             entry: e.entry,
-            acl: entryText(res, e.entry),
+            acl: entryText(res, e.entry, { selector: e.proxy }),
             icookie: hex(e.icookie),
             rcookie: hex(e.rcookie),
             to: formatAddress(e.to.family, e.to.address),
-            proxy: formatSelector(e.proxy),
+            proxy: selectorJson(e.proxy),
             bytes: e.bytes.length,
           });
           break;
@@ -418,9 +435,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
           emit({
             step: e.tedVersion === 3 ? 'intersection' : 'merge',
             ...base,
-            ours: formatSelector(e.ours),
-            theirs: formatSelector(e.theirs),
-            ...(e.result ? { result: formatSelector(e.result) } : { empty: e.emptyField }),
+            ours: selectorJson(e.ours),
+            theirs: selectorJson(e.theirs),
+            ...(e.result ? { result: selectorJson(e.result) } : { empty: e.emptyField }),
           });
           break;
         case 'verify':
@@ -433,7 +450,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
             state: e.state,
             id: e.tunnel.id,
             peer: formatAddress(e.tunnel.peer.family, e.tunnel.peer.address),
-            proxy: formatSelector(e.tunnel.proxy),
+            proxy: selectorJson(e.tunnel.proxy),
             ...(e.reason ? { reason: e.reason } : {}),
           });
           break;
@@ -460,7 +477,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const quickMode = (who: string): Handoff => ({
       bringUp: (t: TunnelInfo) => {
         const c = responder.checkProposal(t.proxy);
-        emit({ step: 'quick-mode', case: who, gateway: 'responder', proxy: formatSelector(t.proxy), accepted: c.accepted, reason: c.reason, entry: c.entry });
+        emit({ step: 'quick-mode', case: who, gateway: 'responder', proxy: selectorJson(t.proxy), accepted: c.accepted, reason: c.reason, entry: c.entry });
         return c.accepted;
       },
     });
@@ -496,7 +513,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       gateway: 'initiator',
       packet: formatTuple(P),
       entry: v2nd.ordinal,
-      acl: entryText(ini, v2nd.ordinal),
+      acl: entryText(ini, v2nd.ordinal, { tuple: P }),
       verdict: VERDICT_NAMES[v2nd.verdict],
       ...(v2nd.verdict === FORWARD ? { tunnel: v2nd.tunnel } : {}),
     });
@@ -505,7 +522,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     // ---- v2 versus v3
     // The comparison: a packet whose v2 merged proxy the responder refuses while it accepts the
     // v3 intersection (another packet than P when the policies have one).
-    const differs = (x: Pair) => !responder.checkProposal(mergedProxy(x.e, x.m)).accepted && responder.checkProposal(x.v3).accepted;
+    const differs = (x: Pair) => !responder.checkProposal(mergedProxy(x.es, x.ms)).accepted && responder.checkProposal(x.v3).accepted;
     const cmp = pairs.slice(1).find(differs) ?? (differs(main) ? main : undefined);
     if (!cmp) {
       emit({ step: 'compare', found: false, note: 'in these policies, every discoverable pair also works with merged half proxies (v2)' });

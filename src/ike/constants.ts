@@ -19,15 +19,19 @@ export const PayloadV1 = Object.freeze({
   VENDOR_ID: 13,
   NAT_D: 20,
   NAT_OA: 21,
-  /** Pre-RFC NAT-T drafts; Wireshark shows 132 as Cisco fragmentation. */
+  /** Pre-RFC NAT-T drafts. */
   NAT_D_DRAFT: 130,
   NAT_OA_DRAFT: 131,
+  /** Cisco IKE fragmentation (src/ike/fragments.ts); not a TED number (TED uses 128, 129, 133). */
+  CISCO_FRAGMENT: 132,
   /** Private: TED proxy address (probe, optional). */
   TED_PROXY: 128,
   /** Private: TED packet summary (probe). */
   TED_SUMMARY: 129,
   /** Private: TED response (the responder's full proxy). */
   TED_RESPONSE: 133,
+  /** Private: TED padding (probe, optional): zero bytes that make the probe as large as any response. */
+  TED_PADDING: 134,
 });
 
 /** IKEv2 payload types (RFC 7296 3.2). */

@@ -10,3 +10,5 @@ export * from './ted.js';
 export * from './ted-types.js';
 export { exchangeName, payloadName } from './names.js';
 export { LIMITS as IKE_LIMITS, type DecodeContext } from './wire.js';
+export * from './fragments.js';
+export * from './tcp-framing.js';

@@ -45,8 +45,9 @@ import {
 } from './payloads-v2.js';
 import { tedProxyPayload, tedResponsePayload, tedSummaryPayload, type TedProxyPayload, type TedSummaryPayload } from './ted-payloads.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from './ted-types.js';
-import { checkEncodeSpace, copyBytes, invalid, LIMITS, type DecodeContext } from './wire.js';
-import { TedError } from '../errors.js';
+import { ciscoFragmentV1, type CiscoFragmentPayload } from './fragments.js';
+import { checkEncodeSpace, copyBytes, invalid, LIMITS, u32, withViews, type DecodeContext } from './wire.js';
+import { DecodeError, TedError } from '../errors.js';
 
 export type Payload =
   | SaPayloadV1
@@ -64,6 +65,7 @@ export type Payload =
   | EncryptedPayloadV2
   | NotifyPayloadV2
   | TsPayloadV2
+  | CiscoFragmentPayload
   | RawPayload;
 
 export interface IkeMessage {
@@ -86,6 +88,22 @@ export interface DecodedMessage extends IkeMessage {
   /** Where the message starts in the decoded buffer (error offsets and spans index that buffer). */
   readonly offset: number;
   readonly spans: readonly PayloadSpan[];
+  /** Bytes after the message's Length (only with `allowTrailing`; absent when there are none). */
+  readonly trailing?: number;
+}
+
+/**
+ * What a damaged message still shows (decodeMessagePartial): the header when it reads, the
+ * payloads before the damage, and the error that stopped the decode (none when it is whole).
+ */
+export interface PartialMessage {
+  readonly header?: IsakmpHeader;
+  readonly payloads: readonly Payload[];
+  readonly spans: readonly PayloadSpan[];
+  readonly offset: number;
+  readonly encrypted?: Uint8Array;
+  readonly trailing?: number;
+  readonly error?: DecodeError;
 }
 
 const natDDraft = dataCodec('nat-d', PayloadV1.NAT_D_DRAFT);
@@ -106,6 +124,7 @@ const V1 = new Map<number, PayloadCodec<Payload>>([
   [PayloadV1.NAT_OA, natOaV1],
   [PayloadV1.NAT_D_DRAFT, natDDraft],
   [PayloadV1.NAT_OA_DRAFT, natOaV1],
+  [PayloadV1.CISCO_FRAGMENT, ciscoFragmentV1],
 ] as [number, PayloadCodec<Payload>][]);
 
 // Private numbers mean TED only inside the TED exchanges; elsewhere they stay raw bytes.
@@ -156,6 +175,7 @@ const BY_KIND: Record<Payload['kind'], PayloadCodec<Payload>> = {
   sk: rawPayload,
   notify2: notifyV2,
   ts: tsV2,
+  frag: ciscoFragmentV1,
   raw: rawPayload,
 } as Record<Payload['kind'], PayloadCodec<Payload>>;
 
@@ -220,26 +240,78 @@ export function encodeMessage(m: IkeMessage, buf: Uint8Array, offset = 0): numbe
 export interface DecodeMessageOptions {
   /** Decode the private TED payload numbers as TED payloads in every exchange (default: 240/241 only). */
   readonly tedPayloadsAnywhere?: boolean;
+  /** Bytes after the header's Length are reported in `trailing` instead of failing with IKE_TRAILING_DATA. */
+  readonly allowTrailing?: boolean;
+  /**
+   * Payload bytes (data, SPIs, encrypted bodies) are views into `buf` instead of copies: faster,
+   * valid only while `buf` is left unchanged.
+   */
+  readonly views?: boolean;
 }
 
 /**
- * Decodes one message that must fill [offset, end) exactly (a UDP payload holds one message).
- * Throws DecodeError (IKE_*) only; `offset` in errors indexes `buf`.
+ * Decodes one message that must fill [offset, end) exactly (a UDP payload holds one message;
+ * `allowTrailing` accepts and counts bytes after it). Throws DecodeError (IKE_*) only; `offset`
+ * in errors indexes `buf`.
  */
 export function decodeMessage(buf: Uint8Array, offset = 0, end = buf.length, options: DecodeMessageOptions = {}): DecodedMessage {
   if (!(buf instanceof Uint8Array)) throw new TypeError('decodeMessage: buf must be a Uint8Array');
   end = Math.min(end, buf.length);
   const h = header.decode(buf, offset, end);
   const msgEnd = offset + h.length;
-  if (msgEnd < end) invalid('IKE_TRAILING_DATA', `${end - msgEnd} bytes after the ${h.length}-byte message`, msgEnd);
+  if (msgEnd < end && !options.allowTrailing) invalid('IKE_TRAILING_DATA', `${end - msgEnd} bytes after the ${h.length}-byte message`, msgEnd);
+  const trailing = end - msgEnd;
+  const m = options.views ? withViews(() => decodeBody(buf, offset, msgEnd, h, options, [], [])) : decodeBody(buf, offset, msgEnd, h, options, [], []);
+  return trailing > 0 ? { ...m, trailing } : m;
+}
+
+/**
+ * Decodes what can be decoded of one message and never throws a DecodeError: a broken payload
+ * chain gives the header, the payloads before the break and the error (with its offset); a
+ * message cut short gives the payloads that fit and IKE_TRUNCATED; bytes after the message are
+ * counted in `trailing`. Only a header that does not read leaves `header` absent.
+ */
+export function decodeMessagePartial(buf: Uint8Array, offset = 0, end = buf.length, options: DecodeMessageOptions = {}): PartialMessage {
+  if (!(buf instanceof Uint8Array)) throw new TypeError('decodeMessagePartial: buf must be a Uint8Array');
+  end = Math.min(end, buf.length);
+  let h: IsakmpHeader;
+  let cut: DecodeError | undefined;
+  try {
+    h = header.decode(buf, offset, end);
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    // A message cut short still has a header when its 28 bytes and a sane length are there.
+    if (err.code !== 'IKE_TRUNCATED' || end - offset < ISAKMP_HEADER_LENGTH) return { payloads: [], spans: [], offset, error: err };
+    cut = err;
+    h = header.decode(buf, offset, offset + u32(buf, offset + 24));
+  }
+  const msgEnd = Math.min(offset + h.length, end);
+  const trailing = end - msgEnd;
+  const payloads: Payload[] = [];
+  const spans: PayloadSpan[] = [];
+  let m: DecodedMessage | undefined;
+  let error: DecodeError | undefined;
+  try {
+    m = options.views ? withViews(() => decodeBody(buf, offset, msgEnd, h, options, payloads, spans)) : decodeBody(buf, offset, msgEnd, h, options, payloads, spans);
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    error = err;
+  }
+  // When the bytes ran out, that is the error, whatever the chain did at the cut.
+  if (cut) error = cut;
+  if (m && trailing === 0 && !error) return m;
+  const base = m ?? { header: h, payloads, spans, offset, ...(isV1Encrypted(h) ? { encrypted: copyBytes(buf, offset + ISAKMP_HEADER_LENGTH, msgEnd) } : {}) };
+  return { ...base, ...(trailing > 0 ? { trailing } : {}), ...(error ? { error } : {}) };
+}
+
+/** The payload chain of [offset, msgEnd) after header `h`, pushed into `payloads`/`spans` as it goes. */
+function decodeBody(buf: Uint8Array, offset: number, msgEnd: number, h: IsakmpHeader, options: DecodeMessageOptions, payloads: Payload[], spans: PayloadSpan[]): DecodedMessage {
   if (h.major !== 1 && h.major !== 2) invalid('IKE_BAD_VERSION', `major version ${h.major} is neither 1 (ISAKMP) nor 2 (IKEv2)`, offset + 17);
   if (isV1Encrypted(h)) {
-    return { header: h, payloads: [], encrypted: copyBytes(buf, offset + ISAKMP_HEADER_LENGTH, msgEnd), offset, spans: [] };
+    return { header: h, payloads, encrypted: copyBytes(buf, offset + ISAKMP_HEADER_LENGTH, msgEnd), offset, spans };
   }
   const v2 = h.major === 2;
   const ted = !v2 && (options.tedPayloadsAnywhere || h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE);
-  const payloads: Payload[] = [];
-  const spans: PayloadSpan[] = [];
   let next = h.nextPayload;
   let nextAt = offset + 16;
   let o = offset + ISAKMP_HEADER_LENGTH;
@@ -251,7 +323,12 @@ export function decodeMessage(buf: Uint8Array, offset = 0, end = buf.length, opt
     const g = readGeneric(buf, o, msgEnd, ctx);
     let p: Payload;
     if (v2 && isEncryptedV2(next)) {
-      p = { kind: 'sk', type: next, ...(g.flags & 0x80 ? { critical: true } : {}), innerNext: g.next, data: copyBytes(buf, o + 4, o + g.length) };
+      const crit = g.flags & 0x80 ? { critical: true } : {};
+      if (next === PayloadV2.SKF) {
+        if (g.length < 8) invalid('IKE_BAD_PAYLOAD_LENGTH', `SKF payload of ${g.length} bytes has no room for its fragment numbers`, o + 2, ctx);
+        const fragment = { number: (buf[o + 4]! << 8) | buf[o + 5]!, total: (buf[o + 6]! << 8) | buf[o + 7]! };
+        p = { kind: 'sk', type: next, ...crit, innerNext: g.next, data: copyBytes(buf, o + 4, o + g.length), fragment };
+      } else p = { kind: 'sk', type: next, ...crit, innerNext: g.next, data: copyBytes(buf, o + 4, o + g.length) };
     } else {
       const codec = (v2 ? V2.get(next) : (V1.get(next) ?? (ted ? V1_TED.get(next) : undefined))) ?? rawPayload;
       p = codec.decode(buf, o, msgEnd, ctx, next);

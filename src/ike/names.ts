@@ -42,6 +42,7 @@ const PAYLOAD_V1: Record<number, string> = {
   131: 'NAT-OA (draft)',
   132: 'Fragment',
   133: 'TED Response',
+  134: 'TED Padding',
 };
 
 const PAYLOAD_V2: Record<number, string> = {

@@ -141,7 +141,10 @@ export interface EncryptedPayloadV2 {
   readonly type: number;
   readonly critical?: boolean;
   readonly innerNext: number;
+  /** The body after the generic header (SKF: Fragment Number and Total Fragments included). */
   readonly data: Uint8Array;
+  /** SKF (RFC 7383 2.5): the first 4 bytes of `data`, read. Encoding writes `data` only. */
+  readonly fragment?: { readonly number: number; readonly total: number };
 }
 
 // ---------------------------------------------------------------- Notify (3.10)

@@ -31,6 +31,12 @@ export interface TedProbe {
   /** The source host's proxy (optional in the design). */
   readonly proxy?: Selector;
   readonly summary: TedSummary;
+  /**
+   * Bytes of the TED padding payload's body (payload 134, zeros), when the probe carries one: it
+   * makes the probe as large on the wire as any response could be, so that answering it never
+   * amplifies (`answerPadding`). A responder does not answer a probe smaller than its answer.
+   */
+  readonly padding?: number;
 }
 
 /** Exchange type 241. */

@@ -10,7 +10,7 @@ import { Flags, IdType, ISAKMP_HEADER_LENGTH, PayloadV1 } from './constants.js';
 import { decodeMessage, type DecodedMessage } from './message.js';
 import { decodeProxyBody, encodeProxyBody, readSummary, encodeSummaryBody, proxyBodyLength, summaryBodyLength, TED_PROBE_HASH } from './ted-payloads.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE, TED_VERSION, type TedIdentity, type TedProbe, type TedResponse } from './ted-types.js';
-import { checkEncodeSpace, invalid, readAddr, u16, u32, u64, w16, w32, w64, writeAddr, type DecodeContext } from './wire.js';
+import { checkEncodeSpace, invalid, LIMITS, readAddr, u16, u32, u64, w16, w32, w64, writeAddr, type DecodeContext } from './wire.js';
 
 /** This implementation's Vendor ID: MD5("ipsec-ted"), followed on the wire by 4 bytes of capability flags. */
 export const TED_VENDOR_ID: Uint8Array = Uint8Array.from([
@@ -54,7 +54,35 @@ function checkIdentity(id: TedIdentity): void {
 }
 
 export function probeEncodingLength(p: TedProbe): number {
-  return ISAKMP_HEADER_LENGTH + VID_LEN + idLen(p.id) + (p.proxy ? 4 + proxyBodyLength(p.proxy) : 0) + 4 + summaryBodyLength(p.summary);
+  return ISAKMP_HEADER_LENGTH + VID_LEN + idLen(p.id) + (p.proxy ? 4 + proxyBodyLength(p.proxy) : 0) + (p.padding !== undefined ? 4 + p.padding : 0) + 4 + summaryBodyLength(p.summary);
+}
+
+/** IP + UDP header bytes of a datagram of `family`: what a message costs on the wire beyond itself. */
+export function datagramOverhead(family: 4 | 6): number {
+  return family === 4 ? 28 : 48;
+}
+
+/**
+ * The largest response the protocol allows to a probe from `id` about traffic of `family`:
+ * the responder's ID has the probe ID's family (a responder answers only its own family), the
+ * proxy is the summary's family with the most port ranges the wire carries.
+ */
+export function largestResponseLength(id: TedIdentity, family: 4 | 6): number {
+  const ab = family === 4 ? 4 : 16;
+  return ISAKMP_HEADER_LENGTH + VID_LEN + idLen(id) + 4 + 4 + 4 * ab + 4 * 2 * LIMITS.maxPortRanges;
+}
+
+/**
+ * Padding (the TED padding payload's body length) that makes `p` at least as large on the wire
+ * as the largest response to it (the probe travels in the summary's family, the response in the
+ * ID's); undefined when it already is.
+ */
+export function answerPadding(p: TedProbe): number | undefined {
+  const { padding: _ignored, ...bare } = p;
+  const probeWire = probeEncodingLength(bare) + datagramOverhead(p.summary.family);
+  const answerWire = largestResponseLength(p.id, p.summary.family) + datagramOverhead(p.id.family);
+  if (probeWire >= answerWire) return undefined;
+  return Math.max(0, answerWire - probeWire - 4);
 }
 
 export function responseEncodingLength(r: TedResponse): number {
@@ -107,13 +135,23 @@ export function encodeProbe(p: TedProbe, buf: Uint8Array, offset = 0): number {
   checkCookie(p.icookie, 'initiator cookie');
   checkCapabilities(p.capabilities);
   checkIdentity(p.id);
+  const pad = p.padding;
+  if (pad !== undefined && (!Number.isInteger(pad) || pad < 0 || pad > 0xffff - 4)) encodeFail(`padding ${pad} is not 0-65531 bytes`);
   const total = probeEncodingLength(p);
   checkEncodeSpace(buf, offset, total);
   writeHeader(buf, offset, p.icookie, 0n, TED_EXCHANGE_PROBE, total);
   let o = offset + ISAKMP_HEADER_LENGTH;
+  const afterProxy = pad !== undefined ? PayloadV1.TED_PADDING : PayloadV1.TED_SUMMARY;
   o += writeVendor(buf, o, p.capabilities);
-  o += writeId(buf, o, p.proxy ? PayloadV1.TED_PROXY : PayloadV1.TED_SUMMARY, p.id);
-  if (p.proxy) o += writeProxy(buf, o, PayloadV1.TED_SUMMARY, p.proxy);
+  o += writeId(buf, o, p.proxy ? PayloadV1.TED_PROXY : afterProxy, p.id);
+  if (p.proxy) o += writeProxy(buf, o, afterProxy, p.proxy);
+  if (pad !== undefined) {
+    buf[o] = PayloadV1.TED_SUMMARY;
+    buf[o + 1] = 0;
+    w16(buf, o + 2, 4 + pad);
+    buf.fill(0, o + 4, o + 4 + pad);
+    o += 4 + pad;
+  }
   const slen = 4 + summaryBodyLength(p.summary);
   buf[o] = 0;
   buf[o + 1] = 0;
@@ -223,10 +261,14 @@ export function verifyProbe(m: DecodedMessage): TedProbe {
   let proxy: Selector | undefined;
   let summary: TedProbe['summary'] | undefined;
   let summaryIndex = -1;
+  let padding: number | undefined;
   for (let i = 0; i < m.payloads.length; i++) {
     const p = m.payloads[i]!;
     const po = m.spans[i]!.offset;
-    if (p.kind === 'ted-proxy') {
+    if (p.kind === 'raw' && p.type === PayloadV1.TED_PADDING) {
+      if (padding !== undefined) fail('IKE_TED_DUPLICATE_PAYLOAD', 'TED probe: a second padding payload', po, i);
+      padding = p.data.length;
+    } else if (p.kind === 'ted-proxy') {
       if (proxy) fail('IKE_TED_DUPLICATE_PAYLOAD', 'TED probe: a second proxy payload', po, i);
       proxy = p.proxy;
     } else if (p.kind === 'ted-summary') {
@@ -241,9 +283,15 @@ export function verifyProbe(m: DecodedMessage): TedProbe {
   }
   if (!summary) fail('IKE_TED_MISSING_PAYLOAD', 'TED probe: no summary payload', m.offset + 16);
   if (proxy && proxy.family !== summary.family) fail('IKE_TED_FAMILY_MISMATCH', `TED probe: proxy is IPv${proxy.family}, summary IPv${summary.family}`, m.spans[summaryIndex]!.offset + 21, summaryIndex);
-  return proxy
-    ? { icookie: m.header.icookie, capabilities, id, proxy, summary }
-    : { icookie: m.header.icookie, capabilities, id, summary };
+  return probeOf(m.header.icookie, capabilities, id, proxy, summary, padding);
+}
+
+/** A TedProbe with only the optional fields that are present (so that round trips compare equal). */
+function probeOf(icookie: bigint, capabilities: number, id: TedIdentity, proxy: Selector | undefined, summary: TedProbe['summary'], padding: number | undefined): TedProbe {
+  const p: { -readonly [K in keyof TedProbe]: TedProbe[K] } = { icookie, capabilities, id, summary };
+  if (proxy) p.proxy = proxy;
+  if (padding !== undefined) p.padding = padding;
+  return p;
 }
 
 export interface VerifyResponseOptions {
@@ -326,14 +374,22 @@ function fastProbe(buf: Uint8Array, offset: number, end: number): TedProbe | und
       proxy = decodeProxyBody(buf, o + 4, o + len);
       o += len;
     }
+    let padding: number | undefined;
+    if (next === PayloadV1.TED_PADDING) {
+      if (o + 4 > end) return undefined;
+      const len = u16(buf, o + 2);
+      if (len < 4 || o + len > end) return undefined;
+      next = buf[o]!;
+      padding = len - 4;
+      o += len;
+    }
     if (next !== PayloadV1.TED_SUMMARY || o + 4 > end || buf[o] !== 0 || o + u16(buf, o + 2) !== end) return undefined;
     for (let i = 0; i < 16; i++) if (buf[o + 4 + i] !== TED_PROBE_HASH[i]) return undefined;
     const summary = readSummary(buf, o + 4, end);
     if (summary.tedVersion !== TED_VERSION || (proxy && proxy.family !== summary.family)) return undefined;
     const capabilities = u32(buf, vid + 20);
     const id = fastIdentity(buf, idAt);
-    const icookie = u64(buf, offset);
-    return proxy ? { icookie, capabilities, id, proxy, summary } : { icookie, capabilities, id, summary };
+    return probeOf(u64(buf, offset), capabilities, id, proxy, summary, padding);
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 // Bounds-checked byte helpers and the one way an IKE decoder fails. Every decoder in src/ike
 // reads through these so that, whatever the bytes, only a DecodeError with an IKE_* code escapes.
 import { DecodeError } from '../errors.js';
+import { MAX_PORT_RANGES } from '../selector/types.js';
 
 /** Where a decode is: which top-level payload (for error reports). */
 export interface DecodeContext {
@@ -16,7 +17,7 @@ export const LIMITS = Object.freeze({
   maxAttributes: 128,
   maxTrafficSelectors: 64,
   maxSpis: 1024,
-  maxPortRanges: 16,
+  maxPortRanges: MAX_PORT_RANGES,
 });
 
 export function invalid(code: string, message: string, offset: number, ctx?: DecodeContext): never {
@@ -74,10 +75,16 @@ function view(b: Uint8Array): DataView {
   return dvView!;
 }
 
+// Reading goes through 8 scratch bytes instead: decoders see a new array (a view of each packet)
+// almost every call, and a DataView per message cost more than copying 8 bytes.
+const scratch8 = new Uint8Array(8);
+const scratchView = new DataView(scratch8.buffer);
+
 /** 64-bit big-endian as bigint (cookies / SPIs). */
 export function u64(b: Uint8Array, o: number): bigint {
   if (u32(b, o) === 0 && u32(b, o + 4) === 0) return 0n;
-  return view(b).getBigUint64(o);
+  for (let i = 0; i < 8; i++) scratch8[i] = b[o + i]!;
+  return scratchView.getBigUint64(0);
 }
 
 /** Writes the low 64 bits of `v`. */
@@ -124,9 +131,25 @@ export function writeAddr(b: Uint8Array, o: number, n: number, v: bigint): void 
   d.setBigUint64(o + 8, v);
 }
 
-/** A copy (not a view) so decoded messages never alias the caller's buffer. */
+// Decoded messages hold copies so they never alias the caller's buffer, unless the decode runs
+// inside withViews() (a caller that drops the message before reusing the buffer, like ted decode:
+// copying every nonce and ciphertext was a large share of its time).
+let views = false;
+
+/** A copy of b[start, end), or a view inside withViews(). */
 export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
-  return b.slice(start, end);
+  return views ? b.subarray(start, end) : b.slice(start, end);
+}
+
+/** Runs `fn` with payload bytes decoded as views into the input instead of copies. */
+export function withViews<T>(fn: () => T): T {
+  const before = views;
+  views = true;
+  try {
+    return fn();
+  } finally {
+    views = before;
+  }
 }
 
 export function checkEncodeSpace(buf: Uint8Array, offset: number, n: number): void {

@@ -3,13 +3,19 @@
 // ESP, and any cleartext of the hosts' flows, which must be none).
 import type { ChildProcess } from 'node:child_process';
 import { TedError } from '../errors.js';
-import { isakmpStart, isUdpEsp } from '../ike/udp.js';
+import { isakmpStart, NATT_PORT } from '../pcap/ike-capture.js';
 import { decodeFrame } from '../packet/decode.js';
 import { readCaptureFile } from '../pcap/reader.js';
 import type { Family } from '../selector/types.js';
 import type { Lab, NodeName } from './netns.js';
 
 /** The capture tool: tcpdump (what `ted lab` needs anyway) or tshark (the tests' second opinion). */
+/** ESP in UDP on port 4500: no non-ESP marker, not a one-byte keepalive, at least SPI and sequence number. */
+function isUdpEsp(sport: number, dport: number, payload: Uint8Array): boolean {
+  if (sport !== NATT_PORT && dport !== NATT_PORT) return false;
+  return payload.length >= 8 && !(payload[0] === 0 && payload[1] === 0 && payload[2] === 0 && payload[3] === 0);
+}
+
 export type CaptureTool = 'tcpdump' | 'tshark';
 
 export class LinkCapture {

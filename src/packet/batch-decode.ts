@@ -233,6 +233,43 @@ export class BatchDecoder {
   private rowLtsRegion?: WasmRegion;
   private rowLtsView: Uint32Array;
   private ifRegion?: WasmRegion;
+  // The interface table as the decoder last saw it: only interfaces added since are written
+  // (a section may announce thousands, one block at a time; copying all each call was quadratic).
+  private ifList: readonly unknown[] | undefined;
+  private ifCount = 0;
+  private ifCap = 0;
+  private ifLts = new Uint32Array(1);
+  private ifSnaps = new Uint32Array(1);
+
+  /** Brings the interface table (link type, snaplen per interface) up to date with `ifaces`. */
+  private syncInterfaces(ifaces: readonly { linkType: number; snaplen: number }[]): void {
+    const nIf = ifaces.length;
+    if (ifaces !== this.ifList || nIf < this.ifCount) {
+      this.ifList = ifaces;
+      this.ifCount = 0;
+    }
+    if (nIf > this.ifCap || this.ifCap === 0) {
+      this.ifCap = Math.max(8, 2 * nIf);
+      this.ifCount = 0;
+      if (this.ex) {
+        this.ifRegion?.free();
+        this.ifRegion = new WasmRegion(this.ex, 8 * this.ifCap);
+        this.sync();
+      } else {
+        this.ifLts = new Uint32Array(this.ifCap);
+        this.ifSnaps = new Uint32Array(this.ifCap);
+      }
+    }
+    if (this.ifCount === nIf) return;
+    const lts = this.ex ? new Uint32Array(this.ex.memory.buffer, this.ifRegion!.ptr, this.ifCap) : this.ifLts;
+    const snaps = this.ex ? new Uint32Array(this.ex.memory.buffer, this.ifRegion!.ptr + 4 * this.ifCap, this.ifCap) : this.ifSnaps;
+    for (let k = this.ifCount; k < nIf; k++) {
+      const i = ifaces[k]!;
+      lts[k] = i.linkType < 0 ? 0xffffffff : i.linkType;
+      snaps[k] = i.snaplen;
+    }
+    this.ifCount = nIf;
+  }
   private reasonsRegion?: WasmRegion;
   private caplensRegion?: WasmRegion;
   private caplensView: Uint32Array;
@@ -273,32 +310,20 @@ export class BatchDecoder {
     maxBlock: number,
   ): [number, number, number] {
     const nIf = ifaces.length;
+    this.syncInterfaces(ifaces);
     if (this.ex) {
       const ex = this.ex;
-      if (!this.ifRegion || this.ifRegion.size < 8 * nIf) {
-        this.ifRegion?.free();
-        this.ifRegion = new WasmRegion(ex, Math.max(64, 8 * nIf * 2));
-        this.sync();
-      }
-      const ifs = new Uint32Array(ex.memory.buffer, this.ifRegion.ptr, 2 * Math.max(1, nIf));
-      ifaces.forEach((i, k) => {
-        ifs[k] = i.linkType < 0 ? 0xffffffff : i.linkType;
-        ifs[nIf + k] = i.snaplen;
-      });
+      const at = this.ifRegion!.ptr;
       const n = ex.decode_pcapng(
-        region!.ptr + start, end - start, le ? 1 : 0, this.ifRegion.ptr, this.ifRegion.ptr + 4 * nIf, nIf, Math.min(maxBlock, 0xffffffff),
+        region!.ptr + start, end - start, le ? 1 : 0, at, at + 4 * this.ifCap, nIf, Math.min(maxBlock, 0xffffffff),
         this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr, this.caplensRegion!.ptr, this.rowLtsRegion!.ptr, this.outRegion!.ptr,
       );
       const out = new Uint32Array(ex.memory.buffer, this.outRegion!.ptr, 2);
       this.sync();
       return [n, out[0]!, out[1]!];
     }
-    const lts = new Uint32Array(Math.max(1, nIf));
-    const snaps = new Uint32Array(Math.max(1, nIf));
-    ifaces.forEach((i, k) => {
-      lts[k] = i.linkType < 0 ? 0xffffffff : i.linkType;
-      snaps[k] = i.snaplen;
-    });
+    const lts = this.ifLts;
+    const snaps = this.ifSnaps;
     const n = decodePcapngTS(buf, start, end, le, lts, snaps, nIf, maxBlock, this.batch, this.reasonsView, this.caplensView, this.rowLtsView, this.tsOut);
     return [n, this.tsOut[0]!, this.tsOut[1]!];
   }

@@ -112,6 +112,17 @@ export class WalkState {
   fragOffset = 0;
   moreFragments = false;
   fragId = 0;
+  /**
+   * For a fragment: where its fragmentable part starts in the frame (IPv4: after the header;
+   * IPv6: after the fragment header), and the protocol that part begins with (IPv4 protocol;
+   * the fragment header's Next Header). The reassembly layer (./reassembly.ts) reads these;
+   * the WebAssembly twin has no use for them.
+   */
+  fragStart = 0;
+  fragNext = 0;
+  /** The L4 payload, set by payloadBounds (not by the walk itself). */
+  payloadStart = 0;
+  payloadEnd = 0;
   vlanCount = 0;
   /** VLAN ids, outermost first (vlanCount of them). */
   readonly vlans = new Uint16Array(MAX_VLAN_TAGS);
@@ -134,6 +145,8 @@ export function walkFrame(linkType: number, d: Uint8Array, start: number, end: n
   s.fragOffset = 0;
   s.moreFragments = false;
   s.fragId = 0;
+  s.fragStart = 0;
+  s.fragNext = 0;
   s.vlanCount = 0;
   s.family = 0;
   s.protocol = 0;
@@ -233,6 +246,8 @@ function walkIPv4(d: Uint8Array, p: number, end: number, s: WalkState): number {
   s.isFragment = s.fragOffset !== 0 || s.moreFragments;
   s.ttl = d[p + 8]!;
   s.protocol = d[p + 9]!;
+  s.fragStart = p + hl;
+  s.fragNext = s.protocol;
   s.srcAt = p + 12;
   s.dstAt = p + 16;
   s.family = 4;
@@ -274,6 +289,8 @@ function walkIPv6(d: Uint8Array, p: number, end: number, s: WalkState): number {
       s.isFragment = true;
       nh = d[q]!;
       q += 8;
+      s.fragStart = q;
+      s.fragNext = nh;
       count++;
       // Headers after a non-first fragment's fragment header are not in this packet.
       if (s.fragOffset !== 0) break;
@@ -297,6 +314,29 @@ function ports(d: Uint8Array, ipEnd: number, s: WalkState): number {
   s.reason = 0;
   s.errOffset = s.l3;
   return 0;
+}
+
+/**
+ * Sets s.payloadStart / s.payloadEnd for a successful walk: the L4 payload after the UDP, TCP
+ * (its data offset) or SCTP common header (the IP payload for other protocols), cut to the IP
+ * length and the capture. UDP delimits its own datagram: a length field shorter than the IP
+ * payload ends it early (as tshark reads it); one that is too small or runs past the IP packet
+ * is ignored.
+ */
+export function payloadBounds(d: Uint8Array, s: WalkState): void {
+  let hdr = 0;
+  if (s.hasPorts) {
+    if (s.protocol === 17) hdr = 8;
+    else if (s.protocol === 132) hdr = 12;
+    else if (s.protocol === 6) hdr = s.ipEnd - s.l4 >= 13 ? Math.max(20, (d[s.l4 + 12]! >> 4) * 4) : 20;
+  }
+  s.payloadStart = Math.min(s.l4 + hdr, s.ipEnd);
+  let end = s.ipEnd;
+  if (s.hasPorts && s.protocol === 17 && s.ipEnd - s.l4 >= 6) {
+    const udpLen = be16(d, s.l4 + 4);
+    if (udpLen >= 8 && s.l4 + udpLen < end) end = s.l4 + udpLen;
+  }
+  s.payloadEnd = Math.max(end, s.payloadStart);
 }
 
 /** Writes the walk's tuple (or "none") into batch index i. Returns the reason. */
@@ -397,20 +437,9 @@ export function decodeFrame(linkType: number, data: Uint8Array): DecodeResult {
   const bytes = s.family === 4 ? 4 : 16;
   const src = readAddr(data, s.srcAt, bytes);
   const dst = readAddr(data, s.dstAt, bytes);
-  let hdr = 0;
-  if (s.hasPorts) {
-    if (s.protocol === 17) hdr = 8;
-    else if (s.protocol === 132) hdr = 12;
-    else if (s.protocol === 6) hdr = s.ipEnd - s.l4 >= 13 ? Math.max(20, (data[s.l4 + 12]! >> 4) * 4) : 20;
-  }
-  const payloadOffset = Math.min(s.l4 + hdr, s.ipEnd);
-  // UDP delimits its own datagram: a length field shorter than the IP payload ends it early (as
-  // tshark reads it); one that is too small or runs past the IP packet is ignored.
-  let payloadEnd = s.ipEnd;
-  if (s.hasPorts && s.protocol === 17 && s.ipEnd - s.l4 >= 6) {
-    const udpLen = be16(data, s.l4 + 4);
-    if (udpLen >= 8 && s.l4 + udpLen < payloadEnd) payloadEnd = s.l4 + udpLen;
-  }
+  payloadBounds(data, s);
+  const payloadOffset = s.payloadStart;
+  const payloadEnd = s.payloadEnd;
   const vlans = Array.from(s.vlans.subarray(0, s.vlanCount));
   const family = s.family as Family;
   return {

@@ -67,6 +67,9 @@ export interface L4Options {
   icmpCode?: number;
   /** TCP flags (default SYN). */
   tcpFlags?: number;
+  /** TCP sequence and acknowledgment numbers (default 1 and 0). */
+  seq?: number;
+  ack?: number;
 }
 
 /** Length of the L4 header plus payload `encodeL4` writes. */
@@ -110,7 +113,8 @@ export function encodeL4(o: L4Options, family: Family, src: bigint, dst: bigint,
     case 6:
       put16(b, at, o.sport ?? 0);
       put16(b, at + 2, o.dport ?? 0);
-      put32(b, at + 4, 1); // sequence number
+      put32(b, at + 4, (o.seq ?? 1) >>> 0);
+      put32(b, at + 8, (o.ack ?? 0) >>> 0);
       b[at + 12] = 5 << 4;
       b[at + 13] = o.tcpFlags ?? 0x02;
       put16(b, at + 14, 65535);

@@ -50,7 +50,12 @@ export interface ReadOptions {
   onError?: (err: DecodeError) => void;
   /** Largest accepted record body (default 256 MiB for pcapng blocks; for pcap records the snaplen, at least 256 KiB and at most 64 MiB). */
   maxRecord?: number;
+  /** Interfaces kept per pcapng section (default 65,536); further interface blocks are PCAP_TOO_MANY_INTERFACES. */
+  maxInterfaces?: number;
 }
+
+/** Default cap on interfaces per pcapng section (each costs memory; real captures have a few). */
+export const DEFAULT_MAX_INTERFACES = 65536;
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -106,6 +111,7 @@ export class CaptureParser {
   interfaces: CaptureInterface[] = [];
   /** Every link type seen, in order of first appearance. */
   readonly linkTypes: number[] = [];
+  private readonly linkTypeSet = new Set<number>();
   sections = 0;
   frame: Frame | undefined;
   need = 0;
@@ -143,7 +149,9 @@ export class CaptureParser {
   }
 
   private noteLinkType(lt: number): void {
-    if (!this.linkTypes.includes(lt)) this.linkTypes.push(lt);
+    if (this.linkTypeSet.has(lt)) return;
+    this.linkTypeSet.add(lt);
+    this.linkTypes.push(lt);
   }
 
   step(buf: Uint8Array, off: number, end: number, base: number, eof: boolean): number {
@@ -274,6 +282,11 @@ export class CaptureParser {
         break;
       }
       case BLOCK_IDB: {
+        if (this.interfaces.length >= (this.opts.maxInterfaces ?? DEFAULT_MAX_INTERFACES)) {
+          // Packets naming interfaces beyond the cap are then PCAP_NO_INTERFACE.
+          this.recoverable(new DecodeError('PCAP_TOO_MANY_INTERFACES', `more than ${this.opts.maxInterfaces ?? DEFAULT_MAX_INTERFACES} interface description blocks in one section`, at));
+          break;
+        }
         if (len < 20) {
           this.recoverable(new DecodeError('PCAP_BAD_BLOCK_LENGTH', `interface description block length ${len} is below the minimum 20`, at + 4));
           // Keep interface numbering in step with the writer even when one IDB is bad.

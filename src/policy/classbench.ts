@@ -1,6 +1,8 @@
 // ClassBench filter sets: `@src/len dst/len slo : shi dlo : dhi 0xPP/0xMM [0xFLAGS/0xMASK]`, one
-// rule per line, tabs or spaces. Every rule is a permit entry; its ordinal is its position in the
-// file (= its line number when the file has no blank lines, as real ClassBench files have none).
+// rule per line, tabs or spaces; as DPDK's tools also write them, `#` lines are comments and the
+// protocol may be decimal (`6/0xFF`, `0/0`). Every rule is a permit entry; its ordinal is its
+// position among the rules (= its line number when the file has no blank or comment lines, as real
+// ClassBench files have none).
 import { address, portSet } from '../selector/algebra.js';
 import { parseIPv4, prefixMask } from '../selector/address.js';
 import type { Address, Entry, Policy } from '../selector/types.js';
@@ -24,7 +26,8 @@ export function parseClassBench(text: string, file = '<input>'): Policy {
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     const line = lines[i]!;
-    if (line.trim() === '') continue; // tolerated, not counted
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue; // tolerated, not counted
     const before = problems.count;
     const entry = parseRule(line, lineNo, entries.length + 1, problems);
     if (entry && problems.count === before) entries.push(entry);
@@ -72,14 +75,14 @@ function parseRule(line: string, lineNo: number, ordinal: number, problems: Prob
   if (!dport) return undefined;
 
   const protoTok = next();
-  const pm = protoTok ? /^0x([0-9a-fA-F]{1,2})\/0x([0-9a-fA-F]{1,2})$/.exec(protoTok.text) : null;
-  if (!pm) return fail('POLICY_CLASSBENCH_SYNTAX', 'bad protocol field', protoTok, '0xPP/0xMM (mask 0x00 = any, 0xFF = exact)');
-  const value = parseInt(pm[1]!, 16);
-  const mask = parseInt(pm[2]!, 16);
+  const pm = protoTok ? /^(0x[0-9a-fA-F]{1,2}|\d{1,3})\/(0x[0-9a-fA-F]{1,2}|\d{1,3})$/.exec(protoTok.text) : null;
+  const value = pm ? Number(pm[1]) : NaN;
+  const mask = pm ? Number(pm[2]) : NaN;
+  if (!pm || value > 255 || mask > 255) return fail('POLICY_CLASSBENCH_SYNTAX', 'bad protocol field', protoTok, '0xPP/0xMM or decimal PP/MM (mask 0x00 = any, 0xFF = exact)');
   let protocol: number;
   if (mask === 0) protocol = 0;
   else if (mask === 0xff) protocol = value;
-  else return fail('POLICY_CLASSBENCH_PROTOCOL_MASK', `protocol mask 0x${pm[2]} is neither 0x00 (any) nor 0xFF (exact)`, protoTok, '0x00 or 0xFF');
+  else return fail('POLICY_CLASSBENCH_PROTOCOL_MASK', `protocol mask ${pm[2]} is neither 0x00 (any) nor 0xFF (exact)`, protoTok, '0x00 or 0xFF');
   if (mask === 0xff && value === 0)
     return fail('POLICY_BAD_PROTOCOL', 'protocol 0 with an exact mask would mean "any" here', protoTok, 'a protocol 1-255, or mask 0x00 for any');
 

@@ -11,9 +11,9 @@ import { PolicyError } from '../errors.js';
 import { address, portSet } from '../selector/algebra.js';
 import { parseAnyAddress, parseIPv4, parseIPv6, prefixMask } from '../selector/address.js';
 import type { Action, Address, Entry, Family, PortRange, PortSet, Policy, Selector } from '../selector/types.js';
-import { FULL_PORTS, allOnes } from '../selector/types.js';
+import { FULL_PORTS, MAX_PORT_RANGES, allOnes } from '../selector/types.js';
 import { baseName } from './classbench.js';
-import { inferEntryFamily, parseEntry } from './cisco.js';
+import { inferEntryFamily, parseEntry, type ParsedEntryLine } from './cisco.js';
 import { JsonSyntaxError, parseJsonWithPositions, type JsonNode } from './json-source.js';
 import { Problems, parseDecimal } from './problems.js';
 import { PROTOCOLS_V4, PROTOCOLS_V6 } from './services.js';
@@ -118,6 +118,12 @@ function familyHint(item: JsonNode): Family | undefined {
   if (item.kind === 'string') return inferEntryFamily(item.value);
   if (item.kind !== 'object') return undefined;
   for (const m of item.members) {
+    // `ipv6` / `ip` name "any protocol" in one family only.
+    if (m.key === 'protocol' && m.value.kind === 'string') {
+      const p = m.value.value.toLowerCase();
+      if (p === 'ipv6') return 6;
+      if (p === 'ip') return 4;
+    }
     if (m.key !== 'source' && m.key !== 'destination') continue;
     const v = m.value;
     const text = v.kind === 'string' ? v.value : v.kind === 'object' ? v.members.map((x) => (x.value.kind === 'string' ? x.value.value : '')).join(' ') : '';
@@ -127,6 +133,42 @@ function familyHint(item: JsonNode): Family | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * One entry written as a JSON object (the policy schema's entry form), on its own:
+ * `{"protocol": "ip", "source": "10.0.0.0/8", "dport": 80}`. The family is `family`, else what
+ * the addresses or an `ip`/`ipv6` protocol imply, else IPv4. Throws PolicyError.
+ */
+export function parseJsonEntry(text: string, opts: { family?: Family; file?: string } = {}): ParsedEntryLine {
+  const file = opts.file ?? '<entry>';
+  const problems = new Problems(file);
+  try {
+    const node = parseJsonWithPositions(text);
+    if (node.kind !== 'object') throw new Bad(node, 'a JSON entry is an object', '{"action": ..., "protocol": ..., "source": ..., ...}');
+    const family = opts.family ?? familyHint(node) ?? 4;
+    const e = entryOf(node, family, file);
+    if (e.sequence !== undefined) {
+      const seq = node.members.find((m) => m.key === 'sequence')!;
+      throw new Bad({ line: seq.keyLine, column: seq.keyColumn, text: '"sequence"' }, 'a sequence number is not part of a single entry', 'no "sequence"', 'POLICY_SYNTAX');
+    }
+    return { action: e.action, hasAction: node.members.some((m) => m.key === 'action'), selector: e.selector };
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) problems.add('POLICY_JSON_SYNTAX', e.message, e.line, e.column, e.token, e.expected);
+    else if (e instanceof Bad) problems.add(e.code, e.message, e.node.line, e.node.column, e.node.text, e.expected);
+    else throw e;
+    problems.throwIfAny();
+    throw e; // unreachable
+  }
+}
+
+/** The family a JSON entry object implies (an address, or protocol `ip`/`ipv6`), or undefined. */
+export function jsonEntryFamily(text: string): Family | undefined {
+  try {
+    return familyHint(parseJsonWithPositions(text));
+  } catch {
+    return undefined;
+  }
 }
 
 function entryOf(item: JsonNode, family: Family, file: string): { selector: Selector; action: Action; sequence?: number } {
@@ -279,7 +321,13 @@ function portsOf(v: JsonNode): PortSet {
     const p = port(v);
     return portSet([{ lo: p, hi: p }]);
   }
-  if (v.kind === 'array' && v.items.length > 0 && v.items[0]!.kind === 'array') return portSet(v.items.map(range));
+  if (v.kind === 'array' && v.items.length > 0 && v.items[0]!.kind === 'array') {
+    const set = portSet(v.items.map(range));
+    // Counted after merging overlapping and adjacent ranges: what the entry needs on the wire.
+    if (set.length > MAX_PORT_RANGES)
+      throw new Bad(v, `${set.length} separate port ranges; a TED proxy carries at most ${MAX_PORT_RANGES}`, `at most ${MAX_PORT_RANGES} ranges (split the entry)`, 'POLICY_TOO_MANY_PORT_RANGES');
+    return set;
+  }
   if (v.kind === 'array') return portSet([range(v)]);
   throw new Bad(v, 'bad port condition', 'N, [lo, hi] or [[lo, hi], ...]', 'POLICY_BAD_PORT');
 }

@@ -25,6 +25,12 @@ export class Problems {
     return this.list.length + this.dropped;
   }
 
+  /** Takes over every problem of `other` (its own overflow included). */
+  absorb(other: Problems): void {
+    for (const p of other.list) this.add(p.code, p.message, p.line, p.column, p.token, p.expected);
+    this.dropped += other.dropped;
+  }
+
   /** Throws one PolicyError carrying every problem, if there were any. */
   throwIfAny(): void {
     if (this.list.length === 0) return;

@@ -65,6 +65,11 @@ export function parseIPv6(text: string): bigint | undefined {
 export function formatIPv6(v: bigint): string {
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  return formatIPv6Groups(groups);
+}
+
+/** RFC 5952 text of eight 16-bit groups. */
+function formatIPv6Groups(groups: number[]): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -115,4 +120,41 @@ export function prefixLength(family: Family, care: bigint): number | undefined {
   const bits = family === 4 ? 32 : 128;
   for (let len = 0; len <= bits; len++) if (prefixMask(family, len) === care) return len;
   return undefined;
+}
+
+/** The address of `family` stored in network order at bytes[offset] (packet headers), as text. */
+export function formatAddressAt(bytes: Uint8Array, offset: number, family: Family): string {
+  if (family === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  const groups: number[] = [];
+  for (let k = 0; k < 16; k += 2) groups.push((bytes[offset + k]! << 8) | bytes[offset + k + 1]!);
+  return formatIPv6Groups(groups);
+}
+
+/** What kind of destination an address is (RFC 6890 special-purpose ranges that matter to a sender). */
+export type AddressScope = 'unicast' | 'unspecified' | 'loopback' | 'link-local' | 'multicast' | 'broadcast' | 'reserved' | 'v4-mapped';
+
+/**
+ * Whether a datagram to `v` reaches one host elsewhere: IPv4 0/8 (this network), 127/8, 169.254/16,
+ * 224/4, 255.255.255.255 and the rest of 240/4; IPv6 ::, ::1, fe80::/10, ff00::/8 and IPv4-mapped
+ * ::ffff:0:0/96 (never valid on the wire) are not unicast.
+ */
+export function addressScope(family: Family, v: bigint): AddressScope {
+  if (family === 4) {
+    const a = Number(v & 0xffffffffn) >>> 0;
+    const top = a >>> 24;
+    if (top === 0) return 'unspecified';
+    if (top === 127) return 'loopback';
+    if (a >>> 16 === 0xa9fe) return 'link-local';
+    if (top >= 224 && top < 240) return 'multicast';
+    if (a === 0xffffffff) return 'broadcast';
+    if (top >= 240) return 'reserved';
+    return 'unicast';
+  }
+  if (v === 0n) return 'unspecified';
+  if (v === 1n) return 'loopback';
+  const hi16 = Number(v >> 112n);
+  if (hi16 >>> 8 === 0xff) return 'multicast';
+  if ((hi16 & 0xffc0) === 0xfe80) return 'link-local';
+  if (v >> 32n === 0xffffn) return 'v4-mapped';
+  return 'unicast';
 }

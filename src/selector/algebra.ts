@@ -40,13 +40,26 @@ export function contains(s: Selector, t: Tuple): boolean {
   return t.hasPorts && portIn(s.sport, t.sport) && portIn(s.dport, t.dport);
 }
 
+/** The selectors an entry covers: several for an entry written with object groups, else the entry itself. */
+export function entrySelectors(e: Entry): readonly Selector[] {
+  return e.selectors ?? [e];
+}
+
+/** The first of the entry's selectors that covers the packet (what a responder answers with), or undefined. */
+export function selectorContaining(e: Entry, t: Tuple): Selector | undefined {
+  if (!e.selectors) return contains(e, t) ? e : undefined;
+  for (const s of e.selectors) if (contains(s, t)) return s;
+  return undefined;
+}
+
+/** Does the entry cover this packet (any of its selectors)? */
 export function matches(entry: Entry, t: Tuple): boolean {
-  return contains(entry, t);
+  return selectorContaining(entry, t) !== undefined;
 }
 
 /** 1-based ordinal of the first entry covering the tuple, 0 for none: the linear oracle. */
 export function firstMatch(entries: readonly Entry[], t: Tuple): number {
-  for (const e of entries) if (contains(e, t)) return e.ordinal;
+  for (const e of entries) if (matches(e, t)) return e.ordinal;
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // The data model every part of the project shares: what a policy entry (a proxy, a selector)
 // covers, and what a packet's 5-tuple is. The algebra over these lives in ./algebra.ts.
+import type { PolicyProblem } from '../errors.js';
 
 export type Family = 4 | 6;
 
@@ -39,10 +40,17 @@ export interface Selector {
 /** In a crypto ACL: permit = protect, deny = bypass. */
 export type Action = 'permit' | 'deny';
 
-/** One policy entry in evaluation order. */
+/**
+ * One policy entry in evaluation order. Usually one selector (the entry's own fields); an entry
+ * written with object groups covers the union of several, listed in `selectors` (the entry's own
+ * fields are then the first of them). Code that needs what an entry covers iterates
+ * `entrySelectors(e)` (./algebra.ts) rather than reading the fields.
+ */
 export interface Entry extends Selector {
   /** 1-based position in evaluation order; every result, counter and message names entries by it. */
   readonly ordinal: number;
+  /** Every selector of an entry that covers several (two or more); absent for a single selector. */
+  readonly selectors?: readonly Selector[];
   readonly action: Action;
   /** Cisco sequence number, when the source had one. */
   readonly sequence?: number;
@@ -56,6 +64,8 @@ export interface Policy {
   readonly name: string;
   readonly family: Family;
   readonly entries: readonly Entry[];
+  /** Warnings from reading it (a netmask where a wildcard belongs, other lists that could not be used, ...). */
+  readonly warnings?: readonly PolicyProblem[];
 }
 
 /**
@@ -73,6 +83,13 @@ export interface Tuple {
 }
 
 export const FULL_PORTS: PortSet = Object.freeze([Object.freeze({ lo: 0, hi: 65535 })]);
+
+/**
+ * Most port ranges one side of a selector may have: what a TED proxy carries on the wire
+ * (docs/wire-format.md). Policies are checked against it when they are read, so that every
+ * permit entry can be sent in a response.
+ */
+export const MAX_PORT_RANGES = 16;
 
 export function addressBits(family: Family): number {
   return family === 4 ? 32 : 128;

@@ -52,6 +52,8 @@ export function newCounters() {
     intersectEmptyDport: 0,
     /** Block 218: P is not inside the intersection. */
     packetOutsideIntersection: 0,
+    /** Tunnels whose proxy was narrowed around P's destination (discovery.destinationPrefix4/6). */
+    proxiesNarrowed: 0,
     holdDownsStarted: 0,
     tunnelsNegotiated: 0,
     tunnelsEstablished: 0,
@@ -73,17 +75,34 @@ export function newCounters() {
     probeDestinationMismatch: 0,
     probeNoEntry: 0,
     probeDenied: 0,
+    /** Over the initiator address's answer budget. */
     probeRateLimited: 0,
+    /** Over the budget of the initiator's prefix (rateLimit.prefixLength4/6). */
+    probePrefixLimited: 0,
+    /** Over the gateway's total answer budget. */
+    probeGlobalLimited: 0,
+    /** The ID (where the answer would go) is not a unicast host elsewhere: unspecified, loopback, link-local, multicast, broadcast, class E, IPv4-mapped. */
+    probeIdNotUnicast: 0,
+    /** The ID is our own address. */
+    probeIdOwn: 0,
+    /** The answer would be larger on the wire than the probe (an unpadded probe): not answered, so nothing is amplified. */
+    probeTooSmall: 0,
     probeNotResponder: 0,
     /** Datagrams that are neither a probe nor a response (other exchanges, other protocols). */
     datagramsIgnored: 0,
     /** transport.send threw (it should not): the datagram is treated as lost. */
     transportErrors: 0,
+    /** A datagram whose handling failed unexpectedly (a bug): dropped and counted, receive() does not throw. */
+    receiveErrors: 0,
 
     // bounds (refuse and count)
     refusedTunnels: 0,
     refusedPending: 0,
     refusedHoldDowns: 0,
+    /** No probe: the packet's source host already holds limits.maxPendingPerSource, or the table's reserve is for other hosts. */
+    refusedPendingSource: 0,
+    /** No hold-down recorded: the source host already caused limits.maxHoldDownsPerSource, or the table's reserve is for other hosts. */
+    refusedHoldDownsSource: 0,
   };
 }
 

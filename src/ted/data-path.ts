@@ -8,6 +8,7 @@ import { TedError } from '../errors.js';
 import type { Entry, Tuple } from '../selector/types.js';
 import type { GatewayContext } from './context.js';
 import type { FlowCache } from './flow-cache.js';
+import { NEG_HELD, NEG_PROBING, type NegativeCache } from './negative-cache.js';
 import { PERMIT, type PolicyView } from './policy-view.js';
 import { STAT_ID, STAT_LAST_USED, STAT_PACKETS, STAT_WORDS, type TunnelTable } from './tunnels.js';
 import type { VerdictCode, Verdicts } from './types.js';
@@ -29,6 +30,8 @@ export class DataPath {
     private readonly table: TunnelTable,
     /** The initiator's trigger; undefined on a gateway that does not initiate. */
     private readonly onMiss: MissHandler | undefined,
+    /** The initiator's pending and held-down destinations per entry (a cache of them). */
+    private readonly negative: NegativeCache | undefined,
   ) {
     this.out = verdictBuffers(256);
   }
@@ -123,51 +126,55 @@ export class DataPath {
     return out;
   }
 
-  /** A protected packet the flow cache does not know: look for a covering tunnel of its entry. */
+  /**
+   * A protected packet the flow cache does not know: the tunnel index for its entry (one bucket
+   * per distinct destination mask), then the initiator's negative results, then the initiator.
+   */
   private miss(batch: TupleBatch, i: number, o: number, ports: number, pf: number, now: number): void {
     const out = this.out;
-    const list = this.table.forEntry(o);
-    let negotiating = false;
+    const table = this.table;
+    const f = batch.family[i]!;
     let tuple: Tuple | undefined;
-    if (list) {
-      const f = batch.family[i]!;
-      const hasPorts = (batch.flags[i]! & FLAG_HAS_PORTS) !== 0;
-      if (f === 6) tuple = batch.get(i)!;
-      for (const t of list) {
-        const hit =
-          f === 4 ? t.matches4(batch.src[i]!, batch.dst[i]!, batch.sport[i]!, batch.dport[i]!, batch.proto[i]!, hasPorts) : t.matches(tuple!);
-        if (!hit) continue;
-        if (t.state !== 'established') {
-          negotiating = true;
-          continue;
-        }
-        if (f === 4) this.cache.set4(batch.src[i]!, batch.dst[i]!, ports, pf, t.slot);
-        else this.cache.set6(batch.src6, batch.dst6, i * 4, ports, pf, t.slot);
-        out.verdict[i] = FORWARD;
-        out.tunnel[i] = t.id;
-        const k = t.slot * STAT_WORDS;
-        this.table.stats[k + STAT_LAST_USED] = now;
-        this.table.stats[k + STAT_PACKETS]!++;
-        return;
-      }
+    let t;
+    if (f === 4) t = table.lookup4(o, batch.src[i]!, batch.dst[i]!, batch.sport[i]!, batch.dport[i]!, batch.proto[i]!, (batch.flags[i]! & FLAG_HAS_PORTS) !== 0);
+    else t = table.lookup(o, (tuple = batch.get(i)!));
+    if (t) {
+      if (f === 4) this.cache.set4(batch.src[i]!, batch.dst[i]!, ports, pf, t.slot);
+      else this.cache.set6(batch.src6, batch.dst6, i * 4, ports, pf, t.slot);
+      out.verdict[i] = FORWARD;
+      out.tunnel[i] = t.id;
+      const k = t.slot * STAT_WORDS;
+      table.stats[k + STAT_LAST_USED] = now;
+      table.stats[k + STAT_PACKETS]!++;
+      return;
     }
     const { ctx } = this;
     const c = ctx.counters;
     out.verdict[i] = DROP;
     out.tunnel[i] = 0;
     c.dropped++;
-    tuple ??= batch.get(i)!;
-    if (negotiating) {
+    if (table.negotiating) {
       c.dropsWhileNegotiating++;
-      if (ctx.observed) ctx.emit({ type: 'drop', tuple, entry: o, reason: 'negotiating' });
+      if (ctx.observed) ctx.emit({ type: 'drop', tuple: (tuple ??= batch.get(i)!), entry: o, reason: 'negotiating' });
       return;
     }
     if (!this.onMiss) {
       c.dropsNotInitiator++;
-      if (ctx.observed) ctx.emit({ type: 'drop', tuple, entry: o, reason: 'not-initiator' });
+      if (ctx.observed) ctx.emit({ type: 'drop', tuple: (tuple ??= batch.get(i)!), entry: o, reason: 'not-initiator' });
       return;
     }
-    this.onMiss(this.view.entries[o]!, tuple);
+    const neg = this.negative ? (f === 4 ? this.negative.get4(o, batch.dst[i]!, now) : this.negative.get6(o, batch.dst6, i * 4, now)) : 0;
+    if (neg === NEG_PROBING) {
+      c.dropsWhileProbing++;
+      if (ctx.observed) ctx.emit({ type: 'drop', tuple: (tuple ??= batch.get(i)!), entry: o, reason: 'probing' });
+      return;
+    }
+    if (neg === NEG_HELD) {
+      c.dropsHeldDown++;
+      if (ctx.observed) ctx.emit({ type: 'drop', tuple: (tuple ??= batch.get(i)!), entry: o, reason: 'held-down' });
+      return;
+    }
+    this.onMiss(this.view.entries[o]!, (tuple ??= batch.get(i)!));
   }
 }
 

@@ -9,7 +9,7 @@ import { DecodeError, TedError } from '../errors.js';
 import type { TedIdentity } from '../ike/ted-types.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
 import { parseAnyAddress } from '../selector/address.js';
-import type { Family, Policy, Selector, Tuple } from '../selector/types.js';
+import { MAX_PORT_RANGES, type Family, type Policy, type Selector, type Tuple } from '../selector/types.js';
 import type { InboundDatagram } from '../transport/types.js';
 import { IKE_PORT } from '../transport/types.js';
 import { systemClock } from './clock.js';
@@ -27,7 +27,8 @@ import { TunnelLifecycle } from './lifecycle.js';
 import { PolicyView } from './policy-view.js';
 import { checkProposal, Responder, type ProposalCheck } from './responder.js';
 import { TunnelTable } from './tunnels.js';
-import { resolveSection, type Limits, type RateLimit, type Timers } from './settings.js';
+import { NegativeCache } from './negative-cache.js';
+import { resolveSection, type Discovery, type Limits, type RateLimit, type Timers } from './settings.js';
 import type { GatewayOptions, HoldDownInfo, PendingInfo, Role, TunnelInfo, VerdictCode, Verdicts } from './types.js';
 import type { DecodedTed } from './wire.js';
 
@@ -41,6 +42,16 @@ function toIdentity(a: TedIdentity | string): TedIdentity {
   return { family: p.family, address: p.value };
 }
 
+/** Every permit entry must fit a TED response (at most MAX_PORT_RANGES port ranges a side), or the responder could not answer for it. */
+function checkWireable(view: PolicyView): void {
+  for (const e of view.policy.entries) {
+    if (e.action !== 'permit') continue;
+    const n = Math.max(e.sport.length, e.dport.length);
+    if (n > MAX_PORT_RANGES)
+      throw new TedError('TED_BAD_POLICY', `entry ${e.ordinal}: ${n} port ranges on one side; a TED response carries at most ${MAX_PORT_RANGES} (split the entry)`);
+  }
+}
+
 export class Gateway {
   readonly role: Role;
   readonly policy: Policy;
@@ -50,6 +61,7 @@ export class Gateway {
   readonly limits: Limits;
   readonly timers: Timers;
   readonly rateLimit: RateLimit;
+  readonly discovery: Discovery;
   readonly tedVersion: 2 | 3;
   /** Classifier and intersection engine (undefined: the default, TED_ENGINE or wasm). */
   readonly engine: EngineName | undefined;
@@ -76,6 +88,7 @@ export class Gateway {
     this.limits = resolveSection('limits', opts.limits);
     this.timers = resolveSection('timers', opts.timers);
     this.rateLimit = resolveSection('rateLimit', opts.rateLimit);
+    this.discovery = resolveSection('discovery', opts.discovery);
     if (this.timers.tunnelIdleMs > this.timers.tunnelLifetimeMs)
       throw new TedError('TED_BAD_SETTING', `timers.tunnelIdleMs: must not exceed timers.tunnelLifetimeMs (${this.timers.tunnelLifetimeMs})`);
     this.tedVersion = opts.tedVersion ?? 3;
@@ -94,14 +107,24 @@ export class Gateway {
     }));
     this.counters = ctx.counters;
     const view = new PolicyView(opts.policy);
+    checkWireable(view);
     const table = new TunnelTable(this.limits.maxTunnels);
-    this.cache = new FlowCache(this.limits.flowCacheEntries);
-    this.holds = new HoldDowns(ctx, this.limits.maxHoldDowns, this.timers.holdDownMs);
+    this.cache = new FlowCache(this.limits.flowCacheEntries, undefined, this.limits.maxTunnels);
+    const negative = opts.role !== 'responder' ? new NegativeCache(Math.min(1 << 16, 2 * (this.limits.maxPendingProbes + this.limits.maxHoldDowns))) : undefined;
+    this.holds = new HoldDowns(ctx, {
+      max: this.limits.maxHoldDowns,
+      durationMs: this.timers.holdDownMs,
+      perSource: this.limits.maxHoldDownsPerSource,
+      reservePercent: this.limits.sourceReservePercent,
+      ...(negative ? { negative } : {}),
+    });
     this.lifecycle = new TunnelLifecycle(ctx, table, this.cache, opts.handoff ?? new RecordingHandoff(opts.log), this.holds, this.timers, this.tedVersion);
     if (opts.role !== 'responder')
       this.initiator = new Initiator(ctx, view, this.lifecycle, this.holds, {
         limits: this.limits,
         timers: this.timers,
+        discovery: this.discovery,
+        negative: negative!,
         tedVersion: this.tedVersion,
         checkResponseSource: opts.checkResponseSource ?? true,
         engine: this.engine,
@@ -109,7 +132,7 @@ export class Gateway {
       });
     if (opts.role !== 'initiator') this.responder = new Responder(ctx, view, this.classifier, new ResponderCookies(opts.secret ?? randomSecret()), this.rateLimit);
     const initiator = this.initiator;
-    this.dataPath = new DataPath(ctx, view, this.classifier, this.cache, table, initiator && ((e, t) => initiator.trigger(e, t)));
+    this.dataPath = new DataPath(ctx, view, this.classifier, this.cache, table, initiator && ((e, t) => initiator.trigger(e, t)), negative);
     opts.transport.onDatagram((d) => this.receive(d));
   }
 
@@ -138,6 +161,16 @@ export class Gateway {
   /** Handles one datagram from the transport (also callable directly). Never throws. */
   receive(d: InboundDatagram): void {
     if (this.closed) return;
+    try {
+      this.dispatch(d);
+    } catch {
+      // A bug, not the datagram's fault (bad input is counted by name below): the datagram is
+      // dropped and counted, and the transport's event source keeps running.
+      this.counters.receiveErrors++;
+    }
+  }
+
+  private dispatch(d: InboundDatagram): void {
     const c = this.counters;
     const bytes = d.payload;
     // Exchange type sits at offset 18 of the ISAKMP header: peek at it so that a message whose

@@ -2,13 +2,22 @@
 // destination) unless one is pending or the destination is held down; the probe is retransmitted
 // with backoff and given up after the last try (hold-down). A response is validated (message ID,
 // known cookie, non-zero responder cookie, source = its ID), its proxy mirrored and intersected
-// with our entry, P checked to lie inside, and the result handed to the tunnel lifecycle.
+// with our entry, P checked to lie inside, optionally narrowed around P's destination
+// (discovery.destinationPrefix4/6), and the result handed to the tunnel lifecycle, which makes it
+// ESTABLISHED only when the handoff (IKE, authenticating the peer) says so.
+//
+// Probes are padded to the largest response the protocol allows (a responder does not answer a
+// probe smaller than its answer), and each source host may hold only its share of the pending
+// probes (limits.maxPendingPerSource, with a reserve for hosts that hold none), so one host
+// storming new destinations cannot keep everyone else's discoveries refused.
 import type { EngineName } from '../classify/types.js';
+import { answerPadding } from '../ike/ted.js';
 import type { TedProbe, TedSummary } from '../ike/ted-types.js';
+import { prefixMask } from '../selector/address.js';
 import { SUMMARY_PORT_PROTOCOLS as PORT_PROTOCOLS, TED_VERSION } from '../ike/ted-types.js';
 import type { Field } from '../selector/algebra.js';
 import { contains, mirror } from '../selector/algebra.js';
-import type { Entry, Selector, Tuple } from '../selector/types.js';
+import type { Entry, Family, Selector, Tuple } from '../selector/types.js';
 import { FULL_PORTS } from '../selector/types.js';
 import type { InboundDatagram } from '../transport/types.js';
 import type { GatewayContext } from './context.js';
@@ -17,9 +26,11 @@ import type { CounterName } from './counters.js';
 import { intersectOne } from './engines.js';
 import type { HoldDowns } from './hold-downs.js';
 import type { TunnelLifecycle } from './lifecycle.js';
+import { NEG_HELD, NEG_PROBING, type NegativeCache } from './negative-cache.js';
 import type { PolicyView } from './policy-view.js';
 import type { Deadline } from './scheduler.js';
-import type { Limits, Timers } from './settings.js';
+import type { Discovery, Limits, Timers } from './settings.js';
+import { SourceQuota } from './source-quota.js';
 import type { PendingInfo } from './types.js';
 import type { DecodedTed } from './wire.js';
 
@@ -48,6 +59,9 @@ const EMPTY_COUNTER: Record<Field, CounterName> = {
 export interface InitiatorOptions {
   readonly limits: Limits;
   readonly timers: Timers;
+  readonly discovery: Discovery;
+  /** Shared with the data path, which drops packets of pending and held-down destinations through it. */
+  readonly negative: NegativeCache;
   readonly tedVersion: 2 | 3;
   /** Require a response's IP source to equal the responder's ID address. */
   readonly checkResponseSource: boolean;
@@ -59,6 +73,7 @@ export class Initiator {
   private readonly pendingByKey = new Map<string, Pending>();
   private readonly pendingByCookie = new Map<bigint, Pending>();
   private readonly cookies: CookieSource;
+  private readonly quota: SourceQuota;
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -68,6 +83,7 @@ export class Initiator {
     private readonly opts: InitiatorOptions,
   ) {
     this.cookies = new CookieSource(opts.random);
+    this.quota = new SourceQuota(opts.limits.maxPendingPerSource, opts.limits.maxPendingProbes, opts.limits.sourceReservePercent);
   }
 
   get pendingCount(): number {
@@ -83,15 +99,19 @@ export class Initiator {
   trigger(entry: Entry, t: Tuple): void {
     const { ctx } = this;
     const c = ctx.counters;
+    const { negative } = this.opts;
     const key = `${entry.ordinal}/${t.family}/${t.dst}`;
     if (this.pendingByKey.has(key)) {
       c.dropsWhileProbing++;
+      negative.set(entry.ordinal, t.family, t.dst, NEG_PROBING);
       if (ctx.observed) ctx.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'probing' });
       return;
     }
     const now = ctx.now();
-    if (this.holds.active(t.family, t.dst, now)) {
+    const hold = this.holds.active(t.family, t.dst, now);
+    if (hold) {
       c.dropsHeldDown++;
+      negative.set(entry.ordinal, t.family, t.dst, NEG_HELD, hold.until);
       if (ctx.observed) ctx.emit({ type: 'drop', tuple: t, entry: entry.ordinal, reason: 'held-down' });
       return;
     }
@@ -99,6 +119,11 @@ export class Initiator {
     if (this.pendingByKey.size >= this.opts.limits.maxPendingProbes) {
       c.refusedPending++;
       if (ctx.observed) ctx.emit({ type: 'probe-refused', entry: entry.ordinal, reason: 'pending-full' });
+      return;
+    }
+    if (!this.quota.admits(t.family, t.src, this.pendingByKey.size)) {
+      c.refusedPendingSource++;
+      if (ctx.observed) ctx.emit({ type: 'probe-refused', entry: entry.ordinal, reason: 'source-quota' });
       return;
     }
     let icookie = this.cookies.next();
@@ -113,10 +138,15 @@ export class Initiator {
       sport: hasPorts ? t.sport : 0,
       dport: hasPorts ? t.dport : 0,
     };
-    const probe: TedProbe = { icookie, capabilities: ctx.capabilities, id: ctx.localAddress, summary };
+    const bare: TedProbe = { icookie, capabilities: ctx.capabilities, id: ctx.localAddress, summary };
+    // As large on the wire as any answer: a responder answers nothing smaller (no amplification).
+    const padding = answerPadding(bare);
+    const probe: TedProbe = padding === undefined ? bare : { ...bare, padding };
     const p: Pending = { key, icookie, entry, tuple: t, summary, bytes: ctx.wire.encodeProbe(probe), startedAt: now, tries: 0, nextAt: now, deadline: undefined };
     this.pendingByKey.set(key, p);
     this.pendingByCookie.set(icookie, p);
+    this.quota.add(t.family, t.src);
+    negative.set(entry.ordinal, t.family, t.dst, NEG_PROBING);
     c.probesStarted++;
     this.transmit(p);
   }
@@ -157,19 +187,35 @@ export class Initiator {
     ctx.counters.probesGivenUp++;
     ctx.counters.cipsNumTEDFailures++;
     if (ctx.observed) ctx.emit({ type: 'probe-gave-up', icookie: p.icookie, entry: p.entry.ordinal, destination: p.tuple.dst, tries: p.tries });
-    this.holds.start(p.tuple.family, p.tuple.dst, 'no-response');
+    this.holds.start(p.tuple.family, p.tuple.dst, 'no-response', p.tuple.src);
   }
 
   private dropPending(p: Pending): void {
+    if (this.pendingByKey.get(p.key) !== p) return;
     this.pendingByKey.delete(p.key);
     this.pendingByCookie.delete(p.icookie);
+    this.quota.remove(p.tuple.family, p.tuple.src);
+    this.opts.negative.delete(p.entry.ordinal, p.tuple.family, p.tuple.dst);
     this.ctx.scheduler.cancel(p.deadline);
     p.deadline = undefined;
   }
 
   private fail(p: Pending, reason: string): void {
     this.ctx.counters.cipsNumTEDFailures++;
-    this.holds.start(p.tuple.family, p.tuple.dst, reason);
+    this.holds.start(p.tuple.family, p.tuple.dst, reason, p.tuple.src);
+  }
+
+  /**
+   * The proxy narrowed to at most `discovery.destinationPrefix4/6` around P's destination (P lies
+   * inside both, so the result is never empty); the proxy itself when no limit is set.
+   */
+  private narrowed(result: Selector, p: Tuple): Selector {
+    const len = p.family === 4 ? this.opts.discovery.destinationPrefix4 : this.opts.discovery.destinationPrefix6;
+    if (len === 0) return result;
+    const care = prefixMask(p.family as Family, len);
+    if ((result.dst.care | care) === result.dst.care) return result; // already as narrow
+    const x = intersectOne(result, { family: p.family, protocol: 0, src: { value: 0n, care: 0n }, dst: { value: p.dst & care, care }, sport: FULL_PORTS, dport: FULL_PORTS }, this.opts.engine);
+    return x.empty ? result : x.selector;
   }
 
   /** Block 214-218: a response arrived. */
@@ -191,8 +237,9 @@ export class Initiator {
     this.dropPending(p);
     if (ctx.observed) ctx.emit({ type: 'response-received', icookie: r.icookie, rcookie: r.rcookie, peer: r.id, proxy: r.proxy });
 
-    // Our orientation: the responder's ACL describes traffic from its side to ours.
-    const ours = this.view.selectors[p.entry.ordinal]!;
+    // Our orientation: the responder's ACL describes traffic from its side to ours. Of an entry
+    // written with object groups, the selector that holds P is ours.
+    const ours = this.view.selectorFor(p.entry.ordinal, p.tuple);
     const theirs = mirror(r.proxy);
     let result: Selector | undefined;
     let emptyField: Field | undefined;
@@ -216,11 +263,13 @@ export class Initiator {
       c.packetOutsideIntersection++;
       return this.fail(p, 'packet-outside');
     }
-    if (this.lifecycle.existing(p.entry.ordinal, r.id, result)) {
+    const proxy = this.narrowed(result, p.tuple);
+    if (proxy !== result) c.proxiesNarrowed++;
+    if (this.lifecycle.existing(p.entry.ordinal, r.id, proxy)) {
       c.tunnelsReused++;
       return;
     }
-    const opened = this.lifecycle.open({ entry: p.entry.ordinal, peer: r.id, proxy: result, icookie: p.icookie, rcookie: r.rcookie, trigger: p.tuple });
+    const opened = this.lifecycle.open({ entry: p.entry.ordinal, peer: r.id, proxy, icookie: p.icookie, rcookie: r.rcookie, trigger: p.tuple });
     if (!opened) this.fail(p, 'tunnel-table-full');
   }
 

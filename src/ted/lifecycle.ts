@@ -1,9 +1,8 @@
 // The tunnel lifecycle (FIG. 2 block 218 onwards): a negotiated tunnel enters the table, is handed
 // to IKE (the Handoff), becomes ESTABLISHED when the handoff says so, and leaves the table at the
 // end of its lifetime, when idle, when the handoff fails or reports it down, or on request. A
-// tunnel going away empties the flow cache so no cached flow names it.
+// tunnel going away invalidates its own flows in the flow cache (its slot's generation), no others.
 import type { TedIdentity } from '../ike/ted-types.js';
-import { equalSelectors } from '../selector/algebra.js';
 import type { Selector, Tuple } from '../selector/types.js';
 import type { GatewayContext } from './context.js';
 import type { FlowCache } from './flow-cache.js';
@@ -36,7 +35,7 @@ export class TunnelLifecycle implements HandoffSink {
 
   /** A tunnel of `entry` to the same peer with the same proxy, if one exists. */
   existing(entry: number, peer: TedIdentity, proxy: Selector): Tunnel | undefined {
-    return this.table.forEntry(entry)?.find((t) => t.peer.family === peer.family && t.peer.address === peer.address && equalSelectors(t.proxy, proxy));
+    return this.table.findSame(entry, peer, proxy);
   }
 
   /**
@@ -95,14 +94,14 @@ export class TunnelLifecycle implements HandoffSink {
     c.handoffFailures++;
     c.cipsNumTEDFailures++;
     this.remove(t, 'handoff-failed');
-    this.holds.start(t.trigger.family, t.trigger.dst, 'handoff-failed');
+    this.holds.start(t.trigger.family, t.trigger.dst, 'handoff-failed', t.trigger.src);
   }
 
   /** HandoffSink: IKE reports the tunnel's SAs gone; packets DROP again and rediscover after a hold-down. */
   tunnelDown(id: number, reason: TeardownReason = 'ike-down'): boolean {
     const t = this.table.get(id);
     if (!t || !this.remove(t, reason)) return false;
-    this.holds.start(t.trigger.family, t.trigger.dst, reason);
+    this.holds.start(t.trigger.family, t.trigger.dst, reason, t.trigger.src);
     return true;
   }
 
@@ -121,7 +120,7 @@ export class TunnelLifecycle implements HandoffSink {
     const c = ctx.counters;
     ctx.scheduler.cancel(t.lifetimeDeadline);
     ctx.scheduler.cancel(t.idleDeadline);
-    this.cache.invalidate();
+    this.cache.invalidateValue(t.slot); // only this tunnel's flows
     c.flowCacheInvalidations++;
     if (reason === 'lifetime') c.tunnelsExpired++;
     else if (reason === 'idle') c.tunnelsIdle++;

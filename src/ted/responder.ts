@@ -1,19 +1,29 @@
 // The responder (FIG. 2, the far end): a probe is validated (message ID, cookies, family, the
 // datagram's destination = the summary's), its mirrored summary classified against our ACL, and
-// a permitted one answered with the whole entry's proxy, rate-limited per initiator. Stateless:
-// the responder cookie is a keyed hash of the probe, nothing is stored per probe.
+// a permitted one answered with the whole entry's proxy. Stateless: the responder cookie is a
+// keyed hash of the probe, nothing is stored per probe.
+//
+// Anyone can send a probe with any ID, and the answer goes to that ID: the responder is a
+// reflector by design. It answers only IDs that are a unicast host elsewhere (not unspecified,
+// loopback, link-local, multicast, broadcast, class E, IPv4-mapped, nor our own address), only
+// when the answer is no larger on the wire than the probe (no amplification: our initiators pad
+// their probes to the largest answer), and only within three budgets taken together: per
+// initiator address, per initiator prefix (/24, /56) and for the whole gateway.
 import { FLAG_HAS_PORTS, type TupleBatch } from '../classify/batch.js';
 import type { Classifier } from '../classify/types.js';
 import type { TedResponse, TedSummary } from '../ike/ted-types.js';
 import { SUMMARY_PORT_PROTOCOLS as PORT_PROTOCOLS } from '../ike/ted-types.js';
-import { intersect, isSubset, mirror } from '../selector/algebra.js';
-import type { Policy, Selector } from '../selector/types.js';
+import { datagramOverhead } from '../ike/ted.js';
+import type { TedIdentity } from '../ike/ted-types.js';
+import { addressScope } from '../selector/address.js';
+import { entrySelectors, intersect, isSubset, mirror } from '../selector/algebra.js';
+import type { Policy, Selector, Tuple } from '../selector/types.js';
 import type { InboundDatagram } from '../transport/types.js';
 import type { GatewayContext } from './context.js';
 import { ResponderCookies } from './cookies.js';
 import type { CounterName } from './counters.js';
 import type { PolicyView } from './policy-view.js';
-import { RateLimiter } from './rate-limit.js';
+import { ANSWER_GLOBAL_LIMITED, ANSWER_INITIATOR_LIMITED, ANSWER_OK, ANSWER_PREFIX_LIMITED, AnswerBudget } from './rate-limit.js';
 import type { RateLimit } from './settings.js';
 import type { DecodedTed } from './wire.js';
 
@@ -26,8 +36,10 @@ export interface ProposalCheck {
 }
 
 export class Responder {
-  private readonly rate: RateLimiter;
-  private readonly templates: (Uint8Array | undefined)[] = [];
+  private readonly budget: AnswerBudget;
+  /** A responder on a loopback address answers loopback IDs (a one-host lab: nothing leaves the host). */
+  private readonly loopbackOk: boolean;
+  private readonly templates: (Uint8Array | undefined)[][] = [];
   /** Responses are encoded here (the transport copies what it keeps). */
   private readonly scratch = new Uint8Array(2048);
   private probeBatch: TupleBatch | undefined;
@@ -40,12 +52,28 @@ export class Responder {
     private readonly cookies: ResponderCookies,
     rateLimit: RateLimit,
   ) {
-    this.rate = new RateLimiter({ perSecond: rateLimit.responsesPerSecond, burst: rateLimit.burst, maxInitiators: rateLimit.maxInitiators });
+    this.budget = new AnswerBudget({
+      perInitiator: { perSecond: rateLimit.responsesPerSecond, burst: rateLimit.burst },
+      perPrefix: { perSecond: rateLimit.prefixResponsesPerSecond, burst: rateLimit.prefixBurst },
+      global: { perSecond: rateLimit.globalResponsesPerSecond, burst: rateLimit.globalBurst },
+      prefix4: rateLimit.prefixLength4,
+      prefix6: rateLimit.prefixLength6,
+      slots: rateLimit.maxInitiators,
+    });
+    this.loopbackOk = addressScope(ctx.localAddress.family, ctx.localAddress.address) === 'loopback';
   }
 
-  /** Initiators the rate limiter tracks. */
+  /** Buckets of the answer budgets in use (bounded by rateLimit.maxInitiators per table). */
   get rateEntries(): number {
-    return this.rate.size;
+    return Math.max(this.budget.initiators.used, this.budget.prefixes.used);
+  }
+
+  /** Why an answer to `id` would not reach one host elsewhere (undefined: it would). */
+  private refusedId(id: TedIdentity): string | undefined {
+    const scope = addressScope(id.family, id.address);
+    if (scope !== 'unicast' && !(scope === 'loopback' && this.loopbackOk)) return scope;
+    if (id.address === this.ctx.localAddress.address) return 'own';
+    return undefined;
   }
 
   private ignore(counter: CounterName, reason: string, icookie: bigint): void {
@@ -63,15 +91,24 @@ export class Responder {
     const s = probe.summary;
     if (s.family !== this.view.policy.family || probe.id.family !== ctx.localAddress.family) return this.ignore('probeFamilyMismatch', 'family', m.icookie);
     if (d.dstKnown && (d.family !== s.family || d.dst !== s.dst)) return this.ignore('probeDestinationMismatch', 'destination-not-summary', m.icookie);
+    const badId = this.refusedId(probe.id);
+    if (badId) return this.ignore(badId === 'own' ? 'probeIdOwn' : 'probeIdNotUnicast', `id-${badId}`, m.icookie);
     if (ctx.observed) ctx.emit({ type: 'probe-received', icookie: probe.icookie, from: probe.id, summary: s });
     const o = this.classifyMirrored(s);
     if (o === 0) return this.ignore('probeNoEntry', 'no-entry', m.icookie);
     if (!this.view.permits(o)) return this.ignore('probeDenied', 'denied', m.icookie);
-    const rateKey = probe.id.family === 6 ? probe.id.address | (1n << 128n) : probe.id.address;
-    if (!this.rate.take(rateKey, ctx.now())) return this.ignore('probeRateLimited', 'rate-limited', m.icookie);
     // The response differs between probes only in its two cookies (the ISAKMP header's first 16
     // bytes): copy the entry's encoded template and write them in.
-    const tpl = this.template(o);
+    // An entry written with object groups answers with its selector that holds the packet.
+    const k = this.view.members[o] ? this.view.memberIndex(o, mirroredTuple(s)) : 0;
+    const tpl = this.template(o, k);
+    if (tpl.length + datagramOverhead(probe.id.family) > d.payload.length + datagramOverhead(d.family)) return this.ignore('probeTooSmall', 'smaller-than-answer', m.icookie);
+    const verdict = probe.id.family === 4 ? this.budget.take4(Number(probe.id.address) >>> 0, ctx.now()) : this.budget.take(6, probe.id.address, ctx.now());
+    if (verdict !== ANSWER_OK) {
+      if (verdict === ANSWER_INITIATOR_LIMITED) return this.ignore('probeRateLimited', 'rate-limited', m.icookie);
+      if (verdict === ANSWER_PREFIX_LIMITED) return this.ignore('probePrefixLimited', 'prefix-rate-limited', m.icookie);
+      if (verdict === ANSWER_GLOBAL_LIMITED) return this.ignore('probeGlobalLimited', 'global-rate-limited', m.icookie);
+    }
     const bytes = tpl.length <= this.scratch.length ? this.scratch.subarray(0, tpl.length) : new Uint8Array(tpl.length);
     bytes.set(tpl);
     const wire = d.payload;
@@ -81,7 +118,7 @@ export class Responder {
     c.responsesSent++;
     if (ctx.observed) {
       const rcookie = new DataView(bytes.buffer, bytes.byteOffset + 8, 8).getBigUint64(0);
-      ctx.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy: this.view.selectors[o]!, to: probe.id, src: ctx.localAddress.address, sport: ctx.localPort, dport: ctx.peerPort, bytes });
+      ctx.emit({ type: 'response-sent', icookie: probe.icookie, rcookie, entry: o, proxy: this.proxy(o, k), to: probe.id, src: ctx.localAddress.address, sport: ctx.localPort, dport: ctx.peerPort, bytes });
     }
   }
 
@@ -94,8 +131,8 @@ export class Responder {
       b.count = 0;
       this.classifier.classify(b, this.oneResult);
     }
-    const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
     if (s.family === 4) {
+      const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
       b.family[0] = 4;
       b.proto[0] = s.protocol;
       b.flags[0] = hasPorts ? FLAG_HAS_PORTS : 0;
@@ -103,19 +140,24 @@ export class Responder {
       b.dst[0] = Number(s.src);
       b.sport[0] = s.dport;
       b.dport[0] = s.sport;
-    } else b.set(0, { family: s.family, protocol: s.protocol, src: s.dst, dst: s.src, sport: s.dport, dport: s.sport, hasPorts });
+    } else b.set(0, mirroredTuple(s));
     b.count = 1;
     this.classifier.classify(b, b.results);
     return b.results[0]!;
   }
 
-  /** The encoded response for entry `o` with placeholder cookies (made once per entry). */
-  private template(o: number): Uint8Array {
-    let t = this.templates[o];
+  private proxy(o: number, k: number): Selector {
+    return this.view.members[o]?.[k] ?? this.view.selectors[o]!;
+  }
+
+  /** The encoded response for selector `k` of entry `o` with placeholder cookies (made once each). */
+  private template(o: number, k: number): Uint8Array {
+    const perEntry = (this.templates[o] ??= []);
+    let t = perEntry[k];
     if (!t) {
-      const r: TedResponse = { icookie: 1n, rcookie: 1n, capabilities: this.ctx.capabilities, id: this.ctx.localAddress, proxy: this.view.selectors[o]! };
+      const r: TedResponse = { icookie: 1n, rcookie: 1n, capabilities: this.ctx.capabilities, id: this.ctx.localAddress, proxy: this.proxy(o, k) };
       t = this.ctx.wire.encodeResponse(r);
-      this.templates[o] = t;
+      perEntry[k] = t;
     }
     return t;
   }
@@ -132,8 +174,16 @@ export function checkProposal(policy: Policy, proxy: Selector): ProposalCheck {
   let overlap = 0;
   for (const e of policy.entries) {
     if (e.action !== 'permit') continue;
-    if (isSubset(ours, e)) return { accepted: true, entry: e.ordinal, reason: 'accepted' };
-    if (!overlap && !intersect(e, ours).empty) overlap = e.ordinal;
+    // An entry written with object groups: one of its selectors must hold the whole proposal.
+    const members = entrySelectors(e);
+    if (members.some((s) => isSubset(ours, s))) return { accepted: true, entry: e.ordinal, reason: 'accepted' };
+    if (!overlap && members.some((s) => !intersect(s, ours).empty)) overlap = e.ordinal;
   }
   return overlap ? { accepted: false, entry: overlap, reason: 'not-subset' } : { accepted: false, entry: 0, reason: 'no-entry' };
+}
+
+/** The packet a summary describes, seen from our side (the responder's ACL runs from us to them). */
+function mirroredTuple(s: TedSummary): Tuple {
+  const hasPorts = PORT_PROTOCOLS.has(s.protocol) && (s.sport !== 0 || s.dport !== 0);
+  return { family: s.family, protocol: s.protocol, src: s.dst, dst: s.src, sport: s.dport, dport: s.sport, hasPorts };
 }

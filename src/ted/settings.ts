@@ -18,6 +18,8 @@ export interface SettingSpec {
   readonly description: string;
   /** Names this setting had before (daemon configuration keys, still read with a warning). */
   readonly formerly?: readonly string[];
+  /** A setting of the daemon (configuration file only), not of the gateway API. */
+  readonly daemonOnly?: boolean;
 }
 
 export const SETTINGS = {
@@ -100,6 +102,27 @@ export const SETTINGS = {
       description: 'IPv4 flows in the flow cache in front of the tunnel table (IPv6 gets a sixteenth); older flows are evicted.',
       formerly: ['bounds.flowCacheEntries'],
     },
+    maxPendingPerSource: {
+      type: 'integer',
+      default: 64,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Pending probes one source host (the source of the dropped packets) may hold; beyond, its packets are dropped without a probe (counted).',
+    },
+    maxHoldDownsPerSource: {
+      type: 'integer',
+      default: 512,
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'Hold-downs one source host may cause; beyond, its failures are not held down (counted).',
+    },
+    sourceReservePercent: {
+      type: 'integer',
+      default: 10,
+      minimum: 0,
+      maximum: 90,
+      description: 'Share of the pending-probe and hold-down tables kept for source hosts that hold none: a host already holding entries cannot fill the last part.',
+    },
   },
   rateLimit: {
     responsesPerSecond: {
@@ -117,7 +140,58 @@ export const SETTINGS = {
       default: 65_536,
       minimum: 1,
       maximum: 16_777_216,
-      description: 'Responder: initiator addresses the rate limiter tracks at once.',
+      description: 'Responder: token buckets of the per-initiator and the per-prefix tables (fixed, hashed: addresses that share a bucket share its answers; nothing is ever evicted).',
+    },
+    prefixResponsesPerSecond: {
+      type: 'number',
+      default: 100,
+      minimum: 0,
+      exclusiveMinimum: true,
+      maximum: 1_000_000,
+      infinity: 'no limit',
+      description: 'Responder: sustained answers per second to all initiator addresses of one prefix (prefixLength4/6), so that spreading identities over a network does not multiply the answers.',
+    },
+    prefixBurst: { type: 'integer', default: 200, minimum: 1, maximum: 1_000_000, description: 'Responder: answers one initiator prefix may get in a burst.' },
+    prefixLength4: { type: 'integer', default: 24, minimum: 0, maximum: 32, description: 'Responder: IPv4 initiators in one prefix of this length share a prefix budget.' },
+    prefixLength6: { type: 'integer', default: 56, minimum: 0, maximum: 128, description: 'Responder: IPv6 initiators in one prefix of this length share a prefix budget.' },
+    globalResponsesPerSecond: {
+      type: 'number',
+      default: 1000,
+      minimum: 0,
+      exclusiveMinimum: true,
+      maximum: 10_000_000,
+      infinity: 'no limit',
+      description: 'Responder: sustained answers per second in total, whoever asks.',
+    },
+    globalBurst: { type: 'integer', default: 2000, minimum: 1, maximum: 10_000_000, description: 'Responder: answers in a burst in total.' },
+  },
+  discovery: {
+    destinationPrefix4: {
+      type: 'integer',
+      default: 0,
+      minimum: 0,
+      maximum: 32,
+      description: "Initiator: a tunnel covers at most this prefix around P's destination (the intersection is narrowed to it), so that one answer cannot draw a whole ACL entry's traffic; 0 = as wide as the intersection.",
+    },
+    destinationPrefix6: { type: 'integer', default: 0, minimum: 0, maximum: 128, description: 'Initiator: the same for IPv6 destinations; 0 = as wide as the intersection.' },
+  },
+  log: {
+    summaryIntervalMs: {
+      type: 'integer',
+      default: 10_000,
+      minimum: 0,
+      maximum: 3_600_000,
+      unit: 'ms',
+      description: 'Daemon: per-packet events are logged at debug and counted; one summary line per kind of event every interval (0: only at stop).',
+      daemonOnly: true,
+    },
+    bufferBytes: {
+      type: 'integer',
+      default: 1_048_576,
+      minimum: 4096,
+      maximum: 1_073_741_824,
+      description: 'Daemon: log text held while stderr is slow; beyond, lines are dropped and counted (a "log-dropped" line says how many).',
+      daemonOnly: true,
     },
   },
 } as const satisfies Record<string, Record<string, SettingSpec>>;
@@ -129,6 +203,8 @@ type Values<S extends SettingsSection> = { -readonly [K in keyof (typeof SETTING
 export type Timers = Values<'timers'>;
 export type Limits = Values<'limits'>;
 export type RateLimit = Values<'rateLimit'>;
+export type Discovery = Values<'discovery'>;
+export type LogSettings = Values<'log'>;
 
 function defaults<S extends SettingsSection>(section: S): Readonly<Values<S>> {
   const out: Record<string, number> = {};
@@ -139,6 +215,8 @@ function defaults<S extends SettingsSection>(section: S): Readonly<Values<S>> {
 export const DEFAULT_TIMERS = defaults('timers');
 export const DEFAULT_LIMITS = defaults('limits');
 export const DEFAULT_RATE_LIMIT = defaults('rateLimit');
+export const DEFAULT_DISCOVERY = defaults('discovery');
+export const DEFAULT_LOG_SETTINGS = defaults('log');
 
 /** Every setting as `section.key` with its spec, in table order. */
 export function allSettings(): { key: string; section: SettingsSection; name: string; spec: SettingSpec }[] {
@@ -210,7 +288,9 @@ export function schemaProperty(spec: SettingSpec): Record<string, unknown> {
 const SECTION_DESCRIPTIONS: Record<SettingsSection, string> = {
   timers: 'Probe retransmission, hold-down and tunnel timers.',
   limits: 'Upper limits; when one is full the new item is refused and counted (nothing grows without limit).',
-  rateLimit: 'Responder: answers per initiator address.',
+  rateLimit: 'Responder: answer budgets per initiator address, per initiator prefix and in total.',
+  discovery: 'Initiator: what a discovery may yield.',
+  log: 'Logs: level, format, summaries and the write buffer.',
 };
 
 /**

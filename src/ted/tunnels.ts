@@ -1,7 +1,12 @@
-// The tunnel table: bounded slots (the flow cache stores slot numbers), an index by entry ordinal
-// for the miss path, and per-slot use counters in typed arrays for the hot path.
+// The tunnel table: bounded slots (the flow cache stores slot numbers), an index for the miss
+// path, and per-slot use counters in typed arrays for the hot path.
+//
+// The index: per ACL entry, tunnels grouped by their destination care-mask, then by masked
+// destination. A flow-cache miss looks up one bucket per distinct mask of its entry (usually one
+// or two: every tunnel of an entry is cut from the same entry, often narrowed to the same prefix
+// length) instead of testing every tunnel of the entry (120 us per packet with 10,000 tunnels).
 import type { TedIdentity } from '../ike/ted-types.js';
-import { contains, hasPortCondition, portIn } from '../selector/algebra.js';
+import { contains, equalSelectors, hasPortCondition, portIn } from '../selector/algebra.js';
 import type { PortSet, Selector, Tuple } from '../selector/types.js';
 import type { Deadline } from './scheduler.js';
 import type { TunnelInfo, TunnelState } from './types.js';
@@ -62,12 +67,59 @@ export const STAT_LAST_USED = 0;
 export const STAT_PACKETS = 1;
 export const STAT_ID = 2;
 
+interface Group<K> {
+  readonly care: K;
+  readonly byDst: Map<K, Tunnel[]>;
+}
+
+/** The tunnels of one ACL entry. */
+class EntryTunnels {
+  /** Insertion order (= id order). */
+  readonly all = new Set<Tunnel>();
+  readonly groups4: Group<number>[] = [];
+  readonly groups6: Group<bigint>[] = [];
+
+  add(t: Tunnel): void {
+    this.all.add(t);
+    if (t.proxy.family === 4) bucket(this.groups4, t.dstC, t.dstV, true)!.push(t);
+    else bucket(this.groups6, t.proxy.dst.care, t.proxy.dst.value, true)!.push(t);
+  }
+
+  remove(t: Tunnel): void {
+    this.all.delete(t);
+    if (t.proxy.family === 4) unbucket(this.groups4, t.dstC, t.dstV, t);
+    else unbucket(this.groups6, t.proxy.dst.care, t.proxy.dst.value, t);
+  }
+}
+
+function bucket<K>(groups: Group<K>[], care: K, value: K, create: boolean): Tunnel[] | undefined {
+  let g = groups.find((x) => x.care === care);
+  if (!g) {
+    if (!create) return undefined;
+    groups.push((g = { care, byDst: new Map() }));
+  }
+  let b = g.byDst.get(value);
+  if (!b && create) g.byDst.set(value, (b = []));
+  return b;
+}
+
+function unbucket<K>(groups: Group<K>[], care: K, value: K, t: Tunnel): void {
+  const gi = groups.findIndex((x) => x.care === care);
+  const g = groups[gi]!;
+  const b = g.byDst.get(value)!;
+  b.splice(b.indexOf(t), 1);
+  if (b.length === 0) g.byDst.delete(value);
+  if (g.byDst.size === 0) groups.splice(gi, 1);
+}
+
 export class TunnelTable {
   private readonly bySlot: (Tunnel | undefined)[] = [];
   private readonly free: number[] = [];
   private readonly byId = new Map<number, Tunnel>();
-  private readonly byEntry = new Map<number, Tunnel[]>();
+  private readonly byEntry = new Map<number, EntryTunnels>();
   private nextId = 1;
+  /** Set by lookup4/lookup: a tunnel covers the packet but is not established yet. */
+  negotiating = false;
   /**
    * Per slot, interleaved so the hot path touches one place per packet:
    * [STAT_LAST_USED] last time a packet used the tunnel, [STAT_PACKETS] packets forwarded,
@@ -101,9 +153,9 @@ export class TunnelTable {
     this.stats[k + STAT_LAST_USED] = t.negotiatedAt;
     this.stats[k + STAT_PACKETS] = 0;
     this.stats[k + STAT_ID] = t.id;
-    let list = this.byEntry.get(t.entry);
-    if (!list) this.byEntry.set(t.entry, (list = []));
-    list.push(t);
+    let e = this.byEntry.get(t.entry);
+    if (!e) this.byEntry.set(t.entry, (e = new EntryTunnels()));
+    e.add(t);
     return t;
   }
 
@@ -113,9 +165,9 @@ export class TunnelTable {
     this.bySlot[t.slot] = undefined;
     this.stats[t.slot * STAT_WORDS + STAT_ID] = 0;
     this.free.push(t.slot);
-    const list = this.byEntry.get(t.entry)!;
-    list.splice(list.indexOf(t), 1);
-    if (list.length === 0) this.byEntry.delete(t.entry);
+    const e = this.byEntry.get(t.entry)!;
+    e.remove(t);
+    if (e.all.size === 0) this.byEntry.delete(t.entry);
     return true;
   }
 
@@ -127,8 +179,58 @@ export class TunnelTable {
     return this.bySlot[slot];
   }
 
-  forEntry(entry: number): readonly Tunnel[] | undefined {
-    return this.byEntry.get(entry);
+  /** The tunnels of `entry` in the order they were added. */
+  forEntry(entry: number): Iterable<Tunnel> {
+    return this.byEntry.get(entry)?.all ?? [];
+  }
+
+  /** A tunnel of `entry` to `peer` with exactly `proxy`, if one exists (one bucket looked at). */
+  findSame(entry: number, peer: TedIdentity, proxy: Selector): Tunnel | undefined {
+    const e = this.byEntry.get(entry);
+    if (!e) return undefined;
+    const b = proxy.family === 4 ? bucket(e.groups4, Number(proxy.dst.care) >>> 0, Number(proxy.dst.value) >>> 0, false) : bucket(e.groups6, proxy.dst.care, proxy.dst.value, false);
+    return b?.find((t) => t.peer.family === peer.family && t.peer.address === peer.address && equalSelectors(t.proxy, proxy));
+  }
+
+  /**
+   * The established tunnel of `entry` covering the IPv4 packet that was added first (the
+   * smallest id), or undefined; `negotiating` tells whether a covering tunnel is still being
+   * brought up.
+   */
+  lookup4(entry: number, src: number, dst: number, sport: number, dport: number, proto: number, hasPorts: boolean): Tunnel | undefined {
+    this.negotiating = false;
+    const e = this.byEntry.get(entry);
+    if (!e) return undefined;
+    let best: Tunnel | undefined;
+    for (const g of e.groups4) {
+      const b = g.byDst.get((dst & g.care) >>> 0);
+      if (!b) continue;
+      for (const t of b) {
+        if ((best && t.id > best.id) || !t.matches4(src, dst, sport, dport, proto, hasPorts)) continue;
+        if (t.state === 'established') best = t;
+        else this.negotiating = true;
+      }
+    }
+    return best;
+  }
+
+  /** The same for any packet (IPv6). */
+  lookup(entry: number, p: Tuple): Tunnel | undefined {
+    this.negotiating = false;
+    const e = this.byEntry.get(entry);
+    if (!e) return undefined;
+    if (p.family === 4) return this.lookup4(entry, Number(p.src) >>> 0, Number(p.dst) >>> 0, p.sport, p.dport, p.protocol, p.hasPorts);
+    let best: Tunnel | undefined;
+    for (const g of e.groups6) {
+      const b = g.byDst.get(p.dst & g.care);
+      if (!b) continue;
+      for (const t of b) {
+        if ((best && t.id > best.id) || !t.matches(p)) continue;
+        if (t.state === 'established') best = t;
+        else this.negotiating = true;
+      }
+    }
+    return best;
   }
 
   all(): IterableIterator<Tunnel> {

@@ -4,7 +4,7 @@ import type { TedIdentity, TedSummary } from '../ike/ted-types.js';
 import type { Field } from '../selector/algebra.js';
 import type { Policy, Selector, Tuple } from '../selector/types.js';
 import type { Clock, Transport } from '../transport/types.js';
-import type { Limits, RateLimit, Timers } from './settings.js';
+import type { Discovery, Limits, RateLimit, Timers } from './settings.js';
 import type { TedWire } from './wire.js';
 
 /** Verdict codes written by `gateway.process` (one byte per packet). */
@@ -16,8 +16,8 @@ export const VERDICT_NAMES = ['', 'FORWARD', 'BYPASS', 'DROP'] as const;
 
 export type Role = 'initiator' | 'responder' | 'both';
 
-export type { Limits, RateLimit, Timers } from './settings.js';
-export { DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, DEFAULT_TIMERS } from './settings.js';
+export type { Discovery, Limits, RateLimit, Timers } from './settings.js';
+export { DEFAULT_DISCOVERY, DEFAULT_LIMITS, DEFAULT_RATE_LIMIT, DEFAULT_TIMERS } from './settings.js';
 
 export type TunnelState = 'negotiated' | 'established';
 
@@ -90,7 +90,7 @@ export interface HoldDownInfo {
 export type GatewayEvent =
   | { type: 'drop'; tuple: Tuple; entry: number; reason: 'no-tunnel' | 'probing' | 'held-down' | 'negotiating' | 'not-initiator' }
   | { type: 'probe-sent'; icookie: bigint; entry: number; summary: TedSummary; attempt: number; src: bigint; dst: bigint; sport: number; dport: number; bytes: Uint8Array; spoofed: boolean }
-  | { type: 'probe-refused'; entry: number; reason: 'pending-full' }
+  | { type: 'probe-refused'; entry: number; reason: 'pending-full' | 'source-quota' }
   | { type: 'probe-gave-up'; icookie: bigint; entry: number; destination: bigint; tries: number }
   | { type: 'probe-received'; icookie: bigint; from: TedIdentity; summary: TedSummary }
   | { type: 'probe-ignored'; reason: string; icookie?: bigint }
@@ -116,10 +116,11 @@ export interface GatewayOptions {
   readonly clock?: Clock;
   /** Default: records and establishes at once (see `recordingHandoff`). */
   readonly handoff?: Handoff;
-  /** Bounds, timers and the responder's rate limit: names, defaults and ranges in src/ted/settings.ts. */
+  /** Bounds, timers, the responder's answer budgets and the discovery's limits: names, defaults and ranges in src/ted/settings.ts. */
   readonly limits?: Partial<Limits>;
   readonly timers?: Partial<Timers>;
   readonly rateLimit?: Partial<RateLimit>;
+  readonly discovery?: Partial<Discovery>;
   /** Classifier engine for `compile(policy, { engine })` (default: the classifier's default). */
   readonly engine?: EngineName;
   /** A classifier already compiled from `policy` (skips compiling). */

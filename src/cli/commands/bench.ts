@@ -8,7 +8,8 @@ import { benchClassify } from '../../classify/bench.js';
 import { ENGINES } from '../../classify/index.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { EngineName } from '../../classify/types.js';
-import { loadPolicy, POLICY_FORMATS } from '../../policy/index.js';
+import { POLICY_FORMATS } from '../../policy/index.js';
+import { loadPolicyForCli } from './policy.js';
 import { parseFormat } from './classify.js';
 import { lineJson } from '../json.js';
 import { inputFile } from '../../files.js';
@@ -17,6 +18,7 @@ interface BenchFlags {
   policy?: string;
   format?: string;
   acl?: string;
+  cryptoMap?: string[];
   trace?: string;
   engines?: string;
   batch?: string;
@@ -38,7 +40,7 @@ export async function runBenchClassify(flags: BenchFlags): Promise<void> {
   for (const e of engines) if (!(ENGINES as readonly string[]).includes(e)) throw new UsageError('CLASSIFY_BAD_ENGINE', `unknown engine "${e}" in --engines (expected ${ENGINES.join(', ')})`);
   const batchSize = positive('--batch', flags.batch, 256, 65536);
   const timeMs = positive('--time', flags.time, 1000, 600_000);
-  const policy = loadPolicy(flags.policy, { format: parseFormat(flags.format), acl: flags.acl });
+  const policy = loadPolicyForCli(flags.policy, { format: parseFormat(flags.format), acl: flags.acl, cryptoMap: flags.cryptoMap });
   const trace = parseTrace(readFileSync(flags.trace, 'utf8'), flags.trace);
   if (trace.batch.count === 0) throw new UsageError('CLI_EMPTY_TRACE', `${flags.trace} holds no packets`);
   const results = await benchClassify(policy, trace.batch, { engines: engines as EngineName[], batchSize, timeMs });
@@ -63,6 +65,7 @@ export function registerBench(program: Command): void {
     .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)', inputFile('policy', { text: true }))
     .option('--format <format>', `policy format: ${POLICY_FORMATS.join('|')} (default: detected)`)
     .option('--acl <name>', 'which access list of a Cisco or JSON file')
+    .option('--crypto-map <name...>', 'NAME [SEQ]: the ACL this crypto map entry of a Cisco running-config matches')
     .option('--trace <file>', 'ClassBench trace', inputFile('trace', { text: true }))
     .option('--engines <list>', `comma-separated engines (default ${ENGINES.join(',')})`)
     .option('--batch <n>', 'tuples per classify call (default 256)')

@@ -10,7 +10,8 @@ import { compile, ENGINES, engineName } from '../../classify/index.js';
 import type { TupleBatch } from '../../classify/batch.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { Classifier } from '../../classify/types.js';
-import { loadPolicy, POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
+import { POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
+import { loadPolicyForCli } from './policy.js';
 import type { Policy } from '../../selector/types.js';
 import { lineJson } from '../json.js';
 import { captureFailure, formatPcapTally, newPcapTally, pcapSource } from './pcap.js';
@@ -123,6 +124,7 @@ interface ClassifyFlags {
   policy?: string;
   format?: string;
   acl?: string;
+  cryptoMap?: string[];
   trace?: string;
   pcap?: string;
   engine?: string;
@@ -160,7 +162,7 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
   // --pcap: the header walk runs in the engine's language (wasm writes into the classifier's batch).
   const tally = flags.pcap ? newPcapTally(flags.pcap) : undefined;
   const source = tally ? pcapSource(tally.file, engine === 'wasm' ? 'wasm' : 'ts', tally) : sourceOf(flags);
-  const policy = loadPolicy(flags.policy, { format: parseFormat(flags.format), acl: flags.acl });
+  const policy = loadPolicyForCli(flags.policy, { format: parseFormat(flags.format), acl: flags.acl, cryptoMap: flags.cryptoMap });
   const classifier = compile(policy, { engine });
   const fd = flags.out ? openSync(flags.out, 'w') : undefined;
   try {
@@ -187,6 +189,7 @@ export function registerClassify(program: Command): void {
     .option('--policy <file>', 'policy file (Cisco ACL, ClassBench filter set or JSON)', inputFile('policy', { text: true }))
     .option('--format <format>', `policy format: ${POLICY_FORMATS.join('|')} (default: detected)`)
     .option('--acl <name>', 'which access list of a Cisco or JSON file')
+    .option('--crypto-map <name...>', 'NAME [SEQ]: the ACL this crypto map entry of a Cisco running-config matches')
     .option('--trace <file>', 'ClassBench trace: "src dst sport dport proto [flags] [id]" per line', inputFile('trace', { text: true }))
     .option('--pcap <file>', 'capture (pcap or pcapng): one result per frame in capture order, 0 for none or not decodable', inputFile('capture'))
     .option('--engine <engine>', `${ENGINES.join('|')} (default: $TED_ENGINE or wasm)`)

@@ -3,9 +3,9 @@
 // prints the Linux set-up instead.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { loadConfig, type LogLevel, type Role } from '../../daemon/config.js';
+import { loadConfig, policyLoadOptions, type DaemonConfig, type LogLevel, type Role } from '../../daemon/config.js';
 import { Daemon } from '../../daemon/daemon.js';
-import { createLogger } from '../../daemon/log.js';
+import { createLogger, flushLogger } from '../../daemon/log.js';
 import { setupFor } from '../../daemon/setup.js';
 import { loadPolicy } from '../../policy/index.js';
 
@@ -31,7 +31,7 @@ async function runDaemon(role: Role | undefined, flags: DaemonFlags): Promise<vo
       return;
     }
     const config = loadConfig(flags.config, { overrides: role ? { role } : {}, skipFileChecks: true });
-    const policy = config.role !== 'initiator' && !config.protects ? safePolicy(config.policy.file, config.policy.acl) : undefined;
+    const policy = config.role !== 'initiator' && !config.protects ? safePolicy(config.policy) : undefined;
     const roles = config.role === 'both' ? (['initiator', 'responder'] as const) : ([config.role] as const);
     process.stdout.write(roles.map((r) => setupFor(r, config, policy)).join('\n'));
     return;
@@ -45,7 +45,7 @@ async function runDaemon(role: Role | undefined, flags: DaemonFlags): Promise<vo
       ...(flags.control !== undefined ? { controlSocket: flags.control } : {}),
     },
   });
-  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: config.role } });
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, bufferBytes: config.log.bufferBytes, base: { role: config.role } });
   const daemon = await Daemon.start(config, { logger });
   const onSignal = (signal: NodeJS.Signals) => void daemon.stop(signal);
   // A bug must not leave a half-working gateway: log it as the last line, stop cleanly, and exit 1.
@@ -66,13 +66,15 @@ async function runDaemon(role: Role | undefined, flags: DaemonFlags): Promise<vo
     process.off('SIGTERM', onSignal);
     process.off('uncaughtException', onFatal);
     process.off('unhandledRejection', onFatal);
+    // A write stuck on a stalled stderr (a pipe nobody reads) must not keep the process alive.
+    if (!(await flushLogger(logger, 2000))) setTimeout(() => process.exit(), 100).unref();
   }
   if (fatal !== undefined) throw fatal;
 }
 
-function safePolicy(file: string, acl?: string) {
+function safePolicy(p: DaemonConfig['policy']) {
   try {
-    return loadPolicy(file, acl !== undefined ? { acl } : {});
+    return loadPolicy(p.file, policyLoadOptions(p));
   } catch {
     return undefined; // the set-up text then shows a placeholder
   }

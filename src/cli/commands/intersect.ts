@@ -1,24 +1,26 @@
 // `ted intersect [--json] "ENTRY A" "ENTRY B"` and `ted intersect --batch FILE.jsonl`: the
-// intersection of two proxies written as Cisco entries (action optional), or the first empty field.
+// intersection of two proxies written as Cisco entries (action optional) or JSON entry objects,
+// or the first empty field.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { PolicyError, TedError, UsageError } from '../../errors.js';
-import { inferEntryFamily, parseEntry } from '../../policy/cisco.js';
+import { inferAnyEntryFamily, parseAnyEntry } from '../../policy/entry.js';
 import { intersect, type Intersection } from '../../selector/algebra.js';
 import { formatSelector, selectorJson } from '../../selector/format.js';
 import { lineJson } from '../json.js';
 import { checkInputFile } from '../../files.js';
 
 /**
- * Parses and intersects two entries. An entry whose text implies no family (`tcp any any`) takes
- * the other's; two different families give `empty: family`. Throws PolicyError.
+ * Parses and intersects two entries, each Cisco text or a JSON entry object (`{"protocol": "ip",
+ * "dport": 80}`). An entry that implies no family (`tcp any any`) takes the other's; two
+ * different families give `empty: family`. Throws PolicyError.
  */
 export function intersectEntries(a: string, b: string): Intersection {
-  const fa = inferEntryFamily(a);
-  const fb = inferEntryFamily(b);
-  const sa = parseEntry(a, { family: fa ?? fb ?? 4, file: 'entry A' }).selector;
-  const sb = parseEntry(b, { family: fb ?? fa ?? 4, file: 'entry B' }).selector;
+  const fa = inferAnyEntryFamily(a);
+  const fb = inferAnyEntryFamily(b);
+  const sa = parseAnyEntry(a, { family: fa ?? fb ?? 4, file: 'entry A' }).selector;
+  const sb = parseAnyEntry(b, { family: fb ?? fa ?? 4, file: 'entry B' }).selector;
   return intersect(sa, sb);
 }
 
@@ -44,11 +46,15 @@ export function answerBatchLine(line: string): { answer: Record<string, unknown>
     return { answer: { id: null, error: { code: 'TED_INPUT_JSON', message: 'each line must be a JSON object {"id": ..., "a": "...", "b": "..."}' } }, ok: false };
   const o = doc as Record<string, unknown>;
   const id = o.id === undefined ? null : o.id;
-  for (const k of ['a', 'b'])
-    if (typeof o[k] !== 'string')
-      return { answer: { id, error: { code: 'TED_INPUT_FIELD', message: `"${k}" must be a string holding a Cisco entry` } }, ok: false };
+  // An entry is Cisco text or a JSON entry object (given inline, it is read as its own text).
+  const entryText = (v: unknown) => (typeof v === 'string' ? v : v !== null && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v) : undefined);
+  const a = entryText(o.a);
+  const b = entryText(o.b);
+  for (const [k, v] of [['a', a], ['b', b]] as const)
+    if (v === undefined)
+      return { answer: { id, error: { code: 'TED_INPUT_FIELD', message: `"${k}" must be a Cisco entry (a string) or a JSON entry object` } }, ok: false };
   try {
-    return { answer: { id, ...intersectionJson(intersectEntries(o.a as string, o.b as string)) }, ok: true };
+    return { answer: { id, ...intersectionJson(intersectEntries(a!, b!)) }, ok: true };
   } catch (e) {
     if (e instanceof PolicyError) return { answer: { id, error: { code: e.code, message: e.message } }, ok: false };
     throw e;
@@ -119,8 +125,8 @@ export async function runIntersect(entries: string[], opts: IntersectOptions): P
 export function registerIntersect(program: Command): void {
   program
     .command('intersect')
-    .description('intersect two proxies given as Cisco entries (action optional); prints the intersection or "empty: FIELD"')
-    .argument('[entries...]', '"ENTRY A" "ENTRY B", e.g. "permit ip 10.11.0.0 0.0.255.255 any"')
+    .description('intersect two proxies given as Cisco entries (action optional) or JSON entry objects; prints the intersection or "empty: FIELD"')
+    .argument('[entries...]', '"ENTRY A" "ENTRY B", e.g. "permit ip 10.11.0.0 0.0.255.255 any" or \'{"protocol": "ip", "dport": 80}\'')
     .option('--json', 'print the answer as JSON')
     .option('--batch <file>', 'answer every line {"id", "a", "b"} of a JSONL file (- for stdin), one JSON line each', (v: string) => (v === '-' ? v : checkInputFile(v, '--batch', { text: true })))
     .action((entries: string[], opts: IntersectOptions) => runIntersect(entries, opts));

@@ -4,7 +4,8 @@
 // counted and reading goes on.
 import type { Command } from 'commander';
 import { lineJson } from '../json.js';
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import { statSync } from 'node:fs';
 import { DecodeError } from '../../errors.js';
 import { LINK_TYPE_NAMES, REASON_NAMES, walkFrame, WalkState } from '../../packet/decode.js';
@@ -36,6 +37,8 @@ export interface Progress {
 /** A progress bar on stderr for large inputs when stderr is a terminal; otherwise a no-op. */
 export function startProgress(label: string, total: number): Progress {
   if (!process.stderr.isTTY || total < PROGRESS_THRESHOLD) return { update() {}, stop() {} };
+  // Loaded only when a bar is shown (it is a noticeable part of every command's start-up).
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s`, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -101,6 +104,14 @@ export function captureFailure(summary: PcapTally): DecodeError | undefined {
   return errors.get(summary);
 }
 
+/** The interfaces line: the first 32 in full, then how many more (`--json` lists every one). */
+function interfacesText(list: CaptureInfo['interfaces']): string {
+  if (list.length === 0) return 'none';
+  // Interface names come from the file: cut (the control characters are escaped on output).
+  const shown = list.slice(0, 32).map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${cut(x.name)}` : ''} snaplen ${x.snaplen}`);
+  return shown.join('; ') + (list.length > 32 ? `; ... and ${list.length - 32} more` : '');
+}
+
 /** Reads a capture file and summarizes it. A framing error ends reading and is recorded in `error`. */
 export async function captureInfo(path: string, onProgress?: (done: number, total: number) => void): Promise<CaptureInfo> {
   const skipped: Record<string, number> = {};
@@ -128,13 +139,23 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
   let firstNs = 0;
   let lastSec = -Infinity;
   let lastNs = 0;
-  const seenIfaces = new Set<string>();
-  // Per-frame counters are numeric; names are made once at the end.
   const ltCounts = new Map<number, number>();
   const protoCounts = new Map<number, number>();
   const reasonCounts = new Float64Array(REASON_NAMES.length + 1);
-  let ifSeen = -1;
+  // Interfaces are appended as the reader meets them (a file may hold tens of thousands).
+  let ifSeen = 0;
   let ifSection = -1;
+  const noteInterfaces = () => {
+    const p = reader.parser;
+    if (p.sections !== ifSection) {
+      ifSection = p.sections;
+      ifSeen = 0;
+    }
+    for (const list = p.interfaces; ifSeen < list.length; ifSeen++) {
+      const i = list[ifSeen]!;
+      info.interfaces.push({ id: i.id, linkType: i.linkType, name: i.name ?? '', snaplen: i.snaplen });
+    }
+  };
   try {
     for await (const f of reader) {
       info.frames++;
@@ -152,18 +173,7 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
         if (s.vlanCount > 0) info.vlanTagged++;
       }
       reasonCounts[Math.min(r, REASON_NAMES.length)]!++;
-      const p = reader.parser;
-      if (p.interfaces.length !== ifSeen || p.sections !== ifSection) {
-        ifSeen = p.interfaces.length;
-        ifSection = p.sections;
-        for (const i of p.interfaces) {
-          const key = `${p.sections}:${i.id}`;
-          if (!seenIfaces.has(key)) {
-            seenIfaces.add(key);
-            info.interfaces.push({ id: i.id, linkType: i.linkType, name: i.name ?? '', snaplen: i.snaplen });
-          }
-        }
-      }
+      if (reader.parser.interfaces.length !== ifSeen || reader.parser.sections !== ifSection) noteInterfaces();
     }
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
@@ -171,6 +181,7 @@ export async function captureInfo(path: string, onProgress?: (done: number, tota
     info.error = { code: e.code, offset: e.offset, message: e.message };
     errors.set(info, e);
   }
+  noteInterfaces();
   for (const [lt, n] of ltCounts) info.linkTypes[`${linkTypeName(lt)} (${lt})`] = n;
   for (const [key, n] of protoCounts) info.protocols[`ipv${key >> 8}/${protoName(key & 255)}`] = n;
   info.decoded = reasonCounts[0]!;
@@ -204,8 +215,7 @@ export function formatCaptureInfo(i: CaptureInfo): string {
   const lines: [string, string][] = [
     ['file', i.file],
     ['format', `${i.format} ${i.version} (${i.byteOrder}${i.timestampResolution ? `, ${i.timestampResolution} timestamps` : ''}${i.sections !== undefined ? `, ${i.sections} section${i.sections === 1 ? '' : 's'}` : ''})`],
-    // Interface names come from the file: cut (the control characters are escaped on output).
-    ['interfaces', i.interfaces.map((x) => `${x.id}: ${linkTypeName(x.linkType)} (${x.linkType})${x.name ? ` ${cut(x.name)}` : ''} snaplen ${x.snaplen}`).join('; ') || 'none'],
+    ['interfaces', interfacesText(i.interfaces)],
     ['link types', sorted(i.linkTypes)],
     ['frames', String(i.frames)],
     ['bytes', `${i.bytesCaptured} captured, ${i.bytesOnWire} on the wire${i.cutBySnaplen ? ` (${i.cutBySnaplen} frames cut by the snaplen)` : ''}`],

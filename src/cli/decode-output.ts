@@ -1,0 +1,525 @@
+// `ted decode` output: one JSON line or a few text lines per message record, written as strings
+// straight from the record (no intermediate objects per field), and a buffered writer that
+// hands stdout large chunks and waits for it to drain.
+import type { DecodeError } from '../errors.js';
+import { isLastFragment, type CiscoFragmentPayload } from '../ike/fragments.js';
+import type { Payload, PartialMessage } from '../ike/message.js';
+import { exchangeName, payloadName } from '../ike/names.js';
+import type { EncryptedPayloadV2 } from '../ike/payloads-v2.js';
+import { verifyProbe, verifyResponse } from '../ike/ted.js';
+import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
+import type { MessageRecord } from '../pcap/ike-capture.js';
+import { formatAddress } from '../selector/address.js';
+import { addressJson, formatSelector, formatSelectorLines, protocolName } from '../selector/format.js';
+import type { Selector } from '../selector/types.js';
+import { DecodeError as DecodeErrorClass } from '../errors.js';
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => (i | 0x100).toString(16).slice(1));
+
+function hexOf(b: Uint8Array, from: number, to: number): string {
+  let s = '';
+  for (let i = from; i < to; i++) s += HEX[b[i]!]!;
+  return s;
+}
+
+type TedDetails = { kind: 'probe'; value: ReturnType<typeof verifyProbe> } | { kind: 'response'; value: ReturnType<typeof verifyResponse> } | { kind: 'error'; error: DecodeError };
+
+/** The discovery details of a whole 240/241 message, verified; undefined for anything else. */
+function tedDetails(m: PartialMessage): TedDetails | undefined {
+  const h = m.header;
+  if (!h || m.error || h.major !== 1 || (h.exchange !== TED_EXCHANGE_PROBE && h.exchange !== TED_EXCHANGE_RESPONSE)) return undefined;
+  const whole = m as Parameters<typeof verifyProbe>[0];
+  try {
+    return h.exchange === TED_EXCHANGE_PROBE ? { kind: 'probe', value: verifyProbe(whole) } : { kind: 'response', value: verifyResponse(whole) };
+  } catch (err) {
+    if (err instanceof DecodeErrorClass) return { kind: 'error', error: err };
+    throw err;
+  }
+}
+
+/** The `ted` value of the JSON line: null, the probe/response details, or the verification error. */
+function writeTed(o: ByteSink, m: PartialMessage): void {
+  const t = tedDetails(m);
+  if (!t) return o.bytes(K_NULL);
+  if (t.kind === 'error') {
+    o.strAfter(K_TED_ERROR, t.error.code);
+    o.numAfter(K_OFFSET, t.error.offset);
+    return o.bytes(K_CLOSE2);
+  }
+  const v = t.value;
+  o.bytes(t.kind === 'probe' ? K_PROBE : K_RESPONSE);
+  o.num(v.capabilities);
+  o.strAfter(K_ID, formatAddress(v.id.family, v.id.address));
+  if (t.kind === 'probe') {
+    const s = t.value.summary;
+    o.numAfter(K_SUMMARY, s.tedVersion);
+    o.numAfter(K_FAMILY, s.family);
+    o.numAfter(K_PROTOCOL, s.protocol);
+    o.strAfter(K_SRC, formatAddress(s.family, s.src));
+    o.strAfter(K_DST, formatAddress(s.family, s.dst));
+    o.numAfter(K_SPORT, s.sport);
+    o.numAfter(K_DPORT, s.dport);
+    o.bytes(K_CLOSE);
+  } else o.bytes(K_QUOTE);
+  const proxy = t.kind === 'probe' ? t.value.proxy : t.value.proxy;
+  if (proxy) {
+    o.bytes(K_PROXY);
+    writeSelector(o, proxy);
+  }
+  o.bytes(K_CLOSE);
+}
+
+/**
+ * A selector in the one shape every command's JSON uses (src/selector/format.ts selectorJson,
+ * which a test holds this to), written straight into the sink.
+ */
+function writeSelector(o: ByteSink, s: Selector): void {
+  o.numAfter(K_SEL_PROTOCOL, s.protocol);
+  o.bytes(K_SEL_SOURCE);
+  writeAddressJson(o, addressJson(s.family, s.src));
+  o.bytes(K_SEL_DESTINATION);
+  writeAddressJson(o, addressJson(s.family, s.dst));
+  o.bytes(K_SEL_SPORT);
+  writePorts(o, s.sport);
+  o.bytes(K_SEL_DPORT);
+  writePorts(o, s.dport);
+  o.bytes(K_SEL_ENTRY);
+  // Several entries (a port set no single entry expresses) are joined by newlines: escape them.
+  o.str(JSON.stringify(formatSelector(s)));
+  o.bytes(K_CLOSE);
+}
+
+function writeAddressJson(o: ByteSink, a: ReturnType<typeof addressJson>): void {
+  if ('prefix' in a) {
+    o.strAfter(K_PREFIX, a.prefix);
+  } else {
+    o.strAfter(K_VALUE, a.value);
+    o.strAfter(K_WILDCARD, a.wildcard);
+  }
+  o.bytes(K_QUOTE_CLOSE);
+}
+
+function writePorts(o: ByteSink, set: Selector['sport']): void {
+  const one = set.length === 1;
+  if (!one) o.bytes(K_OPEN_LIST);
+  for (let i = 0; i < set.length; i++) {
+    if (i > 0) o.bytes(K_COMMA);
+    o.numAfter(K_OPEN_LIST, set[i]!.lo);
+    o.numAfter(K_COMMA, set[i]!.hi);
+    o.bytes(K_CLOSE_LIST);
+  }
+  if (!one) o.bytes(K_CLOSE_LIST);
+}
+
+/** The `ted` value of the JSON line as text. */
+export function tedJsonText(m: PartialMessage): string {
+  const o = new ByteSink(1024);
+  writeTed(o, m);
+  return latin1.decode(o.take());
+}
+
+/** The `ted` value as an object (the parsed tedJsonText). */
+export function tedJson(m: PartialMessage): Record<string, unknown> | null {
+  return JSON.parse(tedJsonText(m)) as Record<string, unknown> | null;
+}
+
+/**
+ * ASCII output assembled as bytes in large buffers: JSON lines are written field by field into
+ * it, with no string per field or per line. `take()` hands over the filled part (a fresh buffer
+ * is started, since a stream may still hold the old one).
+ */
+const utf8Encoder = new TextEncoder();
+
+export class ByteSink {
+  private buf: Uint8Array;
+  n = 0;
+  constructor(private readonly size = 1 << 20) {
+    this.buf = new Uint8Array(size);
+  }
+
+  /** Room for `k` more bytes (a line longer than the buffer grows it). */
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.n + k));
+    next.set(this.buf.subarray(0, this.n));
+    this.buf = next;
+  }
+
+  /** ASCII text (every byte of our JSON is ASCII). */
+  str(s: string): void {
+    const k = s.length;
+    if (this.n + k > this.buf.length) this.room(k);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < k; i++) b[n++] = s.charCodeAt(i);
+    this.n = n;
+  }
+
+  /** Pre-encoded ASCII (the constant parts of a line: one copy instead of a loop). */
+  bytes(a: Uint8Array): void {
+    const k = a.length;
+    if (this.n + k > this.buf.length) this.room(k);
+    // A short copy by hand beats set()'s call overhead.
+    if (k < 16) {
+      const b = this.buf;
+      let n = this.n;
+      for (let i = 0; i < k; i++) b[n++] = a[i]!;
+      this.n = n;
+    } else {
+      this.buf.set(a, this.n);
+      this.n += k;
+    }
+  }
+
+  /** A non-negative integer below 2^53. */
+  num(v: number): void {
+    if (this.n + 16 > this.buf.length) this.room(16);
+    const b = this.buf;
+    if (v < 10) {
+      b[this.n++] = 48 + v;
+      return;
+    }
+    let digits = 1;
+    for (let x = v; x >= 10; digits++) x = v < 2147483648 ? (x / 10) | 0 : Math.floor(x / 10);
+    let at = this.n + digits;
+    this.n = at;
+    for (let x = v; digits-- > 0; ) {
+      const q = x < 2147483648 ? (x / 10) | 0 : Math.floor(x / 10);
+      b[--at] = 48 + (x - q * 10);
+      x = q;
+    }
+  }
+
+  /** Lower-case hex of bytes[from, to). */
+  hex(bytes: Uint8Array, from: number, to: number): void {
+    this.room(2 * (to - from));
+    const b = this.buf;
+    let n = this.n;
+    for (let i = from; i < to; i++) {
+      const v = bytes[i]!;
+      const hi = v >> 4;
+      const lo = v & 15;
+      b[n++] = hi < 10 ? 48 + hi : 87 + hi;
+      b[n++] = lo < 10 ? 48 + lo : 87 + lo;
+    }
+    this.n = n;
+  }
+
+  /** Any text, UTF-8 encoded. */
+  utf8(s: string): void {
+    this.room(s.length * 3);
+    this.n += utf8Encoder.encodeInto(s, this.buf.subarray(this.n)).written;
+  }
+
+  /** A key (pre-encoded) and a number. */
+  numAfter(key: Uint8Array, v: number): void {
+    this.bytes(key);
+    this.num(v);
+  }
+
+  /** A key (pre-encoded) and ASCII text. */
+  strAfter(key: Uint8Array, s: string): void {
+    this.bytes(key);
+    this.str(s);
+  }
+
+  bool(v: boolean): void {
+    this.str(v ? 'true' : 'false');
+  }
+
+  list(f: readonly number[]): void {
+    this.str('[');
+    for (let i = 0; i < f.length; i++) {
+      if (i > 0) this.str(', ');
+      this.num(f[i]!);
+    }
+    this.str(']');
+  }
+
+  /** The bytes written so far; the sink starts over in a recycled buffer, or a new one. */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.n);
+    this.buf = this.spare.pop() ?? new Uint8Array(this.size);
+    this.n = 0;
+    return out;
+  }
+
+  /** Gives back a buffer from take() once its reader is done with it (fewer large allocations, less GC). */
+  recycle(b: Uint8Array): void {
+    if (b.buffer.byteLength === this.size && this.spare.length < 4) this.spare.push(new Uint8Array(b.buffer));
+  }
+
+  private readonly spare: Uint8Array[] = [];
+}
+
+// The constant parts of the JSON lines, encoded once.
+const ascii = (t: string): Uint8Array => Uint8Array.from(t, (c) => c.charCodeAt(0));
+const K_TYPE = ascii('{"type": ');
+const K_LENGTH = ascii(', "length": ');
+const K_FRAGMENT_ID = ascii(', "fragment": {"id": ');
+const K_NUMBER = ascii(', "number": ');
+const K_LAST = ascii(', "last": ');
+const K_CLOSE = ascii('}');
+const K_FRAGMENT_NUMBER = ascii(', "fragment": {"number": ');
+const K_TOTAL = ascii(', "total": ');
+const K_ERROR_CODE = ascii(', "error": {"code": "');
+const K_OFFSET = ascii('", "offset": ');
+const K_FRAME = ascii('{"frame": ');
+const K_SRC = ascii(', "src": "');
+const K_DST = ascii('", "dst": "');
+const K_SPORT = ascii('", "sport": ');
+const K_DPORT = ascii(', "dport": ');
+const K_TCP = ascii(', "transport": "tcp"');
+const K_FRAGMENTS = ascii(', "fragments": ');
+const K_SEGMENTS = ascii(', "segments": ');
+const K_IKE_FRAGMENTS = ascii(', "ikeFragments": ');
+const K_END_LINE = ascii('}\n');
+const K_ICOOKIE = ascii(', "icookie": "');
+const K_RCOOKIE = ascii('", "rcookie": "');
+const K_VERSION = ascii('", "version": "');
+const K_DOT = ascii('.');
+const K_EXCHANGE = ascii('", "exchange": ');
+const K_FLAGS = ascii(', "flags": ');
+const K_MSGID = ascii(', "msgid": ');
+const K_ENCRYPTED = ascii(', "encrypted": ');
+const K_PAYLOADS = ascii(', "payloads": [');
+const K_COMMA = ascii(', ');
+const K_CLOSE_LIST = ascii(']');
+const K_TRAILING = ascii(', "trailing": ');
+const K_TED = ascii(', "ted": ');
+const K_NULL = ascii('null');
+const K_TED_ERROR = ascii('{"error": {"code": "');
+const K_CLOSE2 = ascii('}}');
+const K_PROBE = ascii('{"kind": "probe", "capabilities": ');
+const K_RESPONSE = ascii('{"kind": "response", "capabilities": ');
+const K_ID = ascii(', "id": "');
+const K_SUMMARY = ascii('", "summary": {"tedVersion": ');
+const K_FAMILY = ascii(', "family": ');
+const K_PROTOCOL = ascii(', "protocol": ');
+const K_QUOTE = ascii('"');
+const K_PROXY = ascii(', "proxy": ');
+const K_SEL_PROTOCOL = ascii('{"protocol": ');
+const K_SEL_SOURCE = ascii(', "source": ');
+const K_SEL_DESTINATION = ascii(', "destination": ');
+const K_SEL_SPORT = ascii(', "sport": ');
+const K_SEL_DPORT = ascii(', "dport": ');
+const K_SEL_ENTRY = ascii(', "entry": ');
+const K_PREFIX = ascii('{"prefix": "');
+const K_VALUE = ascii('{"value": "');
+const K_WILDCARD = ascii('", "wildcard": "');
+const K_QUOTE_CLOSE = ascii('"}');
+const K_OPEN_LIST = ascii('[');
+
+function writePayload(o: ByteSink, type: number, length: number, p: Payload | undefined): void {
+  o.numAfter(K_TYPE, type);
+  o.numAfter(K_LENGTH, length);
+  if (p?.kind === 'frag') {
+    const f = p as CiscoFragmentPayload;
+    o.numAfter(K_FRAGMENT_ID, f.fragmentId);
+    o.numAfter(K_NUMBER, f.number);
+    o.bytes(K_LAST);
+    o.bool(isLastFragment(f));
+    o.bytes(K_CLOSE);
+  } else if (p?.kind === 'sk' && (p as EncryptedPayloadV2).fragment) {
+    const f = (p as EncryptedPayloadV2).fragment!;
+    o.numAfter(K_FRAGMENT_NUMBER, f.number);
+    o.numAfter(K_TOTAL, f.total);
+    o.bytes(K_CLOSE);
+  }
+  o.bytes(K_CLOSE);
+}
+
+function writeError(o: ByteSink, e: DecodeError): void {
+  o.strAfter(K_ERROR_CODE, e.code);
+  o.numAfter(K_OFFSET, e.offset);
+  o.bytes(K_CLOSE);
+}
+
+/** One message record as its JSON line plus newline, written into `o`, keys in the documented order. */
+export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
+  o.numAfter(K_FRAME, r.frame);
+  o.strAfter(K_SRC, r.src);
+  o.strAfter(K_DST, r.dst);
+  o.numAfter(K_SPORT, r.sport);
+  o.numAfter(K_DPORT, r.dport);
+  if (r.transport === 'tcp') o.bytes(K_TCP);
+  if (r.fragments) {
+    o.bytes(K_FRAGMENTS);
+    o.list(r.fragments);
+  }
+  if (r.segments) {
+    o.bytes(K_SEGMENTS);
+    o.list(r.segments);
+  }
+  if (r.ikeFragments) {
+    o.bytes(K_IKE_FRAGMENTS);
+    o.list(r.ikeFragments);
+  }
+  const m = r.message;
+  if (!m || !m.header) {
+    writeError(o, r.error!);
+    o.bytes(K_END_LINE);
+    return;
+  }
+  const h = m.header;
+  const b = r.bytes!;
+  o.bytes(K_ICOOKIE);
+  o.hex(b, 0, 8);
+  o.bytes(K_RCOOKIE);
+  o.hex(b, 8, 16);
+  o.numAfter(K_VERSION, h.major);
+  o.numAfter(K_DOT, h.minor);
+  o.numAfter(K_EXCHANGE, h.exchange);
+  o.numAfter(K_FLAGS, h.flags);
+  o.numAfter(K_MSGID, h.msgid);
+  o.numAfter(K_LENGTH, h.length);
+  let encrypted = m.encrypted !== undefined;
+  const spans = m.spans;
+  for (let i = 0; i < spans.length; i++) if (m.payloads[i]?.kind === 'sk') encrypted = true;
+  o.bytes(K_ENCRYPTED);
+  o.bool(encrypted);
+  o.bytes(K_PAYLOADS);
+  for (let i = 0; i < spans.length; i++) {
+    if (i > 0) o.bytes(K_COMMA);
+    writePayload(o, spans[i]!.type, spans[i]!.length, m.payloads[i]);
+  }
+  o.bytes(K_CLOSE_LIST);
+  if (m.trailing) {
+    o.numAfter(K_TRAILING, m.trailing);
+  }
+  o.bytes(K_TED);
+  if (h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE)) writeTed(o, m);
+  else o.bytes(K_NULL);
+  if (m.error) writeError(o, m.error);
+  o.bytes(K_END_LINE);
+}
+
+const lineSink = new ByteSink(4096);
+const latin1 = new TextDecoder('latin1');
+
+/** One message record as its JSON line (no newline). */
+export function jsonLine(r: MessageRecord): string {
+  writeJsonLine(r, lineSink);
+  const b = lineSink.take();
+  return latin1.decode(b.subarray(0, b.length - 1));
+}
+
+const hostPort = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
+
+function errorText(e: DecodeError): string {
+  const pi = e.payloadIndex !== undefined ? ` (payload #${e.payloadIndex})` : '';
+  // The message already ends with "(offset N)"; say it once.
+  return `${e.code} at offset ${e.offset}${pi}: ${e.message.replace(/ \(offset \d+\)$/, '')}`;
+}
+
+function selectorText(s: Selector): string {
+  const lines = formatSelectorLines(s);
+  return lines.length === 1 ? lines[0]! : lines.join(' | ');
+}
+
+/** One message record as text lines (a newline after each). */
+export function textLines(r: MessageRecord): string {
+  const where = `frame ${r.frame}  ${hostPort(r.src, r.sport)} -> ${hostPort(r.dst, r.dport)}${r.transport === 'tcp' ? ' (tcp)' : ''}`;
+  const origin: string[] = [];
+  if (r.fragments) origin.push(`  IP fragments: frames ${r.fragments.join(', ')}`);
+  if (r.segments && r.segments.length > 1) origin.push(`  TCP segments: frames ${r.segments.join(', ')}`);
+  if (r.ikeFragments) origin.push(`  reassembled from IKE fragments: frames ${r.ikeFragments.join(', ')}`);
+  const m = r.message;
+  if (!m || !m.header) return [`${where}  error ${errorText(r.error!)}`, ...origin].join('\n') + '\n';
+  const h = m.header;
+  const b = r.bytes!;
+  const out = [
+    `${where}  IKEv${h.major} ${exchangeName(h.major, h.exchange)} (${h.exchange})`,
+    ...origin,
+    `  icookie ${hexOf(b, 0, 8)}  rcookie ${hexOf(b, 8, 16)}  version ${h.major}.${h.minor}  flags 0x${h.flags.toString(16).padStart(2, '0')}  msgid 0x${h.msgid.toString(16).padStart(8, '0')}  length ${h.length}`,
+  ];
+  if (m.encrypted) out.push(`  encrypted: ${m.encrypted.length} bytes after the header`);
+  m.spans.forEach((s, i) => {
+    const p = m.payloads[i]!;
+    const crit = 'critical' in p && p.critical ? ' critical' : '';
+    let extra = '';
+    if (p.kind === 'frag') extra = `  fragment id ${p.fragmentId} number ${p.number}${isLastFragment(p) ? ' (last)' : ''}`;
+    else if (p.kind === 'sk' && p.fragment) extra = `  fragment ${p.fragment.number} of ${p.fragment.total}`;
+    out.push(`  #${i} ${payloadName(h.major, s.type)} (${s.type}) length ${s.length}${crit}${extra}`);
+  });
+  if (m.trailing) out.push(`  warning: ${m.trailing} trailing bytes after the ${h.length}-byte message`);
+  if (m.error) out.push(`  error ${errorText(m.error)}`);
+  const t = tedDetails(m);
+  if (t?.kind === 'error') out.push(`  ted: invalid: ${t.error.code} at offset ${t.error.offset}`);
+  else if (t?.kind === 'probe') {
+    const p = t.value;
+    const s = p.summary;
+    const ports = s.sport || s.dport ? ` ports ${s.sport} -> ${s.dport}` : '';
+    out.push(`  ted probe: capabilities 0x${p.capabilities.toString(16)}, id ${formatAddress(p.id.family, p.id.address)}, TED v${s.tedVersion}`);
+    out.push(`  packet: ${protocolName(s.family, s.protocol)} ${formatAddress(s.family, s.src)} -> ${formatAddress(s.family, s.dst)}${ports}`);
+    if (p.proxy) out.push(`  proxy: ${selectorText(p.proxy)}`);
+  } else if (t?.kind === 'response') {
+    const r2 = t.value;
+    out.push(`  ted response: capabilities 0x${r2.capabilities.toString(16)}, id ${formatAddress(r2.id.family, r2.id.address)}`);
+    out.push(`  proxy: ${selectorText(r2.proxy)}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/**
+ * Output for a writable stream in large chunks: JSON lines go straight into `bytes` (a ByteSink),
+ * text through `write`. `drain()` hands over what is buffered once it is large (or always with
+ * `force`) and waits while the stream is full. A stream that closed (EPIPE: `| head`) makes
+ * `closed` true.
+ */
+export class BufferedWriter {
+  closed = false;
+  failure: Error | undefined;
+  readonly bytes: ByteSink;
+  private readonly onError = (e: NodeJS.ErrnoException): void => {
+    this.closed = true;
+    if (e.code !== 'EPIPE') this.failure = e;
+  };
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly chunk = 1 << 16,
+  ) {
+    this.bytes = new ByteSink(Math.max(chunk * 2, 1 << 17));
+    out.on('error', this.onError);
+  }
+
+  /** Text, UTF-8 encoded. */
+  write(s: string): void {
+    this.bytes.utf8(s);
+  }
+
+  /** True when enough is buffered that drain() will write. */
+  get full(): boolean {
+    return this.bytes.n >= this.chunk;
+  }
+
+  async drain(force = false): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.bytes.n === 0 || (!force && this.bytes.n < this.chunk)) return true;
+    const taken = this.bytes.take();
+    // A Buffer view (no copy): streams and anything that stringifies a chunk read it as text.
+    // The buffer is reused once the stream says it was written.
+    const chunk = Buffer.from(taken.buffer, taken.byteOffset, taken.length);
+    if (!this.out.write(chunk, () => this.bytes.recycle(taken))) {
+      // Wait for room, or for the end of the stream (an error is recorded by onError).
+      const out = this.out;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          out.off('drain', done);
+          out.off('close', done);
+          out.off('error', done);
+          resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+        out.on('error', done);
+      });
+    }
+    return !this.closed;
+  }
+
+  close(): void {
+    this.out.off('error', this.onError);
+  }
+}
