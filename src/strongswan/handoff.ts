@@ -403,7 +403,7 @@ export class StrongswanHandoff implements Handoff {
             'control-log',
             (m) => {
               const msg = str(m.msg) ?? '';
-              logs.push(msg);
+              if (logs.length < 1000) logs.push(msg); // what a failure is classified from: bounded
               const ikeId = str(m['ikesa-uniqueid']);
               if (ikeId) rec.ikeIds.add(ikeId);
               if (logs.length <= 200) this.emit({ type: 'ike-log', tunnel: t.id, group: str(m.group) ?? '', level: Number(m.level ?? 0), message: msg });
