@@ -10,14 +10,18 @@ import { charonConf, type CharonKernel } from '../strongswan/charon-conf.js';
 import type { Lab, NodeName } from './netns.js';
 
 export const CHARON_BINARY = 'charon-systemd';
-export const CHARON_PLUGIN_DIR = '/usr/lib/ipsec/plugins';
+/** Where distributions put strongSwan's plugins (Debian first). */
+export const CHARON_PLUGIN_DIRS = ['/usr/lib/ipsec/plugins', '/usr/lib/x86_64-linux-gnu/ipsec/plugins', '/usr/lib/strongswan/plugins', '/usr/lib64/strongswan/plugins', '/usr/libexec/strongswan/plugins'];
 
 /** What is missing to run charon for the lab (one line saying how to install it), or undefined. */
 export function charonMissing(which: (tool: string) => boolean): string | undefined {
   const install = 'apt-get install charon-systemd libcharon-extra-plugins';
   if (!which(CHARON_BINARY)) return `strongSwan's charon (${CHARON_BINARY}) is not installed: ${install}`;
-  for (const p of ['vici', 'kernel-libipsec', 'kernel-netlink', 'kdf', 'socket-default'])
-    if (!existsSync(join(CHARON_PLUGIN_DIR, `libstrongswan-${p}.so`))) return `strongSwan's ${p} plugin is missing (${CHARON_PLUGIN_DIR}): ${install}`;
+  // Where the plugin directory is unknown, charon itself says what it cannot load (its log is named).
+  const dir = CHARON_PLUGIN_DIRS.find((d) => existsSync(d));
+  if (dir)
+    for (const p of ['vici', 'kernel-libipsec', 'kernel-netlink', 'kdf', 'socket-default'])
+      if (!existsSync(join(dir, `libstrongswan-${p}.so`))) return `strongSwan's ${p} plugin is missing (${dir}): ${install}`;
   if (!existsSync('/dev/net/tun')) return 'kernel-libipsec needs /dev/net/tun (the tun module)';
   return undefined;
 }
