@@ -2,7 +2,7 @@
 // log, started as `ip netns exec GW env STRONGSWAN_CONF=... charon-systemd` (it writes no PID
 // file, so several run side by side), stopped with SIGTERM (it takes about 1.3 s).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { TedError } from '../errors.js';
@@ -68,10 +68,16 @@ export class LabCharon {
     });
     const end = Date.now() + 15_000;
     while (!(existsSync(this.vici) && (await canConnect(this.vici)))) {
-      if (this.exitCode !== null) throw new TedError('LAB_CHARON', `charon in ${this.node} exited (${this.exitCode}); see ${this.log}`);
-      if (Date.now() > end) throw new TedError('LAB_CHARON', `charon in ${this.node} did not open its VICI socket ${this.vici} within 15 s; see ${this.log}`);
+      if (this.exitCode !== null) throw new TedError('LAB_CHARON', `charon in ${this.node} exited (${this.exitCode}): ${this.tail()}`);
+      if (Date.now() > end) throw new TedError('LAB_CHARON', `charon in ${this.node} did not open its VICI socket ${this.vici} within 15 s: ${this.tail()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** The last lines charon wrote (its files go with the lab). */
+  tail(lines = 3): string {
+    const text = [this.log, `${this.log}.stderr`].map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).join('\n');
+    return text.split('\n').filter((l) => l.trim()).slice(-lines).join(' | ') || 'no output';
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
