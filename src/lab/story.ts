@@ -5,7 +5,7 @@
 // packet outside the proxy is not carried; the tunnel is torn down. Every step is read from what
 // the daemons and charon report (their logs, VICI) and from a capture of the link between the
 // gateways, never assumed.
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TedError } from '../errors.js';
@@ -110,6 +110,25 @@ class Agent {
   }
 }
 
+/** Temporary directories of earlier `ted lab` runs whose process is gone: `ted-lab-<pid base 36>-*`. */
+function reapStaleDirs(): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^ted-lab-([0-9a-z]+)-/.exec(name);
+    if (!m) continue;
+    const pid = parseInt(m[1]!, 36);
+    try {
+      process.kill(pid, 0);
+      continue; // still running
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
+    }
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    out.push(name);
+  }
+  return out;
+}
+
 export async function runLab(o: LabOptions): Promise<LabResult> {
   const family = o.family ?? 4;
   const k = family === 4 ? 'v4' : 'v6';
@@ -129,7 +148,9 @@ export async function runLab(o: LabOptions): Promise<LabResult> {
   };
 
   const reaped = await Lab.reapStale();
-  if (reaped.length) emit('reaped', `removed ${reaped.length} namespaces left by an earlier run that did not clean up`, { namespaces: reaped });
+  const reapedDirs = reapStaleDirs();
+  if (reaped.length || reapedDirs.length)
+    emit('reaped', `removed what an earlier run left (killed, or --keep): ${reaped.length} namespaces, ${reapedDirs.length} directories`, { namespaces: reaped, dirs: reapedDirs });
   const dir = mkdtempSync(join(tmpdir(), `ted-lab-${process.pid.toString(36)}-`));
   let world: StrongswanLab | undefined;
   let d: LabDaemons | undefined;
