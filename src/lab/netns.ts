@@ -65,7 +65,8 @@ export async function commandExists(tool: string): Promise<boolean> {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process id is alive (EPERM: alive, not ours). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -15,7 +15,7 @@ import type { ViciSection } from '../vici/message.js';
 import { ViciSession } from '../vici/session.js';
 import { LinkCapture, summarizeLink, type LinkSummary } from './capture.js';
 import { LAB_PORTS, StrongswanLab, type LabDaemons } from './gateways.js';
-import { ADDR, Lab } from './netns.js';
+import { ADDR, Lab, pidAlive } from './netns.js';
 import { packageScript, sleep, type LabTed, type LogLine } from './ted.js';
 
 export interface LabStep {
@@ -116,13 +116,7 @@ function reapStaleDirs(): string[] {
   for (const name of readdirSync(tmpdir())) {
     const m = /^ted-lab-([0-9a-z]+)-/.exec(name);
     if (!m) continue;
-    const pid = parseInt(m[1]!, 36);
-    try {
-      process.kill(pid, 0);
-      continue; // still running
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
-    }
+    if (pidAlive(parseInt(m[1]!, 36))) continue;
     rmSync(join(tmpdir(), name), { recursive: true, force: true });
     out.push(name);
   }
