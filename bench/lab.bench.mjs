@@ -8,7 +8,8 @@
 //     initiate -> CHILD_SA INSTALLED.
 // Needs root and strongSwan (see `ted lab`); otherwise it says why and leaves the last results.
 // Run: npm run bench (builds first), or `node bench/lab.bench.mjs` after `npm run build`.
-// Env: TED_LAB_RUNS (story runs per family, default 3), TED_LAB_STREAM_RUNS (default 7).
+// Env: TED_LAB_RUNS (story runs per family, default 3), TED_LAB_STREAM_RUNS (default 7),
+// TED_LAB_KEEP_DIR=1 (keep the UDP lab's logs and captures for a look afterwards).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

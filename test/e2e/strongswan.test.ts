@@ -6,7 +6,7 @@
 // iproute2, tcpdump, tshark and strongSwan (charon-systemd, libcharon-extra-plugins); otherwise
 // it skips and says why.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -113,9 +113,19 @@ describe.skipIf(skipReason !== undefined)('ted lab: discovery, IKE, ESP', () => 
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/interrupted; everything it created was removed/);
     expect(await labLeftovers(pid)).toEqual([]);
-    const { stdout } = await run('sh', ['-c', 'pgrep -f "charon-systemd" -a || true']);
-    const confs = stdout.split('\n').filter((l) => l.includes(`ted-lab-${pid.toString(36)}`));
-    expect(confs).toEqual([]);
+    // No charon of that run is left: a lab's charon carries STRONGSWAN_CONF under the run's directory.
+    const { stdout } = await run('sh', ['-c', 'pgrep -x charon-systemd || true']);
+    const ours = stdout
+      .split('\n')
+      .filter(Boolean)
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/environ`, 'latin1').includes(`ted-lab-${pid.toString(36)}-`);
+        } catch {
+          return false; // exited meanwhile
+        }
+      });
+    expect(ours).toEqual([]);
   });
 
   it('without root: exit 2 with one line saying what is missing', async () => {
