@@ -7,7 +7,7 @@ import { UsageError } from '../../errors.js';
 import { outputFile } from '../../files.js';
 import { charonMissing } from '../../lab/charon.js';
 import { commandExists, namespacesUnavailable } from '../../lab/netns.js';
-import { runLab, type LabStep } from '../../lab/story.js';
+import type { LabStep } from '../../lab/story.js';
 import { lineJson } from '../json.js';
 
 interface LabFlags {
@@ -39,6 +39,8 @@ export function registerLab(program: Command): void {
     .action(async (flags: LabFlags) => {
       const missing = await labMissing();
       if (missing) throw new UsageError('LAB_UNAVAILABLE', missing);
+      // The lab's modules load only when it runs (every other command would pay for them).
+      const { runLab } = await import('../../lab/story.js');
       const out = (s: LabStep) => process.stdout.write(flags.json ? lineJson(s) + '\n' : `${s.step === 'done' ? '' : `[${s.step}] `}${s.text}\n`);
       const abort = new AbortController();
       const onSignal = () => abort.abort();
