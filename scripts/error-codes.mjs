@@ -10,6 +10,8 @@ export const TABLE = join(ROOT, 'docs', 'errors.md');
 /** Upper-case literals in src/ that look like codes but are not errors (names of other things). */
 export const NOT_CODES = new Set([
   'IKE_SA_INIT', 'IKE_AUTH', 'CREATE_CHILD_SA', 'IKE_INTERMEDIATE', 'INFORMATIONAL', // IKEv2 exchange names
+  'MAIN_MODE', 'QUICK_MODE', 'INFORMATIONAL_V1', // IKEv1 exchange names
+  'CMD_REQUEST', 'CMD_RESPONSE', 'CMD_UNKNOWN', 'EVENT_REGISTER', 'EVENT_UNREGISTER', 'EVENT_CONFIRM', 'EVENT_UNKNOWN', // VICI packet types
   'REMOTE_PREFIX', 'REMOTE_PREFIX6', 'PROTECTED_PREFIX', 'PROTECTED_PREFIX6', 'LAN_IF', // set-up text placeholders
   'PKT_OK', // the decode status of a good frame
   'TED_INPUT_', // the prefix itself (exit status rule)

@@ -117,3 +117,19 @@ export class PathError extends TedError {
     this.reason = reason;
   }
 }
+
+/**
+ * A VICI exchange with strongSwan's charon that did not succeed: not connected, connection lost,
+ * timed out, unknown command or event, or the command answered `success = no` (`errmsg` holds
+ * charon's reason). Bytes that do not decode are a DecodeError with a VICI_* code instead.
+ */
+export class ViciError extends TedError {
+  readonly command?: string;
+  readonly errmsg?: string;
+  constructor(code: string, message: string, details: { command?: string; errmsg?: string } & TedErrorOptions = {}) {
+    super(code, message, { cause: details.cause });
+    this.name = 'ViciError';
+    this.command = details.command;
+    this.errmsg = details.errmsg;
+  }
+}

@@ -40,3 +40,13 @@ export { MemoryNetwork, MemoryTransport, type Claim, type WireRecord, type Memor
 export { ikeWire } from './ted/ike-wire.js';
 export type { TedWire, DecodedTed } from './ted/wire.js';
 export { runDemo, type DemoOptions, type DemoResult, type DemoStep, type DemoFrame } from './demo/demo.js';
+// strongSwan: the VICI protocol (as `vici.*`: its encodeMessage/decodeMessage are not IKE's), the
+// handoff, exact traffic selectors, a strongswan.conf for charon, and `ted lab` as a function.
+export * as vici from './vici/index.js';
+export { ViciSession, expectSuccess, type ViciSessionOptions } from './vici/session.js';
+export { createStrongswanHandoff, StrongswanHandoff, HandoffFailure, type StrongswanHandoffOptions, type StrongswanEvent, type StrongswanCounters, type ChildStatus, type KernelBackend } from './strongswan/handoff.js';
+export { ikev2Children, ikev1Children, addressBlocks, blockCount, childrenNeeded, formatTrafficSelector, MAX_TS_PER_PAYLOAD, type TrafficSelector, type ChildSelectors, type Block, type SelectorLimits } from './strongswan/selectors.js';
+export type { StrongswanCredentials, PskEntry } from './strongswan/credentials.js';
+export type { FailureReason } from './strongswan/connection.js';
+export { charonConf, charonPlugins, type CharonConfOptions } from './strongswan/charon-conf.js';
+export { runLab, type LabOptions, type LabStep, type LabResult } from './lab/story.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module shared with scripts/errors-docs.mjs
 import { TABLE, parseTable, renderTable, scanSource } from '../scripts/error-codes.mjs';
 import { exitCodeOf } from '../src/cli/errors.js';
-import { ConfigError, DecodeError, PathError, TedError, UsageError } from '../src/errors.js';
+import { ConfigError, DecodeError, PathError, TedError, UsageError, ViciError } from '../src/errors.js';
 
 type Scan = Map<string, { files: string[]; classes: string[] }>;
 type Row = { meaning: string; exit: string; where: string };
@@ -21,6 +21,7 @@ const make: Record<string, (code: string) => Error> = {
   ConfigError: (c) => new ConfigError(c, 'k', 'm'),
   DecodeError: (c) => new DecodeError(c, 'm', 0),
   PathError: (c) => new PathError(c, 'input', '/x', 'm'),
+  ViciError: (c) => new ViciError(c, 'm'),
 };
 
 // Codes raised through helpers (problem lists, decoder fail/invalid functions) rather than a

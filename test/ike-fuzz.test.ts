@@ -16,19 +16,9 @@ import { encodeIPv4, encodeIPv6, encodeL4 } from '../src/packet/encode.js';
 import { IkeCaptureDecoder } from '../src/pcap/ike-capture.js';
 import { readFrames } from '../src/pcap/reader.js';
 import { CAPTURES, present } from './support/shared.js';
+import { fuzzSettings, mutateBytes } from './support/fuzz.js';
 
-const BUDGET_MS = Number(process.env.IKE_FUZZ_MS ?? 2500);
-const SEED = Number(process.env.IKE_FUZZ_SEED ?? Date.now() % 0x7fffffff);
-console.log(`ike-fuzz: seed ${SEED} (IKE_FUZZ_SEED), ${BUDGET_MS} ms per target (IKE_FUZZ_MS)`);
-
-// xorshift32: reproducible from the printed seed.
-let state = SEED || 1;
-function rnd(n: number): number {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return (state >>> 0) % n;
-}
+const { budgetMs: BUDGET_MS, rnd } = fuzzSettings('ike-fuzz', 'IKE_FUZZ', 2500);
 
 const probe: TedProbe = {
   icookie: 0x1234n,
@@ -61,43 +51,16 @@ function seeds(): Uint8Array[] {
 }
 
 function mutate(src: Uint8Array): Uint8Array {
-  let b = src.slice();
+  let b: Uint8Array = src.slice();
   const n = 1 + rnd(4);
   for (let k = 0; k < n; k++) {
     switch (rnd(7)) {
-      case 0: // flip a byte
-        if (b.length) b[rnd(b.length)] = rnd(256);
-        break;
-      case 1: // truncate
-        b = b.subarray(0, rnd(b.length + 1));
-        break;
-      case 2: {
-        // insert bytes
-        const at = rnd(b.length + 1);
-        const ins = Uint8Array.from({ length: 1 + rnd(8) }, () => rnd(256));
-        const c = new Uint8Array(b.length + ins.length);
-        c.set(b.subarray(0, at));
-        c.set(ins, at);
-        c.set(b.subarray(at), at + ins.length);
-        b = c;
-        break;
-      }
-      case 3: {
-        // delete bytes
-        const at = rnd(b.length + 1);
-        const c = new Uint8Array(Math.max(0, b.length - rnd(8)));
-        c.set(b.subarray(0, Math.min(at, c.length)));
-        c.set(b.subarray(at + (b.length - c.length)).subarray(0, c.length - Math.min(at, c.length)), Math.min(at, c.length));
-        b = c;
-        break;
-      }
-      case 4: // a 16-bit field set to an edge value (payload lengths live at 2 mod 4 often)
-        if (b.length > 2) {
-          const at = rnd(b.length - 1);
-          const v = [0, 1, 3, 4, 0xffff, 0x8000, b.length, b.length - at][rnd(8)]!;
-          b[at] = v >>> 8;
-          b[at + 1] = v & 255;
-        }
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+      case 4: // format-agnostic: a byte, the end cut, bytes inserted or deleted, an edge 16-bit value
+        b = mutateBytes(b, rnd);
         break;
       case 5: // fix the header length to the buffer, so the chain walker gets exercised
         if (b.length >= 28) {

@@ -17,6 +17,7 @@ import { registerClassify } from './commands/classify.js';
 import { registerBench } from './commands/bench.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerStatus } from './commands/status.js';
+import { registerLab } from './commands/lab.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerDaemon(program);
   registerStatus(program);
+  registerLab(program);
   return program;
 }
 

@@ -12,6 +12,7 @@ import { inputProblem } from '../files.js';
 import { controlSocketProblem } from './control.js';
 import { parseAnyAddress, prefixMask } from '../selector/address.js';
 import type { Family } from '../selector/types.js';
+import { parsePeer } from '../strongswan/credentials.js';
 import { formerKeys, type Discovery, type Limits, type RateLimit, type Timers } from '../ted/settings.js';
 import type { LoadPolicyOptions } from '../policy/index.js';
 
@@ -64,8 +65,39 @@ export interface DaemonConfig {
     readonly forward: boolean;
   };
   readonly protects?: readonly Prefix[];
+  /** What brings the SAs up: nothing (log only) or strongSwan's charon over VICI. */
+  readonly handoff: HandoffConfig;
   readonly log: { readonly level: LogLevel; readonly pretty: 'auto' | 'always' | 'never'; readonly summaryIntervalMs: number; readonly bufferBytes: number };
   readonly control: { readonly socket: string };
+}
+
+export type HandoffConfig = { readonly kind: 'none' } | StrongswanConfig;
+
+export interface StrongswanConfig {
+  readonly kind: 'strongswan';
+  readonly vici: string;
+  readonly ikeVersion: 1 | 2;
+  readonly proposals: readonly string[];
+  readonly espProposals: readonly string[];
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly encap: boolean;
+  readonly dpdDelayS: number;
+  readonly connectionPrefix: string;
+  readonly initiateTimeoutMs: number;
+  readonly maxChildSas: number;
+  readonly kernel: 'netlink' | 'libipsec';
+  readonly credentials:
+    | { readonly kind: 'psk'; readonly secrets: readonly { readonly peers: readonly string[]; readonly secret?: string; readonly secretFile?: string }[] }
+    | {
+        readonly kind: 'certificates';
+        readonly certificate: string;
+        readonly privateKey: string;
+        readonly privateKeyType: 'rsa' | 'ecdsa' | 'any';
+        readonly caCertificates: readonly string[];
+        readonly localId?: string;
+        readonly remoteId: 'address' | 'any';
+      };
 }
 
 const PROTOCOL_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
@@ -222,7 +254,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   const data = structuredClone(raw) as Record<string, unknown>;
   if (typeof data === 'object' && !Array.isArray(data)) {
     // Sections with only defaults may be absent: create them so the defaults inside are applied.
-    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'discovery', 'source', 'log', 'control']) if (data[section] === undefined) data[section] = {};
+    for (const section of ['probe', 'timers', 'limits', 'rateLimit', 'discovery', 'source', 'handoff', 'log', 'control']) if (data[section] === undefined) data[section] = {};
   }
   const deprecated = findFormerKeys(data);
   const validate = getValidator();
@@ -299,6 +331,9 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
   if ((t.tunnelIdleMs as number) > (t.tunnelLifetimeMs as number))
     throw new ConfigError('CONFIG_RANGE', 'timers.tunnelIdleMs', `must not exceed timers.tunnelLifetimeMs (${String(t.tunnelLifetimeMs)})`);
 
+  const handoff = handoffConfig(d.handoff as Record<string, unknown>, family, baseDir, options.skipFileChecks === true);
+  if (handoff.kind === 'strongswan' && src.forward === true)
+    throw new ConfigError('CONFIG_CONFLICT', 'source.forward', 'with handoff.kind strongswan the IPsec SAs carry the packets; re-sending them in clear as well would duplicate them (set source.forward to false)');
   return {
     file: options.file ?? '(inline)',
     role,
@@ -325,6 +360,7 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
       forward: src.forward as boolean,
     },
     ...(protects ? { protects } : {}),
+    handoff,
     log: {
       level: o.logLevel ?? (log.level as LogLevel),
       pretty: log.pretty as 'auto' | 'always' | 'never',
@@ -334,6 +370,81 @@ export function validateConfig(raw: unknown, options: LoadOptions & { file?: str
     control: { socket: controlSocket },
   };
 }
+
+/** The handoff section after the schema: what a schema cannot check (peers, files, one of secret/secretFile). */
+function handoffConfig(h: Record<string, unknown>, family: Family, baseDir: string, skipFileChecks: boolean): HandoffConfig {
+  if (h.kind !== 'strongswan') {
+    for (const k of Object.keys(h)) if (k !== 'kind' && !(k in HANDOFF_DEFAULT_KEYS)) throw new ConfigError('CONFIG_CONFLICT', `handoff.${k}`, 'only used with handoff.kind strongswan');
+    return { kind: 'none' };
+  }
+  const vici = String(h.vici);
+  if (/^[a-z]+:\/\//i.test(vici) && !vici.startsWith('unix://')) throw new ConfigError('CONFIG_INVALID', 'handoff.vici', `'${vici}': only unix:// sockets (or a path)`);
+  const c = h.credentials as Record<string, unknown> | undefined;
+  if (!c) throw new ConfigError('CONFIG_REQUIRED', 'handoff.credentials', 'handoff.kind strongswan needs credentials: pre-shared keys (kind psk) or certificates');
+  const file = (key: string, v: unknown): string => {
+    const p = resolve(baseDir, String(v));
+    const problem = skipFileChecks ? undefined : inputProblem(p);
+    if (problem) throw new ConfigError('CONFIG_FILE', key, `${p}: ${problem.reason}`);
+    return p;
+  };
+  let credentials: StrongswanConfig['credentials'];
+  if (c.kind === 'psk') {
+    for (const k of ['certificate', 'privateKey', 'caCertificates', 'localId']) if (c[k] !== undefined) throw new ConfigError('CONFIG_CONFLICT', `handoff.credentials.${k}`, 'a certificates setting under credentials.kind psk');
+    const secrets = (c.secrets as Record<string, unknown>[] | undefined) ?? [];
+    if (secrets.length === 0) throw new ConfigError('CONFIG_REQUIRED', 'handoff.credentials.secrets', 'credentials.kind psk: list at least one key and its peers');
+    credentials = {
+      kind: 'psk',
+      secrets: secrets.map((e, i) => {
+        const key = `handoff.credentials.secrets[${i}]`;
+        if ((e.secret === undefined) === (e.secretFile === undefined)) throw new ConfigError('CONFIG_INVALID', key, 'give exactly one of secret and secretFile');
+        const peers = (e.peers as string[]).map((p, j) => {
+          try {
+            const m = parsePeer(p, `${key}.peers[${j}]`);
+            if (m.family !== 0 && m.family !== family) throw new ConfigError('CONFIG_FAMILY', `${key}.peers[${j}]`, `IPv${m.family} peer but ike.address is IPv${family}`);
+          } catch (err) {
+            if (err instanceof ConfigError) throw err;
+            throw new ConfigError('CONFIG_ADDRESS', `${key}.peers[${j}]`, `'${p}' is not an address, a prefix or any`);
+          }
+          return p;
+        });
+        return { peers, ...(e.secret !== undefined ? { secret: String(e.secret) } : { secretFile: file(`${key}.secretFile`, e.secretFile) }) };
+      }),
+    };
+  } else {
+    if (c.secrets !== undefined) throw new ConfigError('CONFIG_CONFLICT', 'handoff.credentials.secrets', 'pre-shared keys under credentials.kind certificates');
+    for (const k of ['certificate', 'privateKey', 'caCertificates'] as const) if (c[k] === undefined) throw new ConfigError('CONFIG_REQUIRED', `handoff.credentials.${k}`, 'credentials.kind certificates needs certificate, privateKey and caCertificates');
+    const cas = c.caCertificates as string[];
+    if (cas.length === 0) throw new ConfigError('CONFIG_REQUIRED', 'handoff.credentials.caCertificates', 'at least one CA certificate');
+    credentials = {
+      kind: 'certificates',
+      certificate: file('handoff.credentials.certificate', c.certificate),
+      privateKey: file('handoff.credentials.privateKey', c.privateKey),
+      privateKeyType: c.privateKeyType as 'rsa' | 'ecdsa' | 'any',
+      caCertificates: cas.map((f, i) => file(`handoff.credentials.caCertificates[${i}]`, f)),
+      ...(c.localId !== undefined ? { localId: String(c.localId) } : {}),
+      remoteId: c.remoteId as 'address' | 'any',
+    };
+  }
+  return {
+    kind: 'strongswan',
+    vici,
+    ikeVersion: h.ikeVersion as 1 | 2,
+    proposals: h.proposals as string[],
+    espProposals: h.espProposals as string[],
+    localPort: h.localPort as number,
+    remotePort: h.remotePort as number,
+    encap: h.encap as boolean,
+    dpdDelayS: h.dpdDelayS as number,
+    connectionPrefix: (h.connectionPrefix as string | undefined) ?? (family === 6 ? 'ted6' : 'ted'),
+    initiateTimeoutMs: h.initiateTimeoutMs as number,
+    maxChildSas: h.maxChildSas as number,
+    kernel: h.kernel as 'netlink' | 'libipsec',
+    credentials,
+  };
+}
+
+/** Keys the schema fills with defaults whatever the kind (so their presence says nothing). */
+const HANDOFF_DEFAULT_KEYS = { vici: 1, ikeVersion: 1, proposals: 1, espProposals: 1, localPort: 1, remotePort: 1, encap: 1, dpdDelayS: 1, initiateTimeoutMs: 1, maxChildSas: 1, kernel: 1 };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -18,6 +18,7 @@ import { startControlServer, type ControlServer } from './control.js';
 import { EventLog, cookie, identity } from './event-log.js';
 import { flushLogger } from './log.js';
 import { CaptureSource, FramePump, RawIpSource, replayCapture, type PacketSource } from './sources.js';
+import { startStrongswan, type StrongswanAttachment } from './strongswan.js';
 
 const VERSION = '0.1.0';
 
@@ -60,6 +61,7 @@ export class Daemon {
     private control: ControlServer | undefined,
     private readonly log: Logger,
     private readonly events: EventLog,
+    private readonly strongswan: StrongswanAttachment | undefined,
   ) {}
 
   static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
@@ -87,13 +89,15 @@ export class Daemon {
     const events = new EventLog(log, { intervalMs: config.log.summaryIntervalMs });
     cleanup.push(() => events.close());
     try {
+      const strongswan = config.handoff.kind === 'strongswan' ? await startStrongswan(config.handoff, config.ike.address, policy, config.role, log) : undefined;
+      if (strongswan) cleanup.push(() => strongswan.close());
       const gateway = createGateway({
         role: config.role,
         policy,
         localAddress: config.ike.address,
         transport: transport as Transport,
         clock: systemClock,
-        handoff: new LoggingHandoff(log),
+        handoff: strongswan?.handoff ?? new LoggingHandoff(log),
         timers: config.timers,
         limits: config.limits,
         rateLimit: config.rateLimit,
@@ -129,7 +133,7 @@ export class Daemon {
         await source.start(pump);
         cleanup.push(() => source!.close());
       }
-      const daemon = new Daemon(config, policy, gateway, transport, pump, source, forwarder, undefined, log, events);
+      const daemon = new Daemon(config, policy, gateway, transport, pump, source, forwarder, undefined, log, events, strongswan);
       if (config.control.socket && !options.noControl) {
         daemon.control = await startControlServer(config.control.socket, (req) => daemon.command(req));
       }
@@ -143,6 +147,7 @@ export class Daemon {
           probeSource: initiates ? (transport.capabilities.spoofSource ? 'host (raw socket)' : 'gateway (UDP)') : undefined,
           policy: { file: config.policy.file, acl: gateway.acl, entries: policy.entries.length },
           packets: kind === 'none' ? 'none (library API only)' : kind,
+          handoff: config.handoff.kind === 'strongswan' ? `strongswan (${config.handoff.vici}, IKEv${config.handoff.ikeVersion}, ${config.handoff.kernel})` : 'none (tunnels are only recorded)',
           control: config.control.socket || undefined,
         },
         `ted ${config.role} started on ${config.ike.address}`,
@@ -217,6 +222,7 @@ export class Daemon {
         idleMs: Math.round(now - x.lastUsed),
         expiresInMs: Math.round(x.expiresAt - now),
         packets: x.packets,
+        ...(this.handoffStatus(x) ?? {}),
       })),
       pending: g.pending().map((p) => ({
         icookie: cookie(p.icookie),
@@ -232,7 +238,14 @@ export class Daemon {
       transport: { spoofSource: t.capabilities.spoofSource, ...t.counters },
       sizes: g.sizes(),
       family: fam,
+      handoff: this.strongswan?.handoff.describe() ?? { kind: 'none' },
     };
+  }
+
+  /** The tunnel's IKE SA and CHILD_SAs as the handoff knows them (strongSwan), or nothing. */
+  private handoffStatus(t: TunnelInfo): { ike: Readonly<Record<string, unknown>> } | undefined {
+    const s = this.strongswan?.handoff.status(t);
+    return s ? { ike: s } : undefined;
   }
 
   /** Resolves when the daemon has stopped (after stop()). */
@@ -250,6 +263,8 @@ export class Daemon {
       await this.control?.close();
       const counters = Object.fromEntries(Object.entries(this.gateway.counters).filter(([, v]) => v !== 0));
       await this.gateway.close();
+      // After the gateway: its tunnels' teardowns (terminate, unload) finish before the session closes.
+      await this.strongswan?.close();
       this.forwarder?.close();
       await this.transport.close();
       this.events.close();

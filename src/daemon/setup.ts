@@ -40,6 +40,35 @@ export interface SetupInput {
   readonly sourceKind?: 'raw' | 'capture' | 'replay' | 'none';
   readonly ikeAddress?: string;
   readonly port?: number;
+  /** The strongSwan handoff's SA backend, when the tunnels go to charon. */
+  readonly strongswan?: 'libipsec' | 'netlink';
+}
+
+/** Rule priority that keeps ted's probes out of charon's routing table 220 (priority 220). */
+export const PROBE_RULE_PRIORITY = 219;
+
+/** The initiator's extra lines when charon installs the SAs. */
+function strongswanInitiatorLines(ip: string, prefixes: readonly string[], kernel: 'libipsec' | 'netlink', kind: string): string[] {
+  const lines = [
+    `# handoff strongswan: a tunnel's packets are carried by charon's SAs, not re-sent by ted (source.forward false).`,
+    `# ted's probes to the remote hosts must leave in clear even where a tunnel to that block exists. They`,
+    `# leave a raw socket (IP_HDRINCL), whose route lookup sees no ports, so the rule takes what this`,
+    `# gateway itself sends to those prefixes (iif lo): forwarded traffic still meets the tunnels.`,
+  ];
+  for (const p of prefixes) lines.push(`${ip} rule add iif lo to ${p} lookup main pref ${PROBE_RULE_PRIORITY}`);
+  if (kernel === 'libipsec')
+    lines.push(
+      `# kernel-libipsec: charon routes each tunnel's whole remote block into its TUN device (table 220,`,
+      `# priority 220, ahead of table ${INITIATOR_TABLE}). Packets there that no CHILD_SA covers are dropped by`,
+      `# libipsec, never sent in clear; ted still sees them${kind === 'capture' ? '' : ' only with source.kind capture'} and discovers their tunnel.`,
+    );
+  else
+    lines.push(
+      `# kernel-netlink: set charon.install_routes = no in strongswan.conf (its routes in table 220 would`,
+      `# send packets no CHILD_SA covers in clear, past the blackhole above); the kernel's IPsec policies`,
+      `# pick the tunnel's packets after routing. Not exercised by ted's tests (their kernel has no ESP).`,
+    );
+  return lines;
 }
 
 export function initiatorSetup(s: SetupInput): string {
@@ -66,10 +95,11 @@ export function initiatorSetup(s: SetupInput): string {
     lines.push(`# kernel drops them silently (blackhole) until a tunnel carries them.`);
     for (const p of prefixes) lines.push(`${ip} route add blackhole ${p} table ${INITIATOR_TABLE}`);
   }
+  if (s.strongswan) lines.push(...strongswanInitiatorLines(ip, prefixes, s.strongswan, kind));
   lines.push(
     `# ted needs root, or CAP_NET_RAW (raw sockets: the probe carries the host's source address) and`,
     `# CAP_NET_BIND_SERVICE (UDP ${s.port ?? 500}). Then: ted initiator --config FILE`,
-    `# Undo: ${ip} rule del pref ${INITIATOR_TABLE} (once per prefix); ${ip} route flush table ${INITIATOR_TABLE}`,
+    `# Undo: ${ip} rule del pref ${INITIATOR_TABLE} (once per prefix)${s.strongswan ? `; ${ip} rule del pref ${PROBE_RULE_PRIORITY} (once per prefix)` : ''}; ${ip} route flush table ${INITIATOR_TABLE}`,
   );
   return lines.filter((l) => l !== '').join('\n') + '\n';
 }
@@ -110,6 +140,7 @@ export function setupFor(role: 'initiator' | 'responder', config: DaemonConfig |
       ...(config.source.interface !== undefined ? { lanInterface: config.source.interface } : {}),
       sourceKind: config.source.kind,
       port: config.ike.port,
+      ...(config.handoff.kind === 'strongswan' ? { strongswan: config.handoff.kernel } : {}),
     });
   const protects = config.protects ?? (policy ? protectedPrefixes(policy) : []);
   return responderSetup({ family, prefixes: protects.map((p) => p.text), ikeAddress: config.ike.address, port: config.ike.port });

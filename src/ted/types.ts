@@ -55,6 +55,8 @@ export interface Handoff {
   bringUp(tunnel: TunnelInfo): boolean | void | Promise<boolean | void>;
   tearDown?(tunnel: TunnelInfo, reason: TeardownReason): void;
   attach?(sink: HandoffSink): void;
+  /** What the handoff knows of a tunnel's SAs, JSON-ready (`ted status` shows it), or undefined. */
+  status?(tunnel: TunnelInfo): Readonly<Record<string, unknown>> | undefined;
 }
 
 /** How a handoff tells the gateway about a tunnel after bringUp. */

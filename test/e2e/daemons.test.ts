@@ -58,7 +58,7 @@ describe.skipIf(skipReason !== undefined)('daemons across network namespaces', (
     writeFileSync(join(dir, 'b6.acl'), POLICY_B6);
     const reaped = await Lab.reapStale();
     if (reaped.length > 0) console.warn(`e2e: removed namespaces left by an earlier, killed run: ${reaped.join(' ')}`);
-    lab = new Lab();
+    lab = new Lab({ forger: true });
     await lab.create();
     // The set-up comes from the daemons' own --print-setup, run as the documentation says.
     const setups: [string, 'gwA' | 'gwB', string, Record<string, unknown>][] = [
