@@ -39,6 +39,15 @@ try {
   setup.ids.forEach((id, k) => slots.set(id, new TupleBatch(setup.capacity, setup.buffers[k] as unknown as ArrayBuffer)));
   // The engine's own batch (in WebAssembly memory for wasm): one copy in, one copy of results out.
   const own = classifier.createBatch(setup.capacity);
+  // Warm-up: V8 runs WebAssembly in a baseline tier first and optimises a function once it has
+  // run enough; each worker has its own instance, so it tiers up here rather than on its first
+  // jobs (a one-shot `ted classify --workers` otherwise spends much of its time there).
+  for (let i = 0; i < Math.min(own.capacity, 1024); i++) {
+    const x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
+    own.set(i, { family: 4, protocol: i & 1 ? 6 : 17, src: BigInt(x), dst: BigInt(Math.imul(x, 0x85ebca6b) >>> 0), sport: x & 0xffff, dport: x >>> 16, hasPorts: true });
+  }
+  own.count = Math.min(own.capacity, 1024);
+  for (let k = 0; k < 200; k++) classifier.classify(own, own.results);
   const tuples = (m: { id: number; count: number }) => {
     const b = slots.get(m.id);
     if (!b) throw new RangeError(`no slot ${m.id} in this worker`);
