@@ -4,7 +4,7 @@
 // per rte_acl classify algorithm. When DPDK or gcc is missing, `available()` says why and the
 // bench prints that and skips the rows (on Debian: apt-get install -y libdpdk-dev gcc pkg-config).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ export function available() {
     const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libdpdk'], { encoding: 'utf8' }).trim().split(/\s+/);
     const version = execFileSync('pkg-config', ['--modversion', 'libdpdk'], { encoding: 'utf8' }).trim();
     const dir = mkdtempSync(join(tmpdir(), 'ted-rte-acl-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     const exe = join(dir, 'harness');
     execFileSync('gcc', ['-O2', '-o', exe, join(here, 'harness.c'), ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
     built = { ok: true, exe, dir, version };
