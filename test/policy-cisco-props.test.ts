@@ -30,7 +30,9 @@ const addrArb: fc.Arbitrary<Addr> = fc.oneof(
   }),
 );
 
-type Ports = { text: string; covers: (p: number) => boolean };
+// `all`: the condition admits every port (`range 0 65535`). Set semantics: that is no condition,
+// so a packet without ports (a non-first fragment) matches it like an entry without ports.
+type Ports = { text: string; covers: (p: number) => boolean; all?: boolean };
 const portsArb: fc.Arbitrary<Ports> = fc.oneof(
   fc.constant({ text: '', covers: () => true }),
   port.map((n) => ({ text: `eq ${n}`, covers: (p: number) => p === n })),
@@ -39,7 +41,7 @@ const portsArb: fc.Arbitrary<Ports> = fc.oneof(
   port.filter((n) => n < 65535).map((n) => ({ text: `gt ${n}`, covers: (p: number) => p > n })),
   fc.tuple(port, port).map(([a, b]) => {
     const [lo, hi] = a <= b ? [a, b] : [b, a];
-    return { text: `range ${lo} ${hi}`, covers: (p: number) => lo <= p && p <= hi };
+    return { text: `range ${lo} ${hi}`, covers: (p: number) => lo <= p && p <= hi, all: lo === 0 && hi === 65535 };
   }),
 );
 
@@ -68,7 +70,7 @@ describe('Cisco reader semantics (property)', () => {
           const text = [e.action + e.proto[0], e.src.text, sp.text, e.dst.text, dp.text].filter((x) => x !== '').join(' ');
           const sel = parseEntry(text).selector;
           const t: Tuple = { family: 4, ...pkt };
-          const hasCond = sp.text !== '' || dp.text !== '';
+          const hasCond = (sp.text !== '' && !sp.all) || (dp.text !== '' && !dp.all);
           const want =
             (e.proto[1] === 0 || e.proto[1] === pkt.protocol) &&
             e.src.covers(pkt.src) &&
