@@ -225,16 +225,17 @@ export function decode_frames(buf: usize, descs: usize, count: i32, batch: usize
 /**
  * Walks classic pcap records in [buf, buf+len) (record header of `recHdr` bytes, byte order `le`,
  * one link type) and decodes up to `capacity` frames into the batch, caplens into u32 caplens[]. Stops before a record that
- * is not wholly present. Writes to out: [0] bytes consumed, [1] status (0 ok, 1 capture length
+ * is not wholly present, and before one starting at or past `limit` (a worker's share of a file
+ * ends there). Writes to out: [0] bytes consumed, [1] status (0 ok, 1 capture length
  * above maxCaplen at offset [0]+8: framing lost), [2..] unused. Returns the frames decoded.
  */
-export function decode_pcap(buf: usize, len: u32, le: i32, recHdr: u32, lt: u32, maxCaplen: u32, batch: usize, capacity: i32, reasons: usize, caplens: usize, out: usize): i32 {
+export function decode_pcap(buf: usize, len: u32, le: i32, recHdr: u32, lt: u32, maxCaplen: u32, batch: usize, capacity: i32, reasons: usize, caplens: usize, out: usize, limit: u32): i32 {
   setColumns(batch, capacity);
   let off: u32 = 0;
   let n = 0;
   let status: u32 = 0;
   while (n < capacity) {
-    if (len - off < recHdr) break;
+    if (off >= limit || len - off < recHdr) break;
     const raw = load<u32>(buf + <usize>off + 8);
     const caplen = le ? raw : bswap<u32>(raw);
     if (caplen > maxCaplen) {

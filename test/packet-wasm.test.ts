@@ -77,7 +77,7 @@ describe.skipIf(!wasmOk)('wasm header walk = TypeScript twin', () => {
     wasm.dispose();
   });
 
-  it('decode_pcap: identical rows, reasons, bytes consumed and status, for any batch size and window', () => {
+  it('decode_pcap: identical rows, reasons, bytes consumed and status, for any batch size, window and limit', () => {
     fc.assert(
       fc.property(
         fc.array(frameArb, { minLength: 1, maxLength: 40 }),
@@ -85,19 +85,23 @@ describe.skipIf(!wasmOk)('wasm header walk = TypeScript twin', () => {
         fc.boolean(),
         fc.nat(),
         fc.constantFrom(1, 101, 113),
-        (frames, cap, bigEndian, cutSeed, lt) => {
+        fc.nat(),
+        (frames, cap, bigEndian, cutSeed, lt, limitSeed) => {
           const file = writePcap(frames.map((f) => ({ data: f.data })), { linkType: lt, bigEndian });
           const body = file.subarray(24);
           const end = cutSeed % 3 === 0 ? cutSeed % (body.length + 1) : body.length;
+          // Records starting at or past `limit` are not decoded (a worker's share of a file ends there).
+          const limit = limitSeed % 2 === 0 ? limitSeed % (body.length + 1) : end;
           const ts = new BatchDecoder('ts', cap);
           const wasm = new BatchDecoder('wasm', cap);
           const stage = wasm.staging(Math.max(1, body.length));
           stage.bytes.set(body);
           let start = 0;
           for (;;) {
-            const a = ts.decodePcap(body, undefined, start, end, !bigEndian, 16, lt, 262144);
-            const b = wasm.decodePcap(stage.bytes, stage, start, end, !bigEndian, 16, lt, 262144);
+            const a = ts.decodePcap(body, undefined, start, end, !bigEndian, 16, lt, 262144, limit);
+            const b = wasm.decodePcap(stage.bytes, stage, start, end, !bigEndian, 16, lt, 262144, limit);
             expect(b).toEqual(a);
+            expect(a[0] === 0 || start + a[1] - 16 - ts.caplens[a[0] - 1]! < limit).toBe(true);
             const n = a[0];
             expect(Array.from(wasm.reasons.subarray(0, n))).toEqual(Array.from(ts.reasons.subarray(0, n)));
             expect(Array.from(wasm.caplens.subarray(0, n))).toEqual(Array.from(ts.caplens.subarray(0, n)));

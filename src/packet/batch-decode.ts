@@ -24,8 +24,9 @@ export function decodeFramesTS(buf: Uint8Array, descs: Uint32Array, count: numbe
 
 /**
  * Walks classic pcap records in buf[start, end) and decodes up to batch.capacity frames. Stops
- * before a record that is not wholly present. out[0] = bytes consumed, out[1] = status (0 ok,
- * 1 a capture length above maxCaplen at start + out[0] + 8). Returns the frames decoded.
+ * before a record that is not wholly present, and before one starting at or past buf[limit].
+ * out[0] = bytes consumed, out[1] = status (0 ok, 1 a capture length above maxCaplen at
+ * start + out[0] + 8). Returns the frames decoded.
  */
 export function decodePcapTS(
   buf: Uint8Array,
@@ -39,13 +40,14 @@ export function decodePcapTS(
   reasons: Uint8Array,
   caplens: Uint32Array,
   out: Uint32Array,
+  limit = end,
 ): number {
   let off = start;
   let n = 0;
   let status = 0;
   const cap = batch.capacity;
   while (n < cap) {
-    if (end - off < recordHeader) break;
+    if (off >= limit || end - off < recordHeader) break;
     const o = off + 8;
     const caplen = littleEndian
       ? (buf[o]! | (buf[o + 1]! << 8) | (buf[o + 2]! << 16) | (buf[o + 3]! << 24)) >>> 0
@@ -158,7 +160,7 @@ interface DecodeExports extends TedWasmExports {
     batch: number, capacity: number, reasons: number, caplens: number, rowLts: number, out: number,
   ): number;
   decode_frames(buf: number, descs: number, count: number, batch: number, capacity: number, reasons: number): void;
-  decode_pcap(buf: number, len: number, le: number, recHdr: number, lt: number, maxCaplen: number, batch: number, capacity: number, reasons: number, caplens: number, out: number): number;
+  decode_pcap(buf: number, len: number, le: number, recHdr: number, lt: number, maxCaplen: number, batch: number, capacity: number, reasons: number, caplens: number, out: number, limit: number): number;
 }
 
 /** A region of WebAssembly memory with views that follow memory growth. */
@@ -346,18 +348,19 @@ export class BatchDecoder {
   }
 
   /**
-   * Decodes classic pcap records. For wasm, `buf` must be `region.bytes` of a staging region
-   * (pass the region); for ts any array. Returns [frames, consumed, status].
+   * Decodes classic pcap records (those starting before buf[limit]). For wasm, `buf` must be
+   * `region.bytes` of a staging region (pass the region); for ts any array. Returns [frames,
+   * consumed, status].
    */
-  decodePcap(buf: Uint8Array, region: WasmRegion | undefined, start: number, end: number, le: boolean, recordHeader: number, linkType: number, maxCaplen: number): [number, number, number] {
+  decodePcap(buf: Uint8Array, region: WasmRegion | undefined, start: number, end: number, le: boolean, recordHeader: number, linkType: number, maxCaplen: number, limit = end): [number, number, number] {
     if (this.ex) {
       const ex = this.ex;
-      const n = ex.decode_pcap(region!.ptr + start, end - start, le ? 1 : 0, recordHeader, linkType, Math.min(maxCaplen, 0xffffffff), this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr, this.caplensRegion!.ptr, this.outRegion!.ptr);
+      const n = ex.decode_pcap(region!.ptr + start, end - start, le ? 1 : 0, recordHeader, linkType, Math.min(maxCaplen, 0xffffffff), this.batch.base, this.batch.capacity, this.reasonsRegion!.ptr, this.caplensRegion!.ptr, this.outRegion!.ptr, Math.min(Math.max(0, limit - start), 0xffffffff));
       const out = new Uint32Array(ex.memory.buffer, this.outRegion!.ptr, 2);
       this.sync();
       return [n, out[0]!, out[1]!];
     }
-    const n = decodePcapTS(buf, start, end, le, recordHeader, linkType, maxCaplen, this.batch, this.reasonsView, this.caplensView, this.tsOut);
+    const n = decodePcapTS(buf, start, end, le, recordHeader, linkType, maxCaplen, this.batch, this.reasonsView, this.caplensView, this.tsOut, limit);
     return [n, this.tsOut[0]!, this.tsOut[1]!];
   }
 
