@@ -43,6 +43,11 @@ export interface ClassifyCaptureOptions extends ReadOptions {
   onProgress?: (done: number, total: number) => void;
   /** Called once the capture header was read. */
   onHeader?: (info: { format: CaptureFormat; parser: CaptureParser }) => void;
+  /**
+   * Classic pcap only: just the records whose header starts in file bytes [from, to) (`from`
+   * must be where a record starts: a pool worker's share of a file). Frames are numbered from 1.
+   */
+  range?: { from: number; to: number };
 }
 
 /** Something to read capture bytes from: in memory or a file (`read` fills `length` bytes unless the end comes first). */
@@ -83,10 +88,12 @@ export async function fileSource(path: string): Promise<Source> {
 }
 
 /**
- * Streams a capture (bytes in memory, or a file path read with bounded memory) through the
- * header walk and, when given, a classifier. Each yielded batch is valid until the next one.
+ * Streams a capture (bytes in memory, a file path read with bounded memory, or a Source, which
+ * stays open) through the header walk and, when given, a classifier. Each yielded batch is valid
+ * until the next one.
  */
-export async function* classifyCapture(source: Uint8Array | string, opts: ClassifyCaptureOptions = {}): AsyncGenerator<CaptureBatch> {
+export async function* classifyCapture(source: Uint8Array | string | Source, opts: ClassifyCaptureOptions = {}): AsyncGenerator<CaptureBatch> {
+  if (!(source instanceof Uint8Array) && typeof source !== 'string') return yield* run(source, opts);
   const src = typeof source === 'string' ? await fileSource(source) : memorySource(source);
   try {
     yield* run(src, opts);
@@ -169,6 +176,21 @@ function rd32(b: Uint8Array, o: number, le: boolean): number {
   return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
+/**
+ * The error for the classic pcap record at bytes[off] that cannot be read: its capture length
+ * is beyond the limit, or the file ends (at file offset base + end) inside it. The parser's own
+ * error, so that every reader reports the same code, message and offset as `ted pcap info`.
+ */
+function pcapRecordError(parser: CaptureParser, bytes: Uint8Array, off: number, end: number, base: number): DecodeError {
+  try {
+    parser.step(bytes, off, end, base, true);
+  } catch (e) {
+    if (e instanceof DecodeError) return e;
+    throw e;
+  }
+  return new DecodeError('PCAP_TRUNCATED', `capture ends inside a record: ${end - off} bytes left over`, base + end, { truncated: true });
+}
+
 async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<CaptureBatch> {
   const engine = opts.engine ?? 'wasm';
   const target = opts.batch;
@@ -203,16 +225,18 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
       index += count;
       return b;
     };
-    const w = new Window(dec, src, chunk, parser.format === 'pcap' ? headLen : 0);
+    const range = parser.format === 'pcap' ? opts.range : undefined;
+    const w = new Window(dec, src, chunk, parser.format === 'pcap' ? (range?.from ?? headLen) : 0);
 
     if (parser.format === 'pcap') {
       const H = parser.recordHeader;
       const lt = parser.pcapLinkType;
       const le = parser.littleEndian;
       const maxCaplen = parser.maxCaplen;
+      const to = range?.to ?? Infinity;
       linkTypes.fill(lt);
       for (;;) {
-        const [n, consumed, status] = dec.decodePcap(w.bytes, w.region, w.sOff, w.sEnd, le, H, lt, maxCaplen);
+        const [n, consumed, status] = dec.decodePcap(w.bytes, w.region, w.sOff, w.sEnd, le, H, lt, maxCaplen, Math.min(w.sEnd, to - w.base));
         const recordAt = w.base + w.sOff + consumed;
         w.sOff += consumed;
         if (n > 0) {
@@ -220,16 +244,13 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
           yield emit(n);
           opts.onProgress?.(recordAt, src.size);
         }
-        if (status === 1) {
-          const c = rd32(w.bytes, w.sOff + 8, le);
-          throw new DecodeError('PCAP_BAD_CAPLEN', `record capture length ${c} exceeds the limit ${maxCaplen} (snaplen ${parser.snaplen})`, recordAt + 8);
-        }
+        if (status === 1) throw pcapRecordError(parser, w.bytes, w.sOff, w.sEnd, w.base);
         if (n === capacity) continue;
+        if (w.base + w.sOff >= to) break; // the range's records are done
         // Out of whole records in the window.
         if (w.eof) {
           if (w.avail === 0) break;
-          parser.step(w.bytes, w.sOff, w.sEnd, w.base, true); // throws the truncation error `ted pcap info` reports
-          throw new DecodeError('PCAP_TRUNCATED', `capture ends inside a record: ${w.avail} bytes left over`, src.size, { truncated: true });
+          throw pcapRecordError(parser, w.bytes, w.sOff, w.sEnd, w.base);
         }
         // Grow the window when the next record is larger than it.
         const want = w.avail >= H ? H + rd32(w.bytes, w.sOff + 8, le) : 0;
