@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TupleBatch } from '../src/classify/batch.js';
 import { compile } from '../src/classify/index.js';
-import { createClassifierPool } from '../src/classify/pool.js';
+import { createClassifierPool, type ClassifierPool } from '../src/classify/pool.js';
 import { firstMatch } from '../src/selector/algebra.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { classifyCapture } from '../src/pcap/classify.js';
 import { writePcap } from '../src/pcap/writer.js';
-import { CAPTURE_WORKER, classifyPcapFile, isClassicPcap } from '../src/pcap/pool-capture.js';
+import { CAPTURE_WORKER, classifyPcapFile, isClassicPcap, type PcapFileOptions } from '../src/pcap/pool-capture.js';
+import type { DecodeError } from '../src/errors.js';
 import type { Tuple } from '../src/selector/types.js';
 import { entryArb, insideEntry, numbered, tupleArb, worldArb } from './classify-helpers.js';
 
@@ -203,3 +204,186 @@ describe('classifier pool', () => {
     }
   }, 60_000);
 });
+
+/** What the one-thread reader gives for a capture: per-frame results, reasons, link types, and the error that ended it. */
+interface Outcome {
+  results: number[];
+  reasons: number[];
+  linkTypes: number[];
+  error?: { code: string; offset: number; message: string; truncated: boolean };
+}
+
+async function oneThread(file: string, classifier: ReturnType<typeof compile>): Promise<Outcome> {
+  const o: Outcome = { results: [], reasons: [], linkTypes: [] };
+  try {
+    for await (const b of classifyCapture(file, { classifier })) {
+      o.results.push(...b.results!.subarray(0, b.count));
+      o.reasons.push(...b.reasons.subarray(0, b.count));
+      o.linkTypes.push(...b.linkTypes.subarray(0, b.count));
+    }
+  } catch (e) {
+    const x = e as DecodeError;
+    o.error = { code: x.code, offset: x.offset, message: x.message, truncated: x.truncated };
+  }
+  return o;
+}
+
+async function inPool(pool: ClassifierPool, file: string, options: PcapFileOptions = {}): Promise<Outcome> {
+  const o: Outcome = { results: [], reasons: [], linkTypes: [] };
+  let next = 1;
+  try {
+    for await (const c of classifyPcapFile(pool, file, options)) {
+      expect(c.firstIndex).toBe(next);
+      next += c.count;
+      // The worker's count of decode outcomes agrees with the reasons it wrote.
+      const counted = new Map<number, number>();
+      for (const r of c.reasons) counted.set(r, (counted.get(r) ?? 0) + 1);
+      for (let r = 0; r < c.reasonCounts.length; r++) expect(c.reasonCounts[r], `reason ${r}`).toBe(counted.get(r) ?? 0);
+      o.results.push(...c.results);
+      o.reasons.push(...c.reasons);
+      o.linkTypes.push(...c.linkTypes);
+    }
+  } catch (e) {
+    const x = e as DecodeError;
+    o.error = { code: x.code, offset: x.offset, message: x.message, truncated: x.truncated };
+  }
+  return o;
+}
+
+/** A classic pcap with 24-byte (Kuznetzov) record headers holding the records of `pcap`. */
+function kuznetzov(pcap: Uint8Array): Uint8Array {
+  const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
+  const le = v.getUint32(0, true) === 0xa1b2c3d4;
+  const parts: Uint8Array[] = [pcap.slice(0, 24)];
+  new DataView(parts[0]!.buffer).setUint32(0, 0xa1b2cd34, le);
+  for (let at = 24; at + 16 <= pcap.length; ) {
+    const caplen = v.getUint32(at + 8, le);
+    parts.push(pcap.subarray(at, at + 16), new Uint8Array(8), pcap.subarray(at + 16, at + 16 + caplen));
+    at += 16 + caplen;
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
+
+describe('classic pcap files classified in the pool workers', () => {
+  const w = { family: 4 as const, pool: [0x0a000001n, 0x0a000002n, 0xc0a80001n] };
+  const entries = numbered(fc.sample(entryArb(w), { numRuns: 300, seed: 61 }));
+  const dir = mkdtempSync(join(tmpdir(), 'ted-pool-pcap-'));
+  const one = compile(entries);
+
+  it('random frames, chunk sizes, byte orders, record headers, cuts and damage: the one-thread reader\'s results, reasons, link types and error', async () => {
+    const frameArb = fc.record({
+      tuple: tupleArb(w),
+      inside: fc.boolean(),
+      // Mostly small frames; some larger than the chunks (records straddle several), some cut short.
+      payload: fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0, max: 40 }) }, { weight: 1, arbitrary: fc.integer({ min: 3000, max: 20000 }) }),
+      // Zeros, noise, or bytes that look like pcap records (a worker's guess of a chunk's start may take them).
+      fill: fc.constantFrom('zeros', 'noise', 'records', 'records'),
+      cut: fc.oneof({ weight: 15, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }) }),
+    });
+    const fillPayload = (n: number, fill: string, le: boolean, seed: number): Uint8Array => {
+      const p = new Uint8Array(n);
+      const v = new DataView(p.buffer);
+      if (fill === 'noise') for (let i = 0; i < n; i++) p[i] = Math.imul(seed + i, 0x9e3779b1) >>> 24;
+      if (fill === 'records') for (let at = 0; at + 20 <= n; at += 20) [0, 8, 12].forEach((o, j) => v.setUint32(at + o, j === 0 ? 1700000000 + seed : 4, le));
+      return p;
+    };
+    const cases = fc.sample(
+      fc.record({
+        frames: fc.array(frameArb, { minLength: 0, maxLength: 600, size: 'max' }),
+        bigEndian: fc.boolean(),
+        nanos: fc.boolean(),
+        kuz: fc.boolean(),
+        damage: fc.constantFrom('none', 'none', 'caplen', 'cut', 'cut-header'),
+        where: fc.double({ min: 0, max: 1, noNaN: true }),
+        chunkBytes: fc.oneof(fc.integer({ min: 4096, max: 30000 }), fc.constant(undefined)),
+        workers: fc.integer({ min: 1, max: 3 }),
+      }),
+      { numRuns: 60, seed: 62 },
+    );
+    const pools = new Map<number, ClassifierPool>();
+    try {
+      for (const n of [1, 2, 3]) pools.set(n, await createClassifierPool(entries, { workers: n, handlers: [CAPTURE_WORKER] }));
+      let damaged = 0;
+      let reruns = 0;
+      for (const [k, c] of cases.entries()) {
+        const frames = c.frames.map((f, i) => {
+          const t = f.inside ? insideEntry(f.tuple, entries[i % entries.length]!) : f.tuple;
+          const data = encodeEthernet({}, encodeUdpPacket({ family: 4, src: t.src, dst: t.dst, sport: t.sport, dport: t.dport, payload: fillPayload(f.payload, f.fill, !c.bigEndian, i) }));
+          return { data: f.cut ? data.subarray(0, f.cut) : data, tsSec: 1700000000 + i, tsNsec: i * 1000 };
+        });
+        let bytes = writePcap(frames, { linkType: 1, bigEndian: c.bigEndian, nanos: c.nanos });
+        if (c.kuz) bytes = kuznetzov(bytes);
+        const H = c.kuz ? 24 : 16;
+        const starts: number[] = [];
+        const view = new DataView(bytes.buffer);
+        for (let at = 24; at < bytes.length; at += H + view.getUint32(at + 8, !c.bigEndian)) starts.push(at);
+        if (c.damage === 'caplen' && starts.length > 0) {
+          view.setUint32(starts[Math.floor(c.where * starts.length)]! + 8, 0x7fffffff, !c.bigEndian);
+        } else if (c.damage === 'cut' && bytes.length > 24) {
+          bytes = bytes.subarray(0, 24 + Math.floor(c.where * (bytes.length - 24)));
+        } else if (c.damage === 'cut-header' && starts.length > 0) {
+          bytes = bytes.subarray(0, starts[Math.floor(c.where * starts.length)]! + Math.floor(c.where * H));
+        }
+        const file = join(dir, `case-${k}.pcap`);
+        writeFileSync(file, bytes);
+        const want = await oneThread(file, one);
+        if (want.error) damaged++;
+        const stats = { chunks: 0, reruns: 0 };
+        const got = await inPool(pools.get(c.workers)!, file, { chunkBytes: c.chunkBytes, stats });
+        expect(got, `case ${k}: ${c.frames.length} frames, ${c.damage}, chunks of ${c.chunkBytes}, ${c.workers} workers`).toEqual(want);
+        reruns += stats.reruns;
+      }
+      expect(damaged).toBeGreaterThan(5);
+      expect(reruns).toBeGreaterThan(0);
+    } finally {
+      for (const p of pools.values()) await p.close();
+    }
+  }, 120_000);
+
+  it('a payload that looks like pcap records: wrong guesses of a chunk\'s start are run again from the right one', async () => {
+    // Records of 4 bytes each, headers and all plausible, inside one large UDP payload.
+    const fake = new Uint8Array(20 * 400);
+    const fv = new DataView(fake.buffer);
+    for (let i = 0; i < 400; i++) {
+      fv.setUint32(20 * i, 1700000000, true);
+      fv.setUint32(20 * i + 8, 4, true);
+      fv.setUint32(20 * i + 12, 4, true);
+    }
+    const t = fc.sample(tupleArb(w), { numRuns: 200, seed: 63 });
+    const frames = t.map((x, i) => ({ data: encodeEthernet({}, encodeUdpPacket({ family: 4, src: x.src, dst: x.dst, sport: x.sport, dport: x.dport, payload: i % 50 === 10 ? fake : new Uint8Array(i % 30) })), tsSec: 1700000000 }));
+    const file = join(dir, 'fooled.pcap');
+    writeFileSync(file, writePcap(frames));
+    const want = await oneThread(file, one);
+    expect(want.results.length).toBe(200);
+    const pool = await createClassifierPool(entries, { workers: 2, handlers: [CAPTURE_WORKER] });
+    try {
+      const stats = { chunks: 0, reruns: 0 };
+      expect(await inPool(pool, file, { chunkBytes: 4096, stats })).toEqual(want);
+      expect(stats.reruns).toBeGreaterThan(0);
+      expect(stats.reruns).toBeLessThan(stats.chunks);
+      // Abandoned after the first chunk, the pool goes on, and reuses its slots.
+      for await (const c of classifyPcapFile(pool, file, { chunkBytes: 4096 })) {
+        expect(c.count).toBeGreaterThan(0);
+        break;
+      }
+      expect(await inPool(pool, file)).toEqual(want);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('only regular files: a directory is a path error', async () => {
+    const pool = await createClassifierPool(entries, { workers: 1, handlers: [CAPTURE_WORKER] });
+    try {
+      await expect(classifyPcapFile(pool, dir).next()).rejects.toMatchObject({ code: 'TED_INPUT_IS_DIRECTORY' });
+      const empty = join(dir, 'header-only.pcap');
+      writeFileSync(empty, writePcap([]));
+      expect(await inPool(pool, empty)).toEqual({ results: [], reasons: [], linkTypes: [] });
+    } finally {
+      await pool.close();
+    }
+  });
+});
+

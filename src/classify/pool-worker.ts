@@ -23,7 +23,7 @@ interface Setup {
 /** What a handler module exports. */
 export interface PoolHandlerModule {
   kind: string;
-  createHandler(ctx: { classifier: Classifier }): (message: Record<string, unknown>) => unknown;
+  createHandler(ctx: { classifier: Classifier }): ((message: Record<string, unknown>) => unknown) | Promise<(message: Record<string, unknown>) => unknown>;
 }
 
 const port = parentPort!;
@@ -33,7 +33,7 @@ try {
   const handlers = new Map<string, (m: Record<string, unknown>) => unknown>();
   for (const href of setup.handlers) {
     const mod = (await import(href)) as PoolHandlerModule;
-    handlers.set(mod.kind, mod.createHandler({ classifier }));
+    handlers.set(mod.kind, await mod.createHandler({ classifier }));
   }
   const slots = new Map<number, TupleBatch>();
   setup.ids.forEach((id, k) => slots.set(id, new TupleBatch(setup.capacity, setup.buffers[k] as unknown as ArrayBuffer)));

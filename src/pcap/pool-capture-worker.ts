@@ -1,55 +1,260 @@
 // The worker side of src/pcap/pool-capture.ts, loaded by classifier pool workers (the pool's
-// `handlers` option): capture slots in shared memory are registered and forgotten with each
-// capture; a `run` job walks the headers of one slot's classic pcap bytes (file header + whole
-// records) and classifies them, writing per frame the result, decode reason and link type. The
-// result is { frames } or, when the framing broke, also the reader's { error, code, offset,
-// truncated } (offset in those bytes), after the frames before it.
+// `handlers` option). Each worker opens the capture itself and reads its chunks straight into
+// its decoder's window (WebAssembly memory for wasm): no capture byte goes through the calling
+// thread.
+//
+// A chunk is the records whose header starts in a range of file bytes [from, to). Where the
+// first of them starts is only certain once the chunk before was walked, so a worker does not
+// wait for that: it takes the first offset near `from` where a chain of plausible record headers
+// begins (a guess that real captures almost never get wrong), decodes and classifies from there
+// through the one-thread reader (classifyCapture with a range), and replies with the start it
+// took and the end it reached (the next chunk's start). The calling thread checks each chunk's
+// start against the previous chunk's end, in capture order, and has a chunk whose guess was
+// wrong run again from the right start: results are always those of the one-thread reader. Per
+// frame the worker writes the result and decode reason into the job's slot in shared memory;
+// when the framing broke inside the chunk the reply also carries the reader's { error, code,
+// offset, truncated } (file offset), after the frames before the damage.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { TupleBatch } from '../classify/batch.js';
 import { refreshBatches } from '../classify/index.js';
 import type { Classifier } from '../classify/types.js';
-import { classifyCapture } from './classify.js';
+import { DecodeError } from '../errors.js';
+import { encodeEthernet, encodeUdpPacket } from '../packet/encode.js';
+import { classifyCapture, type Source } from './classify.js';
+import { CaptureParser } from './reader.js';
+import { writePcap } from './writer.js';
 
 export const kind = 'capture';
 
-interface Slot {
-  input: Uint8Array;
-  results: Int32Array;
-  reasons: Uint8Array;
-  linkTypes: Uint32Array;
+/** One capture being classified, as this worker sees it. */
+interface Capture {
+  src: ReturnType<typeof syncFileSource>;
+  parser: CaptureParser;
+  size: number;
+  slots: Map<number, { results: Int32Array; reasons: Uint8Array }>;
 }
 
-export function createHandler({ classifier }: { classifier: Classifier }): (m: Record<string, unknown>) => unknown {
-  const slots = new Map<number, Slot>();
+interface OpenMessage {
+  capture: number;
+  file: string;
+  size: number;
+  slots: { slot: number; results: SharedArrayBuffer; reasons: SharedArrayBuffer }[];
+}
+
+interface RunMessage {
+  capture: number;
+  slot: number;
+  from: number;
+  to: number;
+  /** Where the chunk's first record starts, when known (the first chunk, or a chunk run again). */
+  start?: number;
+}
+
+/** A chunk's reply. */
+export interface ChunkReply {
+  /** Where the chunk's records were taken to start (-1: no plausible record start near its beginning). */
+  start: number;
+  /** Where the record after the chunk's last one starts (the next chunk's start). */
+  end: number;
+  frames: number;
+  /** Frames per decode reason (index = reason). */
+  reasonCounts: Uint32Array;
+  error?: string;
+  code?: string;
+  offset?: number;
+  truncated?: boolean;
+}
+
+/** Positional reads done by this thread (the bytes land where it decodes them). */
+function syncFileSource(file: string, size: number): Source & { readSync(into: Uint8Array, at: number, length: number, position: number): number } {
+  const fd = openSync(file, 'r');
+  try {
+    const st = fstatSync(fd);
+    // The calling thread cut the chunks from its own look at the file: it must be this file.
+    if (!st.isFile() || st.size < size) throw new RangeError(`${file} changed while it was being classified (${st.size} bytes, was ${size})`);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  const readAt = (into: Uint8Array, at: number, length: number, position: number) => {
+    let done = 0;
+    const n = Math.max(0, Math.min(length, size - position));
+    while (done < n) {
+      const got = readSync(fd, into, at + done, n - done, position + done);
+      if (got === 0) break;
+      done += got;
+    }
+    return done;
+  };
+  return {
+    size,
+    readSync: readAt,
+    async read(into, at, length, position) {
+      return readAt(into, at, length, position);
+    },
+    async close() {
+      closeSync(fd);
+    },
+  };
+}
+
+/** Record headers in a row that make an offset a plausible record start. */
+const CHAIN = 16;
+/** Fewer will do when the bytes read end first (a chain of long records). */
+const SHORT_CHAIN = 4;
+
+/**
+ * Is view[at] a plausible record start: does a chain of CHAIN classic pcap record headers start
+ * there (or a shorter one that ends exactly at the end of the file), each with a capture length
+ * within the limit and the original length, a non-zero original length, a sub-second field
+ * below one second and a time within a day of the first, as libpcap writes them? Returns 1 yes,
+ * 0 no, or -(records seen) - 1 when the bytes (`end`; `size`: the file's end) ran out first. A
+ * guess only: the calling thread checks every chunk's start against the chunk before.
+ */
+export function plausibleChain(view: DataView, at: number, end: number, size: number, le: boolean, H: number, maxCaplen: number, subsecond: number): number {
+  let n = 0;
+  const sec = end - at >= H ? view.getUint32(at, le) : 0;
+  while (n < CHAIN) {
+    if (at === size) return n > 0 ? 1 : 0;
+    if (end - at < H) return -n - 1;
+    const caplen = view.getUint32(at + 8, le);
+    const origLen = view.getUint32(at + 12, le);
+    if (caplen > maxCaplen || caplen > origLen || origLen === 0 || view.getUint32(at + 4, le) >= subsecond || Math.abs(view.getUint32(at, le) - sec) > 86400) return 0;
+    at += H + caplen;
+    n++;
+  }
+  return 1;
+}
+
+/** Adds the decode reasons of n frames to `counts`: most frames decode (0), so four at a time. */
+function countReasons(reasons: Uint8Array, n: number, counts: Uint32Array): void {
+  let others = 0;
+  let i = 0;
+  if (reasons.byteOffset % 4 === 0) {
+    const words = new Uint32Array(reasons.buffer, reasons.byteOffset, n >>> 2);
+    for (let k = 0; k < words.length; k++) {
+      if (words[k] === 0) continue;
+      for (let j = 4 * k; j < 4 * k + 4; j++) if (reasons[j] !== 0) counts[reasons[j]!]!++, others++;
+    }
+    i = 4 * words.length;
+  }
+  for (; i < n; i++) if (reasons[i] !== 0) counts[reasons[i]!]!++, others++;
+  counts[0]! += n - others;
+}
+
+/** Bytes looked at for a chunk's first record start (more when a chain of long records runs past them). */
+const GUESS_BYTES = 16 << 10;
+
+/**
+ * Where the first plausible record start at or after `from` lies (before `to`), or -1 when none
+ * shows within the bytes looked at.
+ */
+function guessStart(c: Capture, from: number, to: number): number {
+  const { recordHeader: H, littleEndian: le, maxCaplen } = c.parser;
+  const subsecond = c.parser.nanos ? 1e9 : 1e6;
+  for (const look of [GUESS_BYTES, 16 * GUESS_BYTES]) {
+    const bytes = new Uint8Array(Math.min(c.size - from, look + 32 * H));
+    const got = c.src.readSync(bytes, 0, bytes.length, from);
+    const view = new DataView(bytes.buffer, 0, got);
+    // Offsets as small integers: V8's loops over a DataView are much slower with doubles.
+    const last = Math.min(c.size - from, 0x7fffffff) | 0;
+    let inconclusive = false;
+    for (let p = 0, n = Math.min(to - from, look) | 0; p < n; p++) {
+      const q = plausibleChain(view, p, got, last, le, H, maxCaplen, subsecond);
+      if (q === 1 || q <= -SHORT_CHAIN - 1) return from + p;
+      if (q < 0) inconclusive = true;
+    }
+    if (!inconclusive && to - from <= look) break;
+  }
+  return -1;
+}
+
+/**
+ * Decodes and classifies a small synthetic capture a few hundred times when the worker starts:
+ * V8 runs code in a baseline tier first and optimises what ran enough, and each worker has its
+ * own WebAssembly instance, so it tiers up here rather than on the first chunks.
+ */
+async function warmUp(classifier: Classifier, batch: TupleBatch): Promise<void> {
+  const frames = [];
+  for (let i = 0; i < 1024; i++) {
+    const x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
+    const y = Math.imul(x, 0x85ebca6b) >>> 0;
+    const family = i % 8 === 7 ? 6 : 4;
+    const addr = (v: number) => (family === 4 ? BigInt(v) : (0x20010db8n << 96n) | BigInt(v));
+    frames.push({ data: encodeEthernet({}, encodeUdpPacket({ family, src: addr(x), dst: addr(y), sport: x & 0xffff, dport: y & 0xffff, payload: new Uint8Array(i & 15) })) });
+  }
+  const capture = writePcap(frames, { linkType: 1 });
+  const view = new DataView(capture.buffer);
+  const counts = new Uint32Array(256);
+  const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
+  for (let k = 0; k < 200; k++) {
+    plausibleChain(view, 24, capture.length, capture.length, true, 16, 65535, 1e6);
+    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) countReasons(b.reasons, b.count, counts);
+  }
+}
+
+export async function createHandler({ classifier }: { classifier: Classifier }): Promise<(m: Record<string, unknown>) => unknown> {
+  const captures = new Map<number, Capture>();
   // Frames are decoded and classified 4096 at a time: batch and structure stay in cache.
   const batch = classifier.createBatch(4096);
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
-  return async (m) => {
-    if (m.op === 'register') {
-      for (const c of m.slots as { slot: number; input: SharedArrayBuffer; results: SharedArrayBuffer; reasons: SharedArrayBuffer; linkTypes: SharedArrayBuffer }[]) {
-        slots.set(c.slot, { input: new Uint8Array(c.input), results: new Int32Array(c.results), reasons: new Uint8Array(c.reasons), linkTypes: new Uint32Array(c.linkTypes) });
-      }
-      return undefined;
+  await warmUp(classifier, batch);
+
+  async function open(m: OpenMessage): Promise<void> {
+    const src = syncFileSource(m.file, m.size);
+    try {
+      const parser = new CaptureParser();
+      const head = new Uint8Array(24);
+      const got = src.readSync(head, 0, 24, 0);
+      parser.step(head, 0, got, 0, true);
+      if (parser.format !== 'pcap') throw new RangeError(`${m.file} is no longer a classic pcap capture`);
+      const slots = new Map(m.slots.map((s) => [s.slot, { results: new Int32Array(s.results), reasons: new Uint8Array(s.reasons) }]));
+      captures.set(m.capture, { src, parser, size: m.size, slots });
+    } catch (e) {
+      await src.close();
+      throw e;
     }
-    if (m.op === 'forget') {
-      for (const id of m.slots as number[]) slots.delete(id);
-      return undefined;
-    }
-    const c = slots.get(m.slot as number);
-    if (!c) throw new RangeError(`no capture slot ${String(m.slot)} in this worker`);
+  }
+
+  async function close(id: number): Promise<void> {
+    const c = captures.get(id);
+    if (!c) return;
+    captures.delete(id);
+    await c.src.close();
+  }
+
+  async function run(m: RunMessage): Promise<ChunkReply> {
+    const c = captures.get(m.capture);
+    const slot = c?.slots.get(m.slot);
+    if (!c || !slot) throw new RangeError(`no capture ${m.capture} slot ${m.slot} in this worker`);
+    const reasonCounts = new Uint32Array(256);
+    const start = m.start ?? guessStart(c, m.from, m.to);
+    if (start < 0) return { start, end: -1, frames: 0, reasonCounts };
+    let end = start; // past the last record decoded
     let frames = 0;
     try {
-      // Read in place: the reader copies windows of it into the decoder, as from a file.
-      for await (const b of classifyCapture(c.input.subarray(0, m.bytes as number), { classifier, batch, engine })) {
-        // The decoder may have grown the module's memory: re-view the batches before reading.
+      // The one-thread reader over this chunk's records, reading from the file where it decodes.
+      for await (const b of classifyCapture(c.src, { classifier, batch, engine, range: { from: start, to: m.to }, onProgress: (done) => void (end = done) })) {
+        // The classifier may have grown the module's memory: re-view before reading.
         if (classifier.engine === 'wasm') refreshBatches();
-        c.results.set(b.batch.results.subarray(0, b.count), frames);
-        c.reasons.set(b.reasons.subarray(0, b.count), frames);
-        c.linkTypes.set(b.linkTypes.subarray(0, b.count), frames);
+        slot.results.set(b.results!.subarray(0, b.count), frames);
+        slot.reasons.set(b.reasons.subarray(0, b.count), frames);
+        countReasons(b.reasons, b.count, reasonCounts);
         frames += b.count;
       }
-      return { frames };
+      return { start, end, frames, reasonCounts };
     } catch (e) {
-      const x = e as { message: string; code?: string; offset?: number; truncated?: boolean };
-      return { frames, error: x.message, code: x.code, offset: x.offset, truncated: x.truncated };
+      if (!(e instanceof DecodeError)) throw e;
+      // The message as given to the error (DecodeError appends the offset; the caller's does again).
+      const suffix = ` (offset ${e.offset})`;
+      const message = e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
+      return { start, end, frames, reasonCounts, error: message, code: e.code, offset: e.offset, truncated: e.truncated };
     }
+  }
+
+  return async (m) => {
+    if (m.op === 'open') return open(m as unknown as OpenMessage);
+    if (m.op === 'close') return close(m.capture as number);
+    return run(m as unknown as RunMessage);
   };
 }

@@ -1,13 +1,17 @@
 // Classic pcap captures decoded and classified in a classifier pool's workers (I/O side of the
-// pool, src/classify/pool.ts): this thread reads the file and cuts it at record boundaries into
-// chunks of about 4 MiB, each copied after the file header into a capture slot in shared memory;
-// a worker (./pool-capture-worker.ts, loaded through the pool's `handlers` option) walks the
-// chunk's headers and classifies its frames. Results come back in capture order; framing damage
-// gives the one-thread reader's DecodeError at the same file offset, after every frame before it.
+// pool, src/classify/pool.ts). The file is cut into chunks of bytes; each worker
+// (./pool-capture-worker.ts, loaded through the pool's `handlers` option) reads its chunks from
+// the file itself, straight into its decoder's window, and guesses where the chunk's first
+// record starts (a chunk holds the records whose header starts in its range). This thread
+// neither reads nor copies capture bytes: it hands out chunks, checks each chunk's start against
+// the end of the chunk before (a chunk whose guess was wrong runs again from the right start)
+// and delivers the results, decode reasons and counts in capture order. Framing damage gives the
+// one-thread reader's DecodeError at the same file offset, after every frame before it.
 import { open } from 'node:fs/promises';
 import type { ClassifierPool, PoolReply } from '../classify/pool.js';
 import { DecodeError, TedError } from '../errors.js';
-import { fileSource } from './classify.js';
+import { checkInputFile } from '../files.js';
+import type { ChunkReply } from './pool-capture-worker.js';
 import { CaptureParser } from './reader.js';
 
 /** The worker module to pass in `createClassifierPool(policy, { handlers: [CAPTURE_WORKER] })`. */
@@ -16,12 +20,17 @@ export const CAPTURE_WORKER = new URL('./pool-capture-worker.ts', import.meta.ur
 const kind = 'capture';
 
 export interface PcapFileOptions {
-  /** Bytes of records per job (default 4 MiB). */
+  /**
+   * File bytes per job, at least 4096 (default: a quarter of what is left per worker, from
+   * 256 KiB to 4 MiB: large chunks while there is much to do, smaller ones towards the end).
+   */
   chunkBytes?: number;
   /** Called after each chunk with (file bytes done, file size). */
   onProgress?: (done: number, total: number) => void;
   /** Called once the file header was read (errors after it are framing errors). */
   onHeader?: () => void;
+  /** Filled in as chunks are delivered: chunks, and those run again because their start was guessed wrong. */
+  stats?: { chunks: number; reruns: number };
 }
 
 /** One chunk of a capture classified in a worker. */
@@ -32,33 +41,42 @@ export interface PcapChunkResult {
   results: Int32Array;
   /** Decode reason per frame (src/packet/decode.ts Reason; 0 = decoded). */
   reasons: Uint8Array;
+  /** Link type per frame (a classic pcap has one: `linkType`). */
   linkTypes: Uint32Array;
+  /** The file's link type. */
+  linkType: number;
+  /** Frames of this chunk per decode reason (index = reason; counted in the worker). */
+  reasonCounts: Uint32Array;
 }
 
 interface CaptureSlot {
   slot: number;
   worker: number;
-  input: SharedArrayBuffer;
   results: SharedArrayBuffer;
   reasons: SharedArrayBuffer;
-  linkTypes: SharedArrayBuffer;
-}
-
-interface CaptureResult {
+  /** Frames the slot holds. */
   frames: number;
-  error?: string;
-  code?: string;
-  offset?: number;
-  truncated?: boolean;
 }
 
-/** Capture chunks in flight per worker (each holds up to a chunk of the file). */
+// Slots of finished captures, kept per pool for the next one: megabytes of shared memory per
+// capture, allocated afresh each time, cost page faults and garbage collections.
+const spareSlots = new WeakMap<ClassifierPool, CaptureSlot[]>();
+
+/** CAPTURE_DEPTH slots per worker for chunks of up to `frames` frames (spares reused). */
+function takeSlots(pool: ClassifierPool, frames: number): CaptureSlot[] {
+  const spare = spareSlots.get(pool);
+  spareSlots.delete(pool); // one capture at a time uses them; a concurrent one allocates its own
+  if (spare && spare[0]!.frames >= frames) return spare;
+  const slots: CaptureSlot[] = [];
+  for (let w = 0; w < pool.workers; w++) {
+    for (let k = 0; k < CAPTURE_DEPTH; k++) slots.push({ slot: slots.length + 1, worker: w, results: new SharedArrayBuffer(4 * frames), reasons: new SharedArrayBuffer(frames), frames });
+  }
+  return slots;
+}
+
+/** Chunks in flight per worker: one running, one waiting, so a worker never waits for this thread. */
 const CAPTURE_DEPTH = 2;
-let nextSlot = 1;
-
-function rd32(b: Uint8Array, o: number, le: boolean): number {
-  return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
+let nextCapture = 1;
 
 /** Is the file a classic pcap (any byte order, micro- or nanosecond, Kuznetzov)? */
 export async function isClassicPcap(file: string): Promise<boolean> {
@@ -75,127 +93,113 @@ export async function isClassicPcap(file: string): Promise<boolean> {
   }
 }
 
+/** Chunk sizes when the caller does not give one: from this... */
+const MIN_CHUNK = 256 << 10;
+/** ...to this (a slot holds the results of a chunk this large). */
+const MAX_CHUNK = 4 << 20;
+
+/**
+ * The next chunk's size: a share of what is left (at most MAX_CHUNK, at least MIN_CHUNK), so
+ * chunks are large while there is much to do (fewer messages) and small towards the end of the
+ * file (the workers finish together).
+ */
+function nextChunk(left: number, workers: number): number {
+  return Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.ceil(left / (4 * workers))));
+}
+
 /**
  * Decodes and classifies a classic pcap file in the pool's workers (the pool was created with
  * `handlers: [CAPTURE_WORKER]`). Yields per chunk, in capture order, the frames' results, decode
- * reasons and link types (views valid until the generator resumes).
+ * reasons and link types (views valid until the generator resumes). The file must be a regular
+ * file (the workers read it at their own offsets).
  */
 export async function* classifyPcapFile(pool: ClassifierPool, file: string, options: PcapFileOptions = {}): AsyncGenerator<PcapChunkResult> {
   if (!pool.kinds.includes(kind)) throw new TedError('CLASSIFY_POOL_HANDLER', 'the classifier pool was created without the capture handler: pass handlers: [CAPTURE_WORKER]');
-  const src = await fileSource(file);
-  const size = src.size;
-  const read = (into: Uint8Array, at: number, length: number, position: number) => src.read(into, at, length, position);
-  const registered: number[][] = [];
-  const queue: { slot: CaptureSlot; done: Promise<PoolReply>; fileStart: number; firstIndex: number }[] = [];
+  checkInputFile(file, 'capture');
+  const capture = nextCapture++;
+  const opened: number[] = [];
+  const queue: { slot: CaptureSlot; from: number; to: number; done: Promise<PoolReply> }[] = [];
+  let slots: CaptureSlot[] | undefined;
   try {
+    const fh = await open(file, 'r');
+    let size: number;
+    let head: Uint8Array;
+    try {
+      size = (await fh.stat()).size;
+      head = new Uint8Array(Math.min(size, 24));
+      await fh.read(head, 0, head.length, 0);
+    } finally {
+      await fh.close();
+    }
     // The file header, through the reader's parser (it knows every magic and its limits).
     const parser = new CaptureParser();
-    const head = new Uint8Array(Math.min(size, 24));
-    await read(head, 0, head.length, 0);
     const headLen = parser.step(head, 0, head.length, 0, head.length === size);
     if (parser.format !== 'pcap') throw new TedError('CLASSIFY_POOL_FORMAT', `${file} is not a classic pcap capture`);
     options.onHeader?.();
-    const H = parser.recordHeader;
-    const le = parser.littleEndian;
-    const maxCaplen = parser.maxCaplen;
-    const chunk = Math.max(4096, options.chunkBytes ?? 4 << 20);
-    // Capture slots for this file: a chunk, or one record of the largest allowed size.
-    const inputBytes = headLen + Math.max(chunk, H + maxCaplen);
-    const maxFrames = Math.ceil(inputBytes / H);
-    const free: CaptureSlot[] = [];
+    if (size <= headLen) return; // no records
+    const fixed = options.chunkBytes === undefined ? undefined : Math.max(4096, options.chunkBytes);
+    // A chunk holds the records starting in its range: at most one per record header's bytes.
+    const maxFrames = Math.ceil((fixed ?? MAX_CHUNK) / parser.recordHeader) + 1;
+    slots = takeSlots(pool, maxFrames);
+    const free = slots.slice();
+    const linkTypes = new Uint32Array(Math.min(maxFrames, Math.ceil((size - headLen) / parser.recordHeader))).fill(parser.pcapLinkType);
+    const load = new Array<number>(pool.workers).fill(0);
+    const opening: Promise<PoolReply>[] = [];
     for (let w = 0; w < pool.workers; w++) {
-      const mine: CaptureSlot[] = [];
-      for (let k = 0; k < CAPTURE_DEPTH; k++) {
-        const slot: CaptureSlot = {
-          slot: nextSlot++,
-          worker: w,
-          input: new SharedArrayBuffer(inputBytes),
-          results: new SharedArrayBuffer(4 * maxFrames),
-          reasons: new SharedArrayBuffer(maxFrames),
-          linkTypes: new SharedArrayBuffer(4 * maxFrames),
-        };
-        mine.push(slot);
-        free.push(slot);
-      }
-      pool.send(w, { kind, op: 'register', slots: mine.map(({ worker: _, ...c }) => c) });
-      registered.push(mine.map((c) => c.slot));
+      const mine = slots.filter((c) => c.worker === w);
+      opened.push(w);
+      opening.push(pool.request(w, { kind, op: 'open', capture, file, size, slots: mine.map((c) => ({ slot: c.slot, results: c.results, reasons: c.reasons })) }));
     }
-    // Round-robin over the workers' slots; a slot is reused once its chunk was delivered.
-    const window = new Uint8Array(Math.max(2 * chunk, H + maxCaplen));
-    let sOff = 0;
-    let sEnd = 0;
-    let filePos = headLen;
+    await Promise.all(opening);
+    const run = (job: (typeof queue)[number], start?: number) => pool.request(job.slot.worker, { kind, op: 'run', capture, slot: job.slot.slot, from: job.from, to: job.to, start });
     let frames = 1;
+    let next = headLen; // where the next chunk's first record starts
     const deliver = async function* (job: (typeof queue)[number]): AsyncGenerator<PcapChunkResult> {
-      const m = (await job.done).result as CaptureResult;
-      const n = m.frames ?? 0;
-      if (n > 0) yield { firstIndex: job.firstIndex, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: new Uint32Array(job.slot.linkTypes, 0, n) };
+      let m = (await job.done).result as ChunkReply;
+      if (m.start !== next) {
+        // The worker guessed the chunk's start wrong (or found none): run it again from the right one.
+        m = (await run(job, next)).result as ChunkReply;
+        if (options.stats) options.stats.reruns++;
+      }
+      if (options.stats) options.stats.chunks++;
+      load[job.slot.worker]!--;
+      const n = m.frames;
+      if (n > 0) {
+        yield { firstIndex: frames, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: linkTypes.subarray(0, n), linkType: parser.pcapLinkType, reasonCounts: m.reasonCounts };
+        frames += n;
+      }
       free.push(job.slot);
-      if (m.error) {
-        // The chunk held the file header, then file bytes from fileStart on.
-        const offset = m.offset === undefined ? job.fileStart : job.fileStart + m.offset - headLen;
-        throw new DecodeError(m.code ?? 'PCAP_TRUNCATED', m.error, offset, { truncated: m.truncated });
-      }
-      options.onProgress?.(job.fileStart, size);
+      if (m.error !== undefined) throw new DecodeError(m.code ?? 'PCAP_TRUNCATED', m.error, m.offset ?? 0, { truncated: m.truncated });
+      // A record may run past the chunk's range (then the next chunk has no records of its own).
+      next = m.end;
+      options.onProgress?.(job.to, size);
     };
-    let eof = filePos >= size;
-    for (;;) {
-      // Whole records from sOff, up to about `chunk` bytes (at least one record).
-      let at = sOff;
-      let damaged = false;
-      let records = 0;
-      while (at + H <= sEnd) {
-        const caplen = rd32(window, at + 8, le);
-        if (caplen > maxCaplen) {
-          damaged = true;
-          break;
-        }
-        const end = at + H + caplen;
-        if (end > sEnd || (end - sOff > chunk && at > sOff)) break;
-        at = end;
-        records++;
-      }
-      let last = false;
-      if (at === sOff) {
-        if (!eof && !damaged) {
-          // Need more bytes: keep the tail, read on.
-          window.copyWithin(0, sOff, sEnd);
-          sEnd -= sOff;
-          sOff = 0;
-          at = 0;
-          const got = await read(window, sEnd, window.length - sEnd, filePos);
-          filePos += got;
-          sEnd += got;
-          eof = filePos >= size || got === 0;
-          continue;
-        }
-        if (sEnd === sOff) break; // clean end
-        // Damage or a cut record: the worker reads what is left and reports the error.
-        at = sEnd;
-        last = true;
-      }
+    for (let from = headLen; from < size; ) {
       if (free.length === 0) yield* deliver(queue.shift()!);
-      const slot = free.shift()!;
-      const bytes = new Uint8Array(slot.input);
-      bytes.set(head.subarray(0, headLen), 0);
-      bytes.set(window.subarray(sOff, at), headLen);
-      const fileStart = filePos - (sEnd - sOff);
-      const done = pool.request(slot.worker, { kind, op: 'run', slot: slot.slot, bytes: headLen + (at - sOff) });
-      queue.push({ slot, done, fileStart, firstIndex: frames });
-      frames += records; // a damaged last chunk: the worker reports how many it decoded
-      sOff = at;
-      if (last) break;
+      // The free slot of the worker with the fewest chunks in flight.
+      let best = 0;
+      for (let i = 1; i < free.length; i++) if (load[free[i]!.worker]! < load[free[best]!.worker]!) best = i;
+      const slot = free.splice(best, 1)[0]!;
+      load[slot.worker]!++;
+      const to = from + Math.min(size - from, fixed ?? nextChunk(size - from, pool.workers));
+      const job = { slot, from, to, done: Promise.resolve({ id: 0 }) as Promise<PoolReply> };
+      // The first chunk starts with the first record; the workers guess the others' starts.
+      job.done = run(job, from === headLen ? headLen : undefined);
+      queue.push(job);
+      from = to;
     }
     while (queue.length > 0) yield* deliver(queue.shift()!);
   } finally {
+    // Finished, failed or abandoned: let the chunks still running finish, then close the file.
     for (const j of queue) await j.done.catch(() => undefined);
-    for (let w = 0; w < registered.length; w++) {
+    for (const w of opened) {
       try {
-        pool.send(w, { kind, op: 'forget', slots: registered[w] });
+        pool.send(w, { kind, op: 'close', capture });
       } catch {
-        // the pool failed or was closed: nothing to forget
+        // the pool failed or was closed: nothing to close
       }
     }
-    await src.close();
+    // The workers forget the slots with the capture ('close' comes after every chunk of it).
+    if (slots) spareSlots.set(pool, slots);
   }
 }

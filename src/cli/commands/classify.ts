@@ -240,8 +240,8 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
 }
 
 /**
- * `--pcap FILE --workers N` on a classic pcap: the workers walk the headers and classify (this
- * thread reads the file and cuts it at record boundaries), results in capture order.
+ * `--pcap FILE --workers N` on a classic pcap: the workers read the file, walk the headers and
+ * classify; this thread tallies the results in capture order.
  */
 async function classifyCaptureInPool(
   policy: Policy,
@@ -257,9 +257,10 @@ async function classifyCaptureInPool(
   let header = false;
   try {
     for await (const c of classifyPcapFile(pool, tally.file, { onHeader: () => void (header = true), onProgress: (done) => bar.update(done) })) {
-      counts.add(c);
+      // Decode outcomes were counted in the worker: only the results are looked at here.
+      counts.addCounted(c.reasonCounts, c.linkType, c.count);
       tally.frames += c.count;
-      for (let i = 0; i < c.count; i++) if (c.reasons[i] !== 0) t.undecodable++;
+      t.undecodable += c.count - c.reasonCounts[0]!;
       t.add(c.results, c.count);
       onResults(c.results, c.count);
     }

@@ -317,6 +317,12 @@ export class FrameCounts {
     }
   }
 
+  /** Adds frames already counted by decode reason (index = reason), all of one link type. */
+  addCounted(reasonCounts: ArrayLike<number>, linkType: number, count: number): void {
+    for (let r = 0; r < reasonCounts.length; r++) if (reasonCounts[r]) this.reasons[Math.min(r, REASON_NAMES.length)]! += reasonCounts[r]!;
+    this.linkTypes.set(linkType, (this.linkTypes.get(linkType) ?? 0) + count);
+  }
+
   /** Writes the counts, named, into a run or tally. */
   report(into: { decoded: number; byOutcome: Record<string, number>; byLinkType: Record<string, number> }): void {
     into.decoded = this.reasons[0]!;
