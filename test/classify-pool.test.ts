@@ -232,13 +232,18 @@ async function inPool(pool: ClassifierPool, file: string, options: PcapFileOptio
   const o: Outcome = { results: [], reasons: [], linkTypes: [] };
   let next = 1;
   try {
-    for await (const c of classifyPcapFile(pool, file, options)) {
+    for await (const c of classifyPcapFile(pool, file, { countResults: true, ...options })) {
       expect(c.firstIndex).toBe(next);
       next += c.count;
-      // The worker's count of decode outcomes agrees with the reasons it wrote.
+      // The worker's counts of decode outcomes and of results agree with what it wrote.
       const counted = new Map<number, number>();
       for (const r of c.reasons) counted.set(r, (counted.get(r) ?? 0) + 1);
-      for (let r = 0; r < c.reasonCounts.length; r++) expect(c.reasonCounts[r], `reason ${r}`).toBe(counted.get(r) ?? 0);
+      for (let r = 0; r < 256; r++) expect(c.reasonCounts[r] ?? 0, `reason ${r}`).toBe(counted.get(r) ?? 0);
+      const perResult = new Map<number, number>();
+      for (const r of c.results) perResult.set(r, (perResult.get(r) ?? 0) + 1);
+      const pairs = c.resultCounts!;
+      expect(pairs.length).toBe(2 * perResult.size);
+      for (let i = 0; i < pairs.length; i += 2) expect(pairs[i + 1], `result ${pairs[i]}`).toBe(perResult.get(pairs[i]!));
       o.results.push(...c.results);
       o.reasons.push(...c.reasons);
       o.linkTypes.push(...c.linkTypes);

@@ -145,6 +145,35 @@ describe('ted classify --pcap', () => {
     expect(JSON.parse(w.out)).toMatchObject({ workers: 2, packets: 6, matched: 3, undecodable: 2, capture: { frames: 6, decoded: 4, byOutcome: { ok: 4, 'not-ip': 1, 'ip-truncated': 1 } } });
   });
 
+  it('--workers gives the one-thread summary (hits per entry counted in the workers), lines and stopping error, whole or damaged', async () => {
+    const aclPath = join(dir, 'acl-many.txt');
+    writeFileSync(aclPath, Array.from({ length: 40 }, (_, k) => `access-list 101 ${k % 3 ? 'permit' : 'deny'} udp any any eq ${1000 + k}`).join('\n') + '\n');
+    const frames = Array.from({ length: 3000 }, (_, i) => {
+      const f = encodeEthernet({}, encodeUdpPacket({ family: 4, src: 0x0a000001n + BigInt(i), dst: 0x0a000002n, sport: 7, dport: 1000 + (i % 50), payload: new Uint8Array(i % 64) }));
+      return { data: i % 97 === 5 ? f.subarray(0, 18) : f };
+    });
+    const whole = writePcap(frames, { linkType: 1 });
+    const cases: [string, Uint8Array][] = [['whole', whole], ['cut', whole.subarray(0, whole.length - 30)]];
+    for (const [name, bytes] of cases) {
+      const capPath = join(dir, `many-${name}.pcap`);
+      writeFileSync(capPath, bytes);
+      const runs = [];
+      for (const extra of [[], ['--workers', '1'], ['--workers', '2']]) {
+        const outPath = join(dir, `many-${name}-${extra.length}.txt`);
+        const r = await run(['classify', '--policy', aclPath, '--pcap', capPath, '--json', '--out', outPath, ...extra]);
+        const j = JSON.parse(r.out);
+        for (const k of ['elapsed_ms', 'mpps', 'build_ms', 'workers']) delete j[k];
+        delete j.capture.elapsedMs;
+        runs.push({ code: r.code, err: r.err.replace(/\n.*$/s, ''), summary: j, lines: readFileSync(outPath, 'utf8') });
+      }
+      expect(runs[0]!.summary.top.length, name).toBeGreaterThan(5);
+      expect(runs[0]!.code, name).toBe(name === 'cut' ? 2 : 0);
+      if (name === 'cut') expect(runs[0]!.err).toMatch(/PCAP_TRUNCATED/);
+      expect(runs[1], name).toEqual(runs[0]);
+      expect(runs[2], name).toEqual(runs[0]);
+    }
+  });
+
   it('a damaged capture fails with a typed error (exit 2); --trace and --pcap together is a usage error', async () => {
     const aclPath = join(dir, 'acl2.txt');
     writeFileSync(aclPath, 'access-list 101 permit ip any any\n');

@@ -149,12 +149,18 @@ export class TupleBatch {
   }
 }
 
-/** Copies tuples [at, at + n) of `from` to rows [0, n) of `to` and sets `to.count` to n. */
+/**
+ * Copies tuples [at, at + n) of `from` to rows [0, n) of `to` and sets `to.count` to n. The IPv6
+ * address columns (two thirds of a tuple's bytes) only when one of the tuples is IPv6: no row of
+ * another family reads them.
+ */
 export function copyTuples(from: TupleBatch, at: number, to: TupleBatch, n: number): void {
   to.src.set(from.src.subarray(at, at + n));
   to.dst.set(from.dst.subarray(at, at + n));
-  to.src6.set(from.src6.subarray(at * 4, (at + n) * 4));
-  to.dst6.set(from.dst6.subarray(at * 4, (at + n) * 4));
+  if (from.family.subarray(at, at + n).includes(6)) {
+    to.src6.set(from.src6.subarray(at * 4, (at + n) * 4));
+    to.dst6.set(from.dst6.subarray(at * 4, (at + n) * 4));
+  }
   to.sport.set(from.sport.subarray(at, at + n));
   to.dport.set(from.dport.subarray(at, at + n));
   to.proto.set(from.proto.subarray(at, at + n));

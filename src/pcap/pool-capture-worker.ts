@@ -32,6 +32,7 @@ interface Capture {
   parser: CaptureParser;
   size: number;
   slots: Map<number, { results: Int32Array; reasons: Uint8Array }>;
+  countResults: boolean;
 }
 
 interface OpenMessage {
@@ -39,6 +40,8 @@ interface OpenMessage {
   file: string;
   size: number;
   slots: { slot: number; results: SharedArrayBuffer; reasons: SharedArrayBuffer }[];
+  /** Count the frames per result in each chunk (the reply's resultCounts). */
+  countResults: boolean;
 }
 
 interface RunMessage {
@@ -57,8 +60,10 @@ export interface ChunkReply {
   /** Where the record after the chunk's last one starts (the next chunk's start). */
   end: number;
   frames: number;
-  /** Frames per decode reason (index = reason). */
-  reasonCounts: Uint32Array;
+  /** Frames per decode reason (index = reason, up to the largest that occurred). */
+  reasonCounts: number[];
+  /** With countResults: (result, frames) pairs, one per result that occurred. */
+  resultCounts?: Uint32Array;
   error?: string;
   code?: string;
   offset?: number;
@@ -170,11 +175,50 @@ function guessStart(c: Capture, from: number, to: number): number {
 }
 
 /**
+ * Frames per classification result, counted here so that the thread consuming the chunks does
+ * not loop over every frame for totals (ordinals are small integers: a dense array that grows).
+ */
+class ResultCounts {
+  private counts = new Uint32Array(1024);
+  private max = -1;
+  add(results: Int32Array, n: number): void {
+    let c = this.counts;
+    let max = this.max;
+    for (let i = 0; i < n; i++) {
+      const r = results[i]!;
+      if (r >= c.length) {
+        const grown = new Uint32Array(Math.max(2 * c.length, r + 1));
+        grown.set(c);
+        this.counts = c = grown;
+      }
+      c[r]!++;
+      if (r > max) max = r;
+    }
+    this.max = max;
+  }
+  /** (result, frames) pairs of what was counted since the last call; starts over. */
+  take(): Uint32Array {
+    const c = this.counts;
+    let k = 0;
+    for (let r = 0; r <= this.max; r++) if (c[r] !== 0) k++;
+    const pairs = new Uint32Array(2 * k);
+    for (let r = 0, j = 0; r <= this.max; r++) {
+      if (c[r] === 0) continue;
+      pairs[j++] = r;
+      pairs[j++] = c[r]!;
+      c[r] = 0;
+    }
+    this.max = -1;
+    return pairs;
+  }
+}
+
+/**
  * Decodes and classifies a small synthetic capture a few hundred times when the worker starts:
  * V8 runs code in a baseline tier first and optimises what ran enough, and each worker has its
  * own WebAssembly instance, so it tiers up here rather than on the first chunks.
  */
-async function warmUp(classifier: Classifier, batch: TupleBatch): Promise<void> {
+async function warmUp(classifier: Classifier, batch: TupleBatch, resultCounts: ResultCounts): Promise<void> {
   const frames = [];
   for (let i = 0; i < 1024; i++) {
     const x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
@@ -189,7 +233,11 @@ async function warmUp(classifier: Classifier, batch: TupleBatch): Promise<void> 
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
   for (let k = 0; k < 200; k++) {
     plausibleChain(view, 24, capture.length, capture.length, true, 16, 65535, 1e6);
-    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) countReasons(b.reasons, b.count, counts);
+    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) {
+      countReasons(b.reasons, b.count, counts);
+      resultCounts.add(b.results!, b.count);
+    }
+    resultCounts.take();
   }
 }
 
@@ -198,7 +246,8 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
   // Frames are decoded and classified 4096 at a time: batch and structure stay in cache.
   const batch = classifier.createBatch(4096);
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
-  await warmUp(classifier, batch);
+  const resultCounts = new ResultCounts();
+  await warmUp(classifier, batch, resultCounts);
 
   async function open(m: OpenMessage): Promise<void> {
     const src = syncFileSource(m.file, m.size);
@@ -209,7 +258,7 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
       parser.step(head, 0, got, 0, true);
       if (parser.format !== 'pcap') throw new RangeError(`${m.file} is no longer a classic pcap capture`);
       const slots = new Map(m.slots.map((s) => [s.slot, { results: new Int32Array(s.results), reasons: new Uint8Array(s.reasons) }]));
-      captures.set(m.capture, { src, parser, size: m.size, slots });
+      captures.set(m.capture, { src, parser, size: m.size, slots, countResults: m.countResults });
     } catch (e) {
       await src.close();
       throw e;
@@ -227,9 +276,16 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
     const c = captures.get(m.capture);
     const slot = c?.slots.get(m.slot);
     if (!c || !slot) throw new RangeError(`no capture ${m.capture} slot ${m.slot} in this worker`);
-    const reasonCounts = new Uint32Array(256);
+    const counts = new Uint32Array(256);
+    // Sent back as a short array: the reasons that occurred are a handful of small numbers.
+    const reasonCounts = (): number[] => {
+      let last = counts.length - 1;
+      while (last > 0 && counts[last] === 0) last--;
+      return Array.from(counts.subarray(0, last + 1));
+    };
     const start = m.start ?? guessStart(c, m.from, m.to);
-    if (start < 0) return { start, end: -1, frames: 0, reasonCounts };
+    if (start < 0) return { start, end: -1, frames: 0, reasonCounts: reasonCounts() };
+    resultCounts.take(); // a chunk abandoned half way (an error other than the capture's) left counts
     let end = start; // past the last record decoded
     let frames = 0;
     try {
@@ -239,16 +295,17 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
         if (classifier.engine === 'wasm') refreshBatches();
         slot.results.set(b.results!.subarray(0, b.count), frames);
         slot.reasons.set(b.reasons.subarray(0, b.count), frames);
-        countReasons(b.reasons, b.count, reasonCounts);
+        countReasons(b.reasons, b.count, counts);
+        if (c.countResults) resultCounts.add(b.results!, b.count);
         frames += b.count;
       }
-      return { start, end, frames, reasonCounts };
+      return { start, end, frames, reasonCounts: reasonCounts(), ...(c.countResults ? { resultCounts: resultCounts.take() } : {}) };
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
       // The message as given to the error (DecodeError appends the offset; the caller's does again).
       const suffix = ` (offset ${e.offset})`;
       const message = e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
-      return { start, end, frames, reasonCounts, error: message, code: e.code, offset: e.offset, truncated: e.truncated };
+      return { start, end, frames, reasonCounts: reasonCounts(), ...(c.countResults ? { resultCounts: resultCounts.take() } : {}), error: message, code: e.code, offset: e.offset, truncated: e.truncated };
     }
   }
 

@@ -31,6 +31,11 @@ export interface PcapFileOptions {
   onHeader?: () => void;
   /** Filled in as chunks are delivered: chunks, and those run again because their start was guessed wrong. */
   stats?: { chunks: number; reruns: number };
+  /**
+   * Count the frames per result in the workers (each chunk's `resultCounts`): totals per entry
+   * without a loop over every frame in the consuming thread.
+   */
+  countResults?: boolean;
 }
 
 /** One chunk of a capture classified in a worker. */
@@ -41,12 +46,14 @@ export interface PcapChunkResult {
   results: Int32Array;
   /** Decode reason per frame (src/packet/decode.ts Reason; 0 = decoded). */
   reasons: Uint8Array;
-  /** Link type per frame (a classic pcap has one: `linkType`). */
+  /** Link type per frame (a classic pcap has one: `linkType`; read-only, shared by chunks). */
   linkTypes: Uint32Array;
   /** The file's link type. */
   linkType: number;
-  /** Frames of this chunk per decode reason (index = reason; counted in the worker). */
-  reasonCounts: Uint32Array;
+  /** Frames of this chunk per decode reason (index = reason, up to the largest that occurred; counted in the worker). */
+  reasonCounts: readonly number[];
+  /** With `countResults`: (result, frames) pairs, one per result that occurs in the chunk. */
+  resultCounts?: Uint32Array;
 }
 
 interface CaptureSlot {
@@ -74,8 +81,11 @@ function takeSlots(pool: ClassifierPool, frames: number): CaptureSlot[] {
   return slots;
 }
 
-/** Chunks in flight per worker: one running, one waiting, so a worker never waits for this thread. */
-const CAPTURE_DEPTH = 2;
+/**
+ * Chunks in flight per worker: one running and two waiting, so a worker does not wait for this
+ * thread, nor for a slower worker whose earlier chunk holds up the delivery (in capture order).
+ */
+const CAPTURE_DEPTH = 3;
 let nextCapture = 1;
 
 /** Is the file a classic pcap (any byte order, micro- or nanosecond, Kuznetzov)? */
@@ -96,15 +106,29 @@ export async function isClassicPcap(file: string): Promise<boolean> {
 /** Chunk sizes when the caller does not give one: from this... */
 const MIN_CHUNK = 256 << 10;
 /** ...to this (a slot holds the results of a chunk this large). */
-const MAX_CHUNK = 4 << 20;
+const MAX_CHUNK = 8 << 20;
 
 /**
- * The next chunk's size: a share of what is left (at most MAX_CHUNK, at least MIN_CHUNK), so
- * chunks are large while there is much to do (fewer messages) and small towards the end of the
- * file (the workers finish together).
+ * The next chunk's size: half a worker's share of what is left (at most MAX_CHUNK, at least
+ * MIN_CHUNK), so chunks are large while there is much to do (fewer messages, fewer wake-ups of
+ * this thread) and small towards the end of the file (the workers finish together).
  */
 function nextChunk(left: number, workers: number): number {
-  return Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.ceil(left / (4 * workers))));
+  return Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.ceil(left / (2 * workers))));
+}
+
+// A link type per frame for the chunks of a capture: the same value throughout a classic pcap.
+const linkTypeRuns = new Map<number, Uint32Array>();
+
+/** At least n copies of link type lt (shared, read-only by contract). */
+function linkTypeRun(lt: number, n: number): Uint32Array {
+  let a = linkTypeRuns.get(lt);
+  if (!a || a.length < n) {
+    a = new Uint32Array(n).fill(lt);
+    if (linkTypeRuns.size >= 4) linkTypeRuns.clear(); // a few link types in use at a time
+    linkTypeRuns.set(lt, a);
+  }
+  return a;
 }
 
 /**
@@ -117,7 +141,7 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
   if (!pool.kinds.includes(kind)) throw new TedError('CLASSIFY_POOL_HANDLER', 'the classifier pool was created without the capture handler: pass handlers: [CAPTURE_WORKER]');
   checkInputFile(file, 'capture');
   const capture = nextCapture++;
-  const opened: number[] = [];
+  const openedOn: number[] = [];
   const queue: { slot: CaptureSlot; from: number; to: number; done: Promise<PoolReply> }[] = [];
   let slots: CaptureSlot[] | undefined;
   try {
@@ -142,19 +166,22 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
     const maxFrames = Math.ceil((fixed ?? MAX_CHUNK) / parser.recordHeader) + 1;
     slots = takeSlots(pool, maxFrames);
     const free = slots.slice();
-    const linkTypes = new Uint32Array(Math.min(maxFrames, Math.ceil((size - headLen) / parser.recordHeader))).fill(parser.pcapLinkType);
     const load = new Array<number>(pool.workers).fill(0);
+    // Each worker opens the file before its first chunk (messages to a worker are handled in
+    // order); a failure to open is the one reported, not the chunks' failures that follow from it.
     const opening: Promise<PoolReply>[] = [];
     for (let w = 0; w < pool.workers; w++) {
       const mine = slots.filter((c) => c.worker === w);
-      opened.push(w);
-      opening.push(pool.request(w, { kind, op: 'open', capture, file, size, slots: mine.map((c) => ({ slot: c.slot, results: c.results, reasons: c.reasons })) }));
+      openedOn.push(w);
+      opening.push(pool.request(w, { kind, op: 'open', capture, file, size, slots: mine.map((c) => ({ slot: c.slot, results: c.results, reasons: c.reasons })), countResults: options.countResults === true }));
     }
-    await Promise.all(opening);
+    const ready = Promise.all(opening);
+    ready.catch(() => undefined); // awaited with the first chunk
     const run = (job: (typeof queue)[number], start?: number) => pool.request(job.slot.worker, { kind, op: 'run', capture, slot: job.slot.slot, from: job.from, to: job.to, start });
     let frames = 1;
     let next = headLen; // where the next chunk's first record starts
     const deliver = async function* (job: (typeof queue)[number]): AsyncGenerator<PcapChunkResult> {
+      await ready;
       let m = (await job.done).result as ChunkReply;
       if (m.start !== next) {
         // The worker guessed the chunk's start wrong (or found none): run it again from the right one.
@@ -165,7 +192,7 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
       load[job.slot.worker]!--;
       const n = m.frames;
       if (n > 0) {
-        yield { firstIndex: frames, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: linkTypes.subarray(0, n), linkType: parser.pcapLinkType, reasonCounts: m.reasonCounts };
+        yield { firstIndex: frames, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: linkTypeRun(parser.pcapLinkType, n).subarray(0, n), linkType: parser.pcapLinkType, reasonCounts: m.reasonCounts, ...(m.resultCounts ? { resultCounts: m.resultCounts } : {}) };
         frames += n;
       }
       free.push(job.slot);
@@ -185,6 +212,7 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
       const job = { slot, from, to, done: Promise.resolve({ id: 0 }) as Promise<PoolReply> };
       // The first chunk starts with the first record; the workers guess the others' starts.
       job.done = run(job, from === headLen ? headLen : undefined);
+      job.done.catch(() => undefined); // a failure is rethrown when the chunk is delivered
       queue.push(job);
       from = to;
     }
@@ -192,7 +220,7 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
   } finally {
     // Finished, failed or abandoned: let the chunks still running finish, then close the file.
     for (const j of queue) await j.done.catch(() => undefined);
-    for (const w of opened) {
+    for (const w of openedOn) {
       try {
         pool.send(w, { kind, op: 'close', capture });
       } catch {
