@@ -7,6 +7,7 @@
 // the end of the chunk before (a chunk whose guess was wrong runs again from the right start)
 // and delivers the results, decode reasons and counts in capture order. Framing damage gives the
 // one-thread reader's DecodeError at the same file offset, after every frame before it.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { ClassifierPool, PoolReply } from '../classify/pool.js';
 import { DecodeError, TedError } from '../errors.js';
@@ -145,15 +146,16 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
   const queue: { slot: CaptureSlot; from: number; to: number; done: Promise<PoolReply> }[] = [];
   let slots: CaptureSlot[] | undefined;
   try {
-    const fh = await open(file, 'r');
+    // The file header, read at once (the workers wait for their first chunk meanwhile).
+    const fd = openSync(file, 'r');
     let size: number;
     let head: Uint8Array;
     try {
-      size = (await fh.stat()).size;
+      size = fstatSync(fd).size;
       head = new Uint8Array(Math.min(size, 24));
-      await fh.read(head, 0, head.length, 0);
+      readSync(fd, head, 0, head.length, 0);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     // The file header, through the reader's parser (it knows every magic and its limits).
     const parser = new CaptureParser();
