@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ByteSink, tedJsonText } from '../src/cli/decode-output.js';
+import { ByteSink, tedJsonText, writeJsonLine } from '../src/cli/decode-output.js';
 import { lineJson } from '../src/cli/json.js';
 import { decodeMessagePartial } from '../src/ike/message.js';
 import { selectorJson } from '../src/selector/format.js';
@@ -237,6 +237,34 @@ describe('decode JSON writers', () => {
         expect(tedJsonText(m)).toBe(lineJson({ kind: 'response', capabilities, id: formatAddress(id.family, id.address), proxy: selectorJson(proxy) }));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('a proxy seen lately is written from its bytes: the same text as formatting it, for runs drawn from a few proxies', () => {
+    // Random proxies, and proxies that differ from one another only in their first bytes (the
+    // protocol) or only in their last (the destination port).
+    const pool = fc
+      .tuple(fc.array(familyArb.chain((f) => selectorArb(f)), { minLength: 1, maxLength: 8 }), fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 3 }), fc.uniqueArray(fc.integer({ min: 0, max: 65535 }), { minLength: 1, maxLength: 3 }))
+      .map(([sels, protocols, ports]) => [...sels, ...protocols.map((protocol) => ({ ...sels[0]!, protocol })), ...ports.map((p) => ({ ...sels[0]!, dport: [{ lo: p, hi: p }] }))]);
+    fc.assert(
+      fc.property(pool, fc.array(fc.tuple(fc.nat(), fc.boolean()), { minLength: 1, maxLength: 40 }), (proxies, picks) => {
+        const sink = new ByteSink(64);
+        for (const [k, isProbe] of picks) {
+          const proxy = proxies[k % proxies.length]!;
+          const msg = isProbe
+            ? probeToBytes({ icookie: probe.icookie, capabilities: 7, id: probe.id, summary: { ...probe.summary, family: proxy.family, src: 1n, dst: 2n }, proxy })
+            : responseToBytes({ ...response, proxy });
+          // At an offset in a larger buffer, as a TCP or reassembled message may be.
+          const buf = new Uint8Array(msg.length + 9);
+          buf.set(msg, 9);
+          const m = decodeMessagePartial(buf, 9, buf.length);
+          writeJsonLine({ frame: 1, family: 4, src: '192.0.2.1', dst: '192.0.2.2', sport: 500, dport: 500, transport: 'udp', bytes: buf.subarray(9), message: m }, sink);
+          const line = Buffer.from(sink.take()).toString('latin1');
+          expect(line.endsWith(`"ted": ${tedJsonText(m)}}\n`)).toBe(true);
+          expect(tedJsonText(m)).toContain(`"proxy": ${lineJson(selectorJson(proxy))}}`);
+        }
+      }),
+      { numRuns: 100 },
     );
   });
 });

@@ -7,6 +7,7 @@ import type { Payload, PartialMessage } from '../ike/message.js';
 import { exchangeName, payloadName } from '../ike/names.js';
 import type { EncryptedPayloadV2 } from '../ike/payloads-v2.js';
 import { verifyProbe, verifyResponse } from '../ike/ted.js';
+import { GENERIC_HEADER_LENGTH } from '../ike/constants.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
 import type { MessageRecord } from '../pcap/ike-capture.js';
 import { formatAddress } from '../selector/address.js';
@@ -37,8 +38,11 @@ function tedDetails(m: PartialMessage): TedDetails | undefined {
   }
 }
 
-/** The `ted` value of the JSON line: null, the probe/response details, or the verification error. */
-function writeTed(o: ByteSink, m: PartialMessage): void {
+/**
+ * The `ted` value of the JSON line: null, the probe/response details, or the verification error.
+ * With the message's bytes, the proxy's JSON comes from `proxies` when its payload was seen lately.
+ */
+function writeTed(o: ByteSink, m: PartialMessage, bytes?: Uint8Array): void {
   const t = tedDetails(m);
   if (!t) return o.bytes(K_NULL);
   if (t.kind === 'error') {
@@ -67,10 +71,56 @@ function writeTed(o: ByteSink, m: PartialMessage): void {
   const proxy = t.kind === 'probe' ? t.value.proxy : t.value.proxy;
   if (proxy) {
     o.bytes(K_PROXY);
-    writeSelector(o, proxy);
+    // Verification took the one payload of this kind: its body is all the selector is made of.
+    const i = bytes ? m.payloads.findIndex((p) => p.kind === (t.kind === 'probe' ? 'ted-proxy' : 'ted-response')) : -1;
+    if (i < 0) writeSelector(o, proxy);
+    else {
+      // `bytes` starts at the ISAKMP header (m.offset in the decoded buffer).
+      const from = m.spans[i]!.offset - m.offset + GENERIC_HEADER_LENGTH;
+      const to = from - GENERIC_HEADER_LENGTH + m.spans[i]!.length;
+      const known = proxies.find(bytes!, from, to);
+      if (known) o.bytes(known);
+      else {
+        const start = o.n;
+        writeSelector(o, proxy);
+        proxies.add(bytes!, from, to, o.copy(start));
+      }
+    }
   }
   o.bytes(K_CLOSE);
 }
+
+/**
+ * The JSON of the TED proxies seen last, keyed by their payload body: a gateway's probes and
+ * responses carry the few entries of its crypto ACLs again and again, and formatting a selector
+ * (its Cisco entry text above all) cost more than all the rest of a line.
+ */
+class ProxyTexts {
+  private readonly keys: Uint8Array[] = [];
+  private readonly texts: Uint8Array[] = [];
+  private next = 0;
+
+  find(b: Uint8Array, from: number, to: number): Uint8Array | undefined {
+    const n = to - from;
+    for (let k = 0; k < this.keys.length; k++) {
+      const key = this.keys[k]!;
+      if (key.length !== n) continue;
+      let i = 0;
+      while (i < n && key[i] === b[from + i]) i++;
+      if (i === n) return this.texts[k];
+    }
+    return undefined;
+  }
+
+  add(b: Uint8Array, from: number, to: number, text: Uint8Array): void {
+    const slot = this.next;
+    this.next = (slot + 1) % 8;
+    this.keys[slot] = b.slice(from, to);
+    this.texts[slot] = text;
+  }
+}
+
+const proxies = new ProxyTexts();
 
 /** An address as formatAddress writes it; IPv4 straight from its number, with no string. */
 function writeAddress(o: ByteSink, family: Family, v: bigint): void {
@@ -282,6 +332,11 @@ export class ByteSink {
     this.b1(34);
   }
 
+  /** A copy of what was written from position `from` on. */
+  copy(from: number): Uint8Array {
+    return this.buf.slice(from, this.n);
+  }
+
   /** Lower-case hex of bytes[from, to). */
   hex(bytes: Uint8Array, from: number, to: number): void {
     this.n = putHex(this.reserve(2 * (to - from)), this.n, bytes, from, to);
@@ -477,7 +532,7 @@ export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
   if (m.trailing) n = putNum(b, putBytes(b, n, K_TRAILING), m.trailing);
   n = putBytes(b, n, K_TED);
   o.n = n;
-  if (h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE)) writeTed(o, m);
+  if (h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE)) writeTed(o, m, bytes);
   else o.bytes(K_NULL);
   if (m.error) writeError(o, m.error);
   o.bytes(K_END_LINE);
