@@ -381,9 +381,13 @@ export class ByteSink {
     return out;
   }
 
-  /** Gives back a buffer from take() once its reader is done with it (fewer large allocations, less GC). */
+  /**
+   * Gives back a buffer from take() once its reader is done with it (fewer large allocations, less
+   * GC). Up to 32 are kept: a file's stream writes at once but calls back only on the next tick,
+   * after everything one read of the capture produced (some 25 buffers).
+   */
   recycle(b: Uint8Array): void {
-    if (b.buffer.byteLength === this.size && this.spare.length < 4) this.spare.push(new Uint8Array(b.buffer));
+    if (b.buffer.byteLength === this.size && this.spare.length < 32) this.spare.push(new Uint8Array(b.buffer));
   }
 
   private readonly spare: Uint8Array[] = [];
