@@ -489,9 +489,10 @@ export class CaptureFileReader implements AsyncIterable<Frame> {
   }
 
   /**
-   * The frames in batches, one per chunk read (a promise per batch instead of one per frame:
-   * for small packets that was most of the reading time). A damaged record that throws does so
-   * after the batch of the frames before it.
+   * The frames in batches of up to BATCH_FRAMES from one chunk read (a promise per batch instead
+   * of one per frame: for small packets that was most of the reading time; a bounded batch keeps
+   * its frames young for the garbage collector). A damaged record that throws does so after the
+   * batch of the frames before it.
    */
   async *batches(): AsyncGenerator<Frame[]> {
     const chunk = Math.max(1, this.opts.chunkSize ?? 1 << 20);
@@ -547,7 +548,13 @@ export class CaptureFileReader implements AsyncIterable<Frame> {
         }
         off += n;
         want = 0;
-        if (p.frame) frames.push(p.frame);
+        if (p.frame) {
+          frames.push(p.frame);
+          if (frames.length === BATCH_FRAMES) {
+            yield frames;
+            frames = [];
+          }
+        }
       }
       if (frames.length > 0) yield frames;
       if (p.format === undefined) throw new DecodeError('PCAP_EMPTY', 'capture file is empty', 0, { truncated: true });
@@ -562,7 +569,10 @@ export function readCaptureFile(path: string, opts: FileReadOptions = {}): Async
   return new CaptureFileReader(path, opts)[Symbol.asyncIterator]();
 }
 
-/** Streams the frames of a capture file in batches, one per chunk read (bounded memory). */
+/** Frames per batch of CaptureFileReader.batches(). */
+export const BATCH_FRAMES = 256;
+
+/** Streams the frames of a capture file in batches of up to BATCH_FRAMES, each from one chunk read (bounded memory). */
 export function readCaptureFileBatches(path: string, opts: FileReadOptions = {}): AsyncGenerator<Frame[]> {
   return new CaptureFileReader(path, opts).batches();
 }
