@@ -78,12 +78,10 @@ function writeTed(o: ByteSink, m: PartialMessage, bytes?: Uint8Array): void {
       // `bytes` starts at the ISAKMP header (m.offset in the decoded buffer).
       const from = m.spans[i]!.offset - m.offset + GENERIC_HEADER_LENGTH;
       const to = from - GENERIC_HEADER_LENGTH + m.spans[i]!.length;
-      const known = proxies.find(bytes!, from, to);
-      if (known) o.bytes(known);
-      else {
+      if (!proxies.write(o, bytes!, from, to)) {
         const start = o.n;
         writeSelector(o, proxy);
-        proxies.add(bytes!, from, to, o.copy(start));
+        proxies.add(bytes!, from, to, o, start);
       }
     }
   }
@@ -93,31 +91,48 @@ function writeTed(o: ByteSink, m: PartialMessage, bytes?: Uint8Array): void {
 /**
  * The JSON of the TED proxies seen last, keyed by their payload body: a gateway's probes and
  * responses carry the few entries of its crypto ACLs again and again, and formatting a selector
- * (its Cisco entry text above all) cost more than all the rest of a line.
+ * (its Cisco entry text above all) cost more than all the rest of a line. Each of the 8 slots
+ * keeps its buffers: a capture whose proxies never repeat allocates nothing here either.
  */
 class ProxyTexts {
   private readonly keys: Uint8Array[] = [];
+  private readonly keyLengths: number[] = [];
   private readonly texts: Uint8Array[] = [];
+  private readonly textLengths: number[] = [];
   private next = 0;
 
-  find(b: Uint8Array, from: number, to: number): Uint8Array | undefined {
+  /** Writes the JSON of the proxy whose payload body is b[from, to) when it is known; false when not. */
+  write(o: ByteSink, b: Uint8Array, from: number, to: number): boolean {
     const n = to - from;
     for (let k = 0; k < this.keys.length; k++) {
+      if (this.keyLengths[k] !== n) continue;
       const key = this.keys[k]!;
-      if (key.length !== n) continue;
       let i = 0;
       while (i < n && key[i] === b[from + i]) i++;
-      if (i === n) return this.texts[k];
+      if (i === n) {
+        o.range(this.texts[k]!, 0, this.textLengths[k]!);
+        return true;
+      }
     }
-    return undefined;
+    return false;
   }
 
-  add(b: Uint8Array, from: number, to: number, text: Uint8Array): void {
+  /** Remembers the JSON written into `o` from position `start` as that of the payload body b[from, to). */
+  add(b: Uint8Array, from: number, to: number, o: ByteSink, start: number): void {
     const slot = this.next;
     this.next = (slot + 1) % 8;
-    this.keys[slot] = b.slice(from, to);
-    this.texts[slot] = text;
+    this.keys[slot] = fill(this.keys[slot], b, from, to);
+    this.keyLengths[slot] = to - from;
+    this.texts[slot] = o.copyInto(start, this.texts[slot]);
+    this.textLengths[slot] = o.n - start;
   }
+}
+
+/** src[from, to) copied to the start of `into`, or of a new array when it is absent or too small. */
+function fill(into: Uint8Array | undefined, src: Uint8Array, from: number, to: number): Uint8Array {
+  const out = into && into.length >= to - from ? into : new Uint8Array(Math.max(256, 2 * (to - from)));
+  for (let i = from; i < to; i++) out[i - from] = src[i]!;
+  return out;
 }
 
 const proxies = new ProxyTexts();
@@ -332,9 +347,17 @@ export class ByteSink {
     this.b1(34);
   }
 
-  /** A copy of what was written from position `from` on. */
-  copy(from: number): Uint8Array {
-    return this.buf.slice(from, this.n);
+  /** Bytes a[from, to). */
+  range(a: Uint8Array, from: number, to: number): void {
+    const b = this.reserve(to - from);
+    let n = this.n;
+    for (let i = from; i < to; i++) b[n++] = a[i]!;
+    this.n = n;
+  }
+
+  /** What was written from position `from` on, copied to the start of `into` (or of a new array when it is absent or too small). */
+  copyInto(from: number, into: Uint8Array | undefined): Uint8Array {
+    return fill(into, this.buf, from, this.n);
   }
 
   /** Lower-case hex of bytes[from, to). */
