@@ -13,6 +13,7 @@ type Register = (program: Command) => void;
 // Every command and the module that registers it, in `ted --help` order. Only the module of the
 // command being run is imported (each pulls in its part of the library: importing all of them
 // cost more than half of a short command's process start); help and unknown commands load all.
+const daemon = async (): Promise<Register> => (await import('./commands/daemon.js')).registerDaemon;
 const COMMANDS: Record<string, () => Promise<Register>> = {
   decode: async () => (await import('./commands/decode.js')).registerDecode,
   policy: async () => (await import('./commands/policy.js')).registerPolicy,
@@ -21,9 +22,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   pcap: async () => (await import('./commands/pcap.js')).registerPcap,
   classify: async () => (await import('./commands/classify.js')).registerClassify,
   bench: async () => (await import('./commands/bench.js')).registerBench,
-  initiator: async () => (await import('./commands/daemon.js')).registerDaemon,
-  responder: async () => (await import('./commands/daemon.js')).registerDaemon,
-  daemon: async () => (await import('./commands/daemon.js')).registerDaemon,
+  initiator: daemon,
+  responder: daemon,
+  daemon,
   status: async () => (await import('./commands/status.js')).registerStatus,
   lab: async () => (await import('./commands/lab.js')).registerLab,
 };
