@@ -140,7 +140,7 @@ describe('classify engines agree with the reference algebra', () => {
     const t4 = fc.sample(fc.option(tupleArb(w4), { freq: 15 }), { numRuns: 3000, seed: 23 });
     const t6 = fc.sample(fc.option(tupleArb(w6), { freq: 15 }), { numRuns: 3000, seed: 24 });
     const tuples: (Tuple | undefined)[] = [];
-    for (const [six, n] of runs) for (let k = 0; k < n; k++) tuples.push((six ? t6 : t4)[tuples.length]);
+    for (const [six, n] of runs) for (let k = 0; k < n; k++) tuples.push((six ? t6 : t4)[tuples.length] ?? undefined);
     const near = tuples.map((t, i) => (t && i % 2 === 0 ? insideEntry(t, entries[(i * 13) % entries.length]!) : t));
     const expected = near.map((t) => (t ? firstMatch(entries, t) : 0));
     expect(expected.filter((x) => x > 0).length).toBeGreaterThan(near.length / 4);

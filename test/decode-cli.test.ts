@@ -7,13 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tedJsonText } from '../src/cli/decode-output.js';
+import { ByteSink, tedJsonText, writeJsonLine } from '../src/cli/decode-output.js';
 import { lineJson } from '../src/cli/json.js';
 import { decodeMessagePartial } from '../src/ike/message.js';
 import { selectorJson } from '../src/selector/format.js';
-import { familyArb, selectorArb } from './algebra-arbitraries.js';
+import { bits, familyArb, selectorArb } from './algebra-arbitraries.js';
+import { formatAddress, formatIPv4 } from '../src/selector/address.js';
 import { probeToBytes, responseToBytes } from '../src/ike/ted.js';
 import type { TedProbe, TedResponse } from '../src/ike/ted-types.js';
+import type { Family } from '../src/selector/types.js';
 import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
 import { writePcap } from '../src/pcap/writer.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
@@ -185,6 +187,84 @@ describe('decode JSON selectors', () => {
         expect(JSON.parse(tedJsonText(m)).proxy).toEqual(JSON.parse(lineJson(selectorJson(proxy))));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('decode JSON writers', () => {
+  const written = (f: (o: ByteSink) => void): string => {
+    const o = new ByteSink(8);
+    f(o);
+    return Buffer.from(o.take()).toString('utf8');
+  };
+
+  it('numbers as String() writes them, across every digit count and the int32 edge', () => {
+    const edges = [0, 9, 10, 99, 100, 999, 1000, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER];
+    for (let d = 1; d < 16; d++) edges.push(10 ** d - 1, 10 ** d, 10 ** d + 1);
+    for (const v of edges) expect(written((o) => o.num(v))).toBe(String(v));
+    fc.assert(fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), (v) => written((o) => o.num(v)) === String(v)));
+  });
+
+  it('IPv4 addresses as formatIPv4, strings as JSON.stringify (escapes, non-ASCII)', () => {
+    fc.assert(fc.property(bits(4), (v) => written((o) => o.ipv4(Number(v))) === formatIPv4(v)));
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('permit ip any any\npermit tcp any any', 'a"b', 'a\\b', '\u0000\u001f\u007f')), (s) => written((o) => o.jsonString(s)) === JSON.stringify(s)));
+  });
+
+  const identity = familyArb.chain((f) => bits(f).map((address) => ({ family: f, address })));
+  const summaryArb = (f: Family) =>
+    fc.record({ tedVersion: fc.constant(3), family: fc.constant(f), protocol: fc.integer({ min: 0, max: 255 }), src: bits(f), dst: bits(f), sport: fc.integer({ min: 0, max: 65535 }), dport: fc.integer({ min: 0, max: 65535 }) });
+  const probeArb = familyArb.chain((f) => fc.record({ capabilities: fc.integer({ min: 0, max: 0xffffffff }), id: identity, summary: summaryArb(f), proxy: fc.option(selectorArb(f), { nil: undefined }) }));
+
+  it('the `ted` value of a probe and of a response, field for field, against objects printed by lineJson', () => {
+    fc.assert(
+      fc.property(probeArb, (p) => {
+        const m = decodeMessagePartial(probeToBytes({ icookie: probe.icookie, capabilities: p.capabilities, id: p.id, summary: p.summary, ...(p.proxy ? { proxy: p.proxy } : {}) }));
+        const s = p.summary;
+        const want = {
+          kind: 'probe',
+          capabilities: p.capabilities,
+          id: formatAddress(p.id.family, p.id.address),
+          summary: { tedVersion: s.tedVersion, family: s.family, protocol: s.protocol, src: formatAddress(s.family, s.src), dst: formatAddress(s.family, s.dst), sport: s.sport, dport: s.dport },
+          proxy: p.proxy ? selectorJson(p.proxy) : undefined,
+        };
+        expect(tedJsonText(m)).toBe(lineJson(want));
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), identity, familyArb.chain((f) => selectorArb(f)), (capabilities, id, proxy) => {
+        const m = decodeMessagePartial(responseToBytes({ ...response, capabilities, id, proxy }));
+        expect(tedJsonText(m)).toBe(lineJson({ kind: 'response', capabilities, id: formatAddress(id.family, id.address), proxy: selectorJson(proxy) }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a proxy seen lately is written from its bytes: the same text as formatting it, for runs drawn from a few proxies', () => {
+    // Random proxies, and proxies that differ from one another only in their first bytes (the
+    // protocol) or only in their last (the destination port).
+    const pool = fc
+      .tuple(fc.array(familyArb.chain((f) => selectorArb(f)), { minLength: 1, maxLength: 8 }), fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 3 }), fc.uniqueArray(fc.integer({ min: 0, max: 65535 }), { minLength: 1, maxLength: 3 }))
+      .map(([sels, protocols, ports]) => [...sels, ...protocols.map((protocol) => ({ ...sels[0]!, protocol })), ...ports.map((p) => ({ ...sels[0]!, dport: [{ lo: p, hi: p }] }))]);
+    fc.assert(
+      fc.property(pool, fc.array(fc.tuple(fc.nat(), fc.boolean()), { minLength: 1, maxLength: 40 }), (proxies, picks) => {
+        const sink = new ByteSink(64);
+        for (const [k, isProbe] of picks) {
+          const proxy = proxies[k % proxies.length]!;
+          const msg = isProbe
+            ? probeToBytes({ icookie: probe.icookie, capabilities: 7, id: probe.id, summary: { ...probe.summary, family: proxy.family, src: 1n, dst: 2n }, proxy })
+            : responseToBytes({ ...response, proxy });
+          // At an offset in a larger buffer, as a TCP or reassembled message may be.
+          const buf = new Uint8Array(msg.length + 9);
+          buf.set(msg, 9);
+          const m = decodeMessagePartial(buf, 9, buf.length);
+          writeJsonLine({ frame: 1, family: 4, src: '192.0.2.1', dst: '192.0.2.2', sport: 500, dport: 500, transport: 'udp', bytes: buf.subarray(9), message: m }, sink);
+          const line = Buffer.from(sink.take()).toString('latin1');
+          expect(line.endsWith(`"ted": ${tedJsonText(m)}}\n`)).toBe(true);
+          expect(tedJsonText(m)).toContain(`"proxy": ${lineJson(selectorJson(proxy))}}`);
+        }
+      }),
+      { numRuns: 100 },
     );
   });
 });

@@ -7,7 +7,7 @@ import { DecodeError } from '../src/errors.js';
 import { decodeFrame } from '../src/packet/decode.js';
 import { writePcapng } from '../src/pcap/pcapng-writer.js';
 import { classifyCapture } from '../src/pcap/classify.js';
-import { detectCaptureFormat, openCapture, readCaptureFile, readFrames, type Frame } from '../src/pcap/reader.js';
+import { BATCH_FRAMES, detectCaptureFormat, openCapture, readCaptureFile, readCaptureFileBatches, readFrames, type Frame } from '../src/pcap/reader.js';
 import { PcapFileWriter, writePcap } from '../src/pcap/writer.js';
 import { buildFrame, specArb } from './packet-gen.js';
 import { CAPTURES, present } from './support/shared.js';
@@ -239,6 +239,37 @@ describe('streaming reader', () => {
       })(),
     ).rejects.toMatchObject({ code: 'PCAP_TRUNCATED', truncated: true });
     expect(got.length).toBe(2);
+  });
+
+  it('batches: the same frames, each batch from one chunk read and at most BATCH_FRAMES, a truncation thrown after the frames before it', async () => {
+    const built = frames(40, [1, 101]);
+    const path = join(dir, 'batches.pcapng');
+    writeFileSync(path, writePcapng([{ interfaces: [{ linkType: 1 }, { linkType: 101 }], blocks: built.map((f) => ({ interfaceId: f.linkType === 1 ? 0 : 1, data: f.data })) }]));
+    const mem = [...readFrames(readFileSync(path))].map(strip);
+    for (const chunk of [1, 5, 300, 4096, 1 << 20]) {
+      const batches: Frame[][] = [];
+      for await (const b of readCaptureFileBatches(path, { chunkSize: chunk })) batches.push(b);
+      expect(batches.flat().map(strip)).toEqual(mem);
+      expect(batches.every((b) => b.length > 0 && b.length <= BATCH_FRAMES)).toBe(true);
+      // A batch holds what one read brought in: frames of one buffer (records longer than the chunk come alone).
+      for (const b of batches) expect(new Set(b.map((f) => f.data.buffer)).size).toBe(1);
+      if (chunk === 1 << 20) expect(batches.length).toBe(1);
+    }
+    // A chunk holding more frames than a batch: full batches, then the rest.
+    const many = join(dir, 'batches-many.pcap');
+    writeFileSync(many, writePcap(Array.from({ length: 2 * BATCH_FRAMES + 7 }, (_, i) => ({ data: built[i % built.length]!.data }))));
+    const sizes: number[] = [];
+    for await (const b of readCaptureFileBatches(many)) sizes.push(b.length);
+    expect(sizes).toEqual([BATCH_FRAMES, BATCH_FRAMES, 7]);
+    const bytes = readFileSync(path);
+    writeFileSync(join(dir, 'batches-cut.pcapng'), bytes.subarray(0, bytes.length - 3));
+    const got: Frame[] = [];
+    await expect(
+      (async () => {
+        for await (const b of readCaptureFileBatches(join(dir, 'batches-cut.pcapng'), { chunkSize: 1 << 20 })) got.push(...b);
+      })(),
+    ).rejects.toMatchObject({ code: 'PCAP_TRUNCATED', truncated: true });
+    expect(got.map(strip)).toEqual(mem.slice(0, -1));
   });
 
   it('streams a capture many times larger than its chunk with the file writer', async () => {

@@ -7,11 +7,12 @@ import type { Payload, PartialMessage } from '../ike/message.js';
 import { exchangeName, payloadName } from '../ike/names.js';
 import type { EncryptedPayloadV2 } from '../ike/payloads-v2.js';
 import { verifyProbe, verifyResponse } from '../ike/ted.js';
+import { GENERIC_HEADER_LENGTH } from '../ike/constants.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from '../ike/ted-types.js';
 import type { MessageRecord } from '../pcap/ike-capture.js';
 import { formatAddress } from '../selector/address.js';
 import { addressJson, formatSelector, formatSelectorLines, protocolName } from '../selector/format.js';
-import type { Selector } from '../selector/types.js';
+import type { Address, Family, Selector } from '../selector/types.js';
 import { DecodeError as DecodeErrorClass } from '../errors.js';
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => (i | 0x100).toString(16).slice(1));
@@ -37,8 +38,11 @@ function tedDetails(m: PartialMessage): TedDetails | undefined {
   }
 }
 
-/** The `ted` value of the JSON line: null, the probe/response details, or the verification error. */
-function writeTed(o: ByteSink, m: PartialMessage): void {
+/**
+ * The `ted` value of the JSON line: null, the probe/response details, or the verification error.
+ * With the message's bytes, the proxy's JSON comes from `proxies` when its payload was seen lately.
+ */
+function writeTed(o: ByteSink, m: PartialMessage, bytes?: Uint8Array): void {
   const t = tedDetails(m);
   if (!t) return o.bytes(K_NULL);
   if (t.kind === 'error') {
@@ -49,14 +53,17 @@ function writeTed(o: ByteSink, m: PartialMessage): void {
   const v = t.value;
   o.bytes(t.kind === 'probe' ? K_PROBE : K_RESPONSE);
   o.num(v.capabilities);
-  o.strAfter(K_ID, formatAddress(v.id.family, v.id.address));
+  o.bytes(K_ID);
+  writeAddress(o, v.id.family, v.id.address);
   if (t.kind === 'probe') {
     const s = t.value.summary;
     o.numAfter(K_SUMMARY, s.tedVersion);
     o.numAfter(K_FAMILY, s.family);
     o.numAfter(K_PROTOCOL, s.protocol);
-    o.strAfter(K_SRC, formatAddress(s.family, s.src));
-    o.strAfter(K_DST, formatAddress(s.family, s.dst));
+    o.bytes(K_SRC);
+    writeAddress(o, s.family, s.src);
+    o.bytes(K_DST);
+    writeAddress(o, s.family, s.dst);
     o.numAfter(K_SPORT, s.sport);
     o.numAfter(K_DPORT, s.dport);
     o.bytes(K_CLOSE);
@@ -64,9 +71,76 @@ function writeTed(o: ByteSink, m: PartialMessage): void {
   const proxy = t.kind === 'probe' ? t.value.proxy : t.value.proxy;
   if (proxy) {
     o.bytes(K_PROXY);
-    writeSelector(o, proxy);
+    // Verification took the one payload of this kind: its body is all the selector is made of.
+    const i = bytes ? m.payloads.findIndex((p) => p.kind === (t.kind === 'probe' ? 'ted-proxy' : 'ted-response')) : -1;
+    if (i < 0) writeSelector(o, proxy);
+    else {
+      // `bytes` starts at the ISAKMP header (m.offset in the decoded buffer).
+      const from = m.spans[i]!.offset - m.offset + GENERIC_HEADER_LENGTH;
+      const to = from - GENERIC_HEADER_LENGTH + m.spans[i]!.length;
+      if (!proxies.write(o, bytes!, from, to)) {
+        const start = o.n;
+        writeSelector(o, proxy);
+        proxies.add(bytes!, from, to, o, start);
+      }
+    }
   }
   o.bytes(K_CLOSE);
+}
+
+/**
+ * The JSON of the TED proxies seen last, keyed by their payload body: a gateway's probes and
+ * responses carry the few entries of its crypto ACLs again and again, and formatting a selector
+ * (its Cisco entry text above all) cost more than all the rest of a line. Each of the 8 slots
+ * keeps its buffers: a capture whose proxies never repeat allocates nothing here either.
+ */
+class ProxyTexts {
+  private readonly keys: Uint8Array[] = [];
+  private readonly keyLengths: number[] = [];
+  private readonly texts: Uint8Array[] = [];
+  private readonly textLengths: number[] = [];
+  private next = 0;
+
+  /** Writes the JSON of the proxy whose payload body is b[from, to) when it is known; false when not. */
+  write(o: ByteSink, b: Uint8Array, from: number, to: number): boolean {
+    const n = to - from;
+    for (let k = 0; k < this.keys.length; k++) {
+      if (this.keyLengths[k] !== n) continue;
+      const key = this.keys[k]!;
+      let i = 0;
+      while (i < n && key[i] === b[from + i]) i++;
+      if (i === n) {
+        o.range(this.texts[k]!, 0, this.textLengths[k]!);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Remembers the JSON written into `o` from position `start` as that of the payload body b[from, to). */
+  add(b: Uint8Array, from: number, to: number, o: ByteSink, start: number): void {
+    const slot = this.next;
+    this.next = (slot + 1) % 8;
+    this.keys[slot] = fill(this.keys[slot], b, from, to);
+    this.keyLengths[slot] = to - from;
+    this.texts[slot] = o.copyInto(start, this.texts[slot]);
+    this.textLengths[slot] = o.n - start;
+  }
+}
+
+/** src[from, to) copied to the start of `into`, or of a new array when it is absent or too small. */
+function fill(into: Uint8Array | undefined, src: Uint8Array, from: number, to: number): Uint8Array {
+  const out = into && into.length >= to - from ? into : new Uint8Array(Math.max(256, 2 * (to - from)));
+  putRange(out, 0, src, from, to);
+  return out;
+}
+
+const proxies = new ProxyTexts();
+
+/** An address as formatAddress writes it; IPv4 straight from its number, with no string. */
+function writeAddress(o: ByteSink, family: Family, v: bigint): void {
+  if (family === 4) o.ipv4(Number(v) >>> 0);
+  else o.str(formatAddress(family, v));
 }
 
 /**
@@ -76,25 +150,34 @@ function writeTed(o: ByteSink, m: PartialMessage): void {
 function writeSelector(o: ByteSink, s: Selector): void {
   o.numAfter(K_SEL_PROTOCOL, s.protocol);
   o.bytes(K_SEL_SOURCE);
-  writeAddressJson(o, addressJson(s.family, s.src));
+  writeAddressJson(o, s.family, s.src);
   o.bytes(K_SEL_DESTINATION);
-  writeAddressJson(o, addressJson(s.family, s.dst));
+  writeAddressJson(o, s.family, s.dst);
   o.bytes(K_SEL_SPORT);
   writePorts(o, s.sport);
   o.bytes(K_SEL_DPORT);
   writePorts(o, s.dport);
   o.bytes(K_SEL_ENTRY);
-  // Several entries (a port set no single entry expresses) are joined by newlines: escape them.
-  o.str(JSON.stringify(formatSelector(s)));
+  // Several entries (a port set no single entry expresses) are joined by newlines: escaped.
+  o.jsonString(formatSelector(s));
   o.bytes(K_CLOSE);
 }
 
-function writeAddressJson(o: ByteSink, a: ReturnType<typeof addressJson>): void {
-  if ('prefix' in a) {
-    o.strAfter(K_PREFIX, a.prefix);
+/** addressJson(family, a) written out: IPv4 value and wildcard from their numbers. */
+function writeAddressJson(o: ByteSink, family: Family, a: Address): void {
+  if (family === 4) {
+    o.bytes(K_VALUE);
+    o.ipv4(Number(a.value) >>> 0);
+    o.bytes(K_WILDCARD);
+    o.ipv4(~Number(a.care) >>> 0);
   } else {
-    o.strAfter(K_VALUE, a.value);
-    o.strAfter(K_WILDCARD, a.wildcard);
+    const j = addressJson(family, a);
+    if ('prefix' in j) {
+      o.strAfter(K_PREFIX, j.prefix);
+    } else {
+      o.strAfter(K_VALUE, j.value);
+      o.strAfter(K_WILDCARD, j.wildcard);
+    }
   }
   o.bytes(K_QUOTE_CLOSE);
 }
@@ -123,13 +206,89 @@ export function tedJson(m: PartialMessage): Record<string, unknown> | null {
   return JSON.parse(tedJsonText(m)) as Record<string, unknown> | null;
 }
 
+// Writers over (buffer, position): each returns the position after what it wrote; the caller
+// made room. A line is written with its position in a local variable (no field loads and stores
+// per piece), through ByteSink.reserve().
+
+/** Pre-encoded ASCII (the constant parts of a line). */
+function putBytes(b: Uint8Array, n: number, a: Uint8Array): number {
+  return putRange(b, n, a, 0, a.length);
+}
+
+/** Bytes a[from, to) (a short copy by hand beats set()'s call overhead). */
+function putRange(b: Uint8Array, n: number, a: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) b[n++] = a[i]!;
+  return n;
+}
+
+/** ASCII text (every byte of our JSON is ASCII). */
+function putAscii(b: Uint8Array, n: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[n++] = s.charCodeAt(i);
+  return n;
+}
+
+/** A non-negative integer below 2^53 (at most 16 bytes). */
+function putNum(b: Uint8Array, n: number, v: number): number {
+  if (v < 10) {
+    b[n] = 48 + v;
+    return n + 1;
+  }
+  if (v > 0x7fffffff) return putWideNum(b, n, v);
+  // Int32 arithmetic and two digits per division (most numbers here are lengths, ports, frames).
+  const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+  const end = n + digits;
+  let at = end;
+  let x = v | 0;
+  while (x >= 100) {
+    const q = (x / 100) | 0;
+    const r = (x - q * 100) << 1;
+    b[--at] = DIGIT_PAIRS[r + 1]!;
+    b[--at] = DIGIT_PAIRS[r]!;
+    x = q;
+  }
+  if (x >= 10) {
+    b[--at] = DIGIT_PAIRS[(x << 1) + 1]!;
+    b[--at] = DIGIT_PAIRS[x << 1]!;
+  } else b[--at] = 48 + x;
+  return end;
+}
+
+/** putNum beyond int32 (message IDs, 53-bit values). */
+function putWideNum(b: Uint8Array, n: number, v: number): number {
+  let digits = 1;
+  for (let x = v; x >= 10; digits++) x = Math.floor(x / 10);
+  const end = n + digits;
+  let at = end;
+  for (let x = v; digits-- > 0; ) {
+    const q = Math.floor(x / 10);
+    b[--at] = 48 + (x - q * 10);
+    x = q;
+  }
+  return end;
+}
+
+/** Lower-case hex of src[from, to). */
+function putHex(b: Uint8Array, n: number, src: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const v = src[i]!;
+    const hi = v >> 4;
+    const lo = v & 15;
+    b[n++] = hi < 10 ? 48 + hi : 87 + hi;
+    b[n++] = lo < 10 ? 48 + lo : 87 + lo;
+  }
+  return n;
+}
+
+/** "00" to "99", two ASCII bytes each. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)));
+
+const utf8Encoder = new TextEncoder();
+
 /**
  * ASCII output assembled as bytes in large buffers: JSON lines are written field by field into
  * it, with no string per field or per line. `take()` hands over the filled part (a fresh buffer
  * is started, since a stream may still hold the old one).
  */
-const utf8Encoder = new TextEncoder();
-
 export class ByteSink {
   private buf: Uint8Array;
   n = 0;
@@ -145,64 +304,62 @@ export class ByteSink {
     this.buf = next;
   }
 
-  /** ASCII text (every byte of our JSON is ASCII). */
-  str(s: string): void {
-    const k = s.length;
+  /** The buffer, with room for `k` bytes from position `n`: write with the put functions, then set `n`. */
+  reserve(k: number): Uint8Array {
     if (this.n + k > this.buf.length) this.room(k);
-    const b = this.buf;
-    let n = this.n;
-    for (let i = 0; i < k; i++) b[n++] = s.charCodeAt(i);
-    this.n = n;
+    return this.buf;
   }
 
-  /** Pre-encoded ASCII (the constant parts of a line: one copy instead of a loop). */
+  /** ASCII text (every byte of our JSON is ASCII). */
+  str(s: string): void {
+    this.n = putAscii(this.reserve(s.length), this.n, s);
+  }
+
+  /** Pre-encoded ASCII. */
   bytes(a: Uint8Array): void {
-    const k = a.length;
-    if (this.n + k > this.buf.length) this.room(k);
-    // A short copy by hand beats set()'s call overhead.
-    if (k < 16) {
-      const b = this.buf;
-      let n = this.n;
-      for (let i = 0; i < k; i++) b[n++] = a[i]!;
-      this.n = n;
-    } else {
-      this.buf.set(a, this.n);
-      this.n += k;
-    }
+    this.n = putBytes(this.reserve(a.length), this.n, a);
   }
 
   /** A non-negative integer below 2^53. */
   num(v: number): void {
-    if (this.n + 16 > this.buf.length) this.room(16);
-    const b = this.buf;
-    if (v < 10) {
-      b[this.n++] = 48 + v;
-      return;
-    }
-    let digits = 1;
-    for (let x = v; x >= 10; digits++) x = v < 2147483648 ? (x / 10) | 0 : Math.floor(x / 10);
-    let at = this.n + digits;
-    this.n = at;
-    for (let x = v; digits-- > 0; ) {
-      const q = x < 2147483648 ? (x / 10) | 0 : Math.floor(x / 10);
-      b[--at] = 48 + (x - q * 10);
-      x = q;
-    }
+    this.n = putNum(this.reserve(16), this.n, v);
   }
 
-  /** Lower-case hex of bytes[from, to). */
-  hex(bytes: Uint8Array, from: number, to: number): void {
-    this.room(2 * (to - from));
-    const b = this.buf;
-    let n = this.n;
-    for (let i = from; i < to; i++) {
-      const v = bytes[i]!;
-      const hi = v >> 4;
-      const lo = v & 15;
-      b[n++] = hi < 10 ? 48 + hi : 87 + hi;
-      b[n++] = lo < 10 ? 48 + lo : 87 + lo;
+  /** An IPv4 address (a 32-bit unsigned number) in dotted decimal. */
+  ipv4(v: number): void {
+    this.num(v >>> 24);
+    this.b1(46);
+    this.num((v >>> 16) & 255);
+    this.b1(46);
+    this.num((v >>> 8) & 255);
+    this.b1(46);
+    this.num(v & 255);
+  }
+
+  private b1(c: number): void {
+    if (this.n >= this.buf.length) this.room(1);
+    this.buf[this.n++] = c;
+  }
+
+  /** A string as JSON.stringify writes it (ASCII without escapes is copied; anything else goes through JSON.stringify). */
+  jsonString(s: string): void {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 34 || c === 92) return this.utf8(JSON.stringify(s));
     }
-    this.n = n;
+    this.b1(34);
+    this.str(s);
+    this.b1(34);
+  }
+
+  /** Bytes a[from, to). */
+  range(a: Uint8Array, from: number, to: number): void {
+    this.n = putRange(this.reserve(to - from), this.n, a, from, to);
+  }
+
+  /** What was written from position `from` on, copied to the start of `into` (or of a new array when it is absent or too small). */
+  copyInto(from: number, into: Uint8Array | undefined): Uint8Array {
+    return fill(into, this.buf, from, this.n);
   }
 
   /** Any text, UTF-8 encoded. */
@@ -223,10 +380,6 @@ export class ByteSink {
     this.str(s);
   }
 
-  bool(v: boolean): void {
-    this.str(v ? 'true' : 'false');
-  }
-
   list(f: readonly number[]): void {
     this.str('[');
     for (let i = 0; i < f.length; i++) {
@@ -244,9 +397,13 @@ export class ByteSink {
     return out;
   }
 
-  /** Gives back a buffer from take() once its reader is done with it (fewer large allocations, less GC). */
+  /**
+   * Gives back a buffer from take() once its reader is done with it (fewer large allocations, less
+   * GC). Up to 32 are kept: a file's stream writes at once but calls back only on the next tick,
+   * after everything one read of the capture produced (some 25 buffers).
+   */
   recycle(b: Uint8Array): void {
-    if (b.buffer.byteLength === this.size && this.spare.length < 4) this.spare.push(new Uint8Array(b.buffer));
+    if (b.buffer.byteLength === this.size && this.spare.length < 32) this.spare.push(new Uint8Array(b.buffer));
   }
 
   private readonly spare: Uint8Array[] = [];
@@ -309,25 +466,30 @@ const K_VALUE = ascii('{"value": "');
 const K_WILDCARD = ascii('", "wildcard": "');
 const K_QUOTE_CLOSE = ascii('"}');
 const K_OPEN_LIST = ascii('[');
+const K_TRUE = ascii('true');
+const K_FALSE = ascii('false');
 
-function writePayload(o: ByteSink, type: number, length: number, p: Payload | undefined): void {
-  o.numAfter(K_TYPE, type);
-  o.numAfter(K_LENGTH, length);
+/** A payload of the list: type, length, and the fragment numbers of a fragment. */
+function putPayload(b: Uint8Array, n: number, type: number, length: number, p: Payload | undefined): number {
+  n = putNum(b, putBytes(b, n, K_TYPE), type);
+  n = putNum(b, putBytes(b, n, K_LENGTH), length);
   if (p?.kind === 'frag') {
     const f = p as CiscoFragmentPayload;
-    o.numAfter(K_FRAGMENT_ID, f.fragmentId);
-    o.numAfter(K_NUMBER, f.number);
-    o.bytes(K_LAST);
-    o.bool(isLastFragment(f));
-    o.bytes(K_CLOSE);
+    n = putNum(b, putBytes(b, n, K_FRAGMENT_ID), f.fragmentId);
+    n = putNum(b, putBytes(b, n, K_NUMBER), f.number);
+    n = putBytes(b, putBytes(b, n, K_LAST), isLastFragment(f) ? K_TRUE : K_FALSE);
+    n = putBytes(b, n, K_CLOSE);
   } else if (p?.kind === 'sk' && (p as EncryptedPayloadV2).fragment) {
     const f = (p as EncryptedPayloadV2).fragment!;
-    o.numAfter(K_FRAGMENT_NUMBER, f.number);
-    o.numAfter(K_TOTAL, f.total);
-    o.bytes(K_CLOSE);
+    n = putNum(b, putBytes(b, n, K_FRAGMENT_NUMBER), f.number);
+    n = putNum(b, putBytes(b, n, K_TOTAL), f.total);
+    n = putBytes(b, n, K_CLOSE);
   }
-  o.bytes(K_CLOSE);
+  return putBytes(b, n, K_CLOSE);
 }
+
+/** Bytes a payload of the list takes at most (keys and 16 digits per number). */
+const PAYLOAD_MAX = 160;
 
 function writeError(o: ByteSink, e: DecodeError): void {
   o.strAfter(K_ERROR_CODE, e.code);
@@ -337,12 +499,16 @@ function writeError(o: ByteSink, e: DecodeError): void {
 
 /** One message record as its JSON line plus newline, written into `o`, keys in the documented order. */
 export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
-  o.numAfter(K_FRAME, r.frame);
-  o.strAfter(K_SRC, r.src);
-  o.strAfter(K_DST, r.dst);
-  o.numAfter(K_SPORT, r.sport);
-  o.numAfter(K_DPORT, r.dport);
-  if (r.transport === 'tcp') o.bytes(K_TCP);
+  // Everything up to the payload list has a bound; the lists and the TED details reserve their own.
+  let b = o.reserve(512 + r.src.length + r.dst.length);
+  let n = o.n;
+  n = putNum(b, putBytes(b, n, K_FRAME), r.frame);
+  n = putAscii(b, putBytes(b, n, K_SRC), r.src);
+  n = putAscii(b, putBytes(b, n, K_DST), r.dst);
+  n = putNum(b, putBytes(b, n, K_SPORT), r.sport);
+  n = putNum(b, putBytes(b, n, K_DPORT), r.dport);
+  if (r.transport === 'tcp') n = putBytes(b, n, K_TCP);
+  o.n = n;
   if (r.fragments) {
     o.bytes(K_FRAGMENTS);
     o.list(r.fragments);
@@ -362,33 +528,31 @@ export function writeJsonLine(r: MessageRecord, o: ByteSink): void {
     return;
   }
   const h = m.header;
-  const b = r.bytes!;
-  o.bytes(K_ICOOKIE);
-  o.hex(b, 0, 8);
-  o.bytes(K_RCOOKIE);
-  o.hex(b, 8, 16);
-  o.numAfter(K_VERSION, h.major);
-  o.numAfter(K_DOT, h.minor);
-  o.numAfter(K_EXCHANGE, h.exchange);
-  o.numAfter(K_FLAGS, h.flags);
-  o.numAfter(K_MSGID, h.msgid);
-  o.numAfter(K_LENGTH, h.length);
-  let encrypted = m.encrypted !== undefined;
+  const bytes = r.bytes!;
   const spans = m.spans;
+  b = o.reserve(512 + PAYLOAD_MAX * spans.length);
+  n = o.n;
+  n = putHex(b, putBytes(b, n, K_ICOOKIE), bytes, 0, 8);
+  n = putHex(b, putBytes(b, n, K_RCOOKIE), bytes, 8, 16);
+  n = putNum(b, putBytes(b, n, K_VERSION), h.major);
+  n = putNum(b, putBytes(b, n, K_DOT), h.minor);
+  n = putNum(b, putBytes(b, n, K_EXCHANGE), h.exchange);
+  n = putNum(b, putBytes(b, n, K_FLAGS), h.flags);
+  n = putNum(b, putBytes(b, n, K_MSGID), h.msgid);
+  n = putNum(b, putBytes(b, n, K_LENGTH), h.length);
+  let encrypted = m.encrypted !== undefined;
   for (let i = 0; i < spans.length; i++) if (m.payloads[i]?.kind === 'sk') encrypted = true;
-  o.bytes(K_ENCRYPTED);
-  o.bool(encrypted);
-  o.bytes(K_PAYLOADS);
+  n = putBytes(b, putBytes(b, n, K_ENCRYPTED), encrypted ? K_TRUE : K_FALSE);
+  n = putBytes(b, n, K_PAYLOADS);
   for (let i = 0; i < spans.length; i++) {
-    if (i > 0) o.bytes(K_COMMA);
-    writePayload(o, spans[i]!.type, spans[i]!.length, m.payloads[i]);
+    if (i > 0) n = putBytes(b, n, K_COMMA);
+    n = putPayload(b, n, spans[i]!.type, spans[i]!.length, m.payloads[i]);
   }
-  o.bytes(K_CLOSE_LIST);
-  if (m.trailing) {
-    o.numAfter(K_TRAILING, m.trailing);
-  }
-  o.bytes(K_TED);
-  if (h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE)) writeTed(o, m);
+  n = putBytes(b, n, K_CLOSE_LIST);
+  if (m.trailing) n = putNum(b, putBytes(b, n, K_TRAILING), m.trailing);
+  n = putBytes(b, n, K_TED);
+  o.n = n;
+  if (h.major === 1 && (h.exchange === TED_EXCHANGE_PROBE || h.exchange === TED_EXCHANGE_RESPONSE)) writeTed(o, m, bytes);
   else o.bytes(K_NULL);
   if (m.error) writeError(o, m.error);
   o.bytes(K_END_LINE);

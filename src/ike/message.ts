@@ -46,7 +46,7 @@ import {
 import { tedProxyPayload, tedResponsePayload, tedSummaryPayload, type TedProxyPayload, type TedSummaryPayload } from './ted-payloads.js';
 import { TED_EXCHANGE_PROBE, TED_EXCHANGE_RESPONSE } from './ted-types.js';
 import { ciscoFragmentV1, type CiscoFragmentPayload } from './fragments.js';
-import { checkEncodeSpace, copyBytes, invalid, LIMITS, u32, withViews, type DecodeContext } from './wire.js';
+import { checkEncodeSpace, copyBytes, invalid, LIMITS, setViews, u32, withViews, type DecodeContext } from './wire.js';
 import { DecodeError, TedError } from '../errors.js';
 
 export type Payload =
@@ -291,11 +291,14 @@ export function decodeMessagePartial(buf: Uint8Array, offset = 0, end = buf.leng
   const spans: PayloadSpan[] = [];
   let m: DecodedMessage | undefined;
   let error: DecodeError | undefined;
+  const viewsBefore = options.views ? setViews(true) : undefined;
   try {
-    m = options.views ? withViews(() => decodeBody(buf, offset, msgEnd, h, options, payloads, spans)) : decodeBody(buf, offset, msgEnd, h, options, payloads, spans);
+    m = decodeBody(buf, offset, msgEnd, h, options, payloads, spans);
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
     error = err;
+  } finally {
+    if (viewsBefore !== undefined) setViews(viewsBefore);
   }
   // When the bytes ran out, that is the error, whatever the chain did at the cut.
   if (cut) error = cut;
@@ -331,7 +334,7 @@ function decodeBody(buf: Uint8Array, offset: number, msgEnd: number, h: IsakmpHe
       } else p = { kind: 'sk', type: next, ...crit, innerNext: g.next, data: copyBytes(buf, o + 4, o + g.length) };
     } else {
       const codec = (v2 ? V2.get(next) : (V1.get(next) ?? (ted ? V1_TED.get(next) : undefined))) ?? rawPayload;
-      p = codec.decode(buf, o, msgEnd, ctx, next);
+      p = codec.decodeAfterHeader(buf, o, g, ctx, next);
       // Layouts shared with IKEv1 (ID, CERT, CR) do not read the critical bit themselves.
       if (v2 && g.flags & 0x80 && !('critical' in p)) p = { ...p, critical: true } as Payload;
     }

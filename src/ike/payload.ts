@@ -22,6 +22,8 @@ export interface PayloadCodec<P> {
   encodingLength(p: P): number;
   encode(p: P, buf: Uint8Array, offset: number, next?: number): number;
   decode(buf: Uint8Array, offset: number, end?: number, ctx?: DecodeContext, type?: number): P;
+  /** decode() for a caller that already read (and checked) the generic header `g` at `offset`. */
+  decodeAfterHeader(buf: Uint8Array, offset: number, g: GenericHeader, ctx?: DecodeContext, type?: number): P;
 }
 
 export interface GenericHeader {
@@ -66,6 +68,9 @@ export function bodyCodec<P>(body: {
     },
     decode(buf, offset, end = buf.length, ctx, type) {
       const g = readGeneric(buf, offset, Math.min(end, buf.length), ctx);
+      return body.decode(buf, offset + GENERIC_HEADER_LENGTH, offset + g.length, g.flags, ctx, type);
+    },
+    decodeAfterHeader(buf, offset, g, ctx, type) {
       return body.decode(buf, offset + GENERIC_HEADER_LENGTH, offset + g.length, g.flags, ctx, type);
     },
   };

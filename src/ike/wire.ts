@@ -136,20 +136,30 @@ export function writeAddr(b: Uint8Array, o: number, n: number, v: bigint): void 
 // copying every nonce and ciphertext was a large share of its time).
 let views = false;
 
+// Empty fields (SPIs of IKE SA proposals, empty notify data) share one view: it has no byte to alias.
+const EMPTY = new Uint8Array(0);
+
 /** A copy of b[start, end), or a view inside withViews(). */
 export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
-  return views ? b.subarray(start, end) : b.slice(start, end);
+  if (!views) return b.slice(start, end);
+  return start < end ? b.subarray(start, end) : EMPTY;
 }
 
 /** Runs `fn` with payload bytes decoded as views into the input instead of copies. */
 export function withViews<T>(fn: () => T): T {
-  const before = views;
-  views = true;
+  const before = setViews(true);
   try {
     return fn();
   } finally {
-    views = before;
+    setViews(before);
   }
+}
+
+/** Sets whether copyBytes gives views (withViews without a closure); returns the setting before, to restore. */
+export function setViews(on: boolean): boolean {
+  const before = views;
+  views = on;
+  return before;
 }
 
 export function checkEncodeSpace(buf: Uint8Array, offset: number, n: number): void {

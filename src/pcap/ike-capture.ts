@@ -29,10 +29,15 @@ export const NATT_PORT = 4500;
 
 /** Where the ISAKMP message starts in a UDP payload, or -1 when the datagram is not ISAKMP. */
 export function isakmpStart(sport: number, dport: number, payload: Uint8Array, extraPort?: number): number {
+  return isakmpStartIn(sport, dport, payload, 0, payload.length, extraPort);
+}
+
+/** isakmpStart for the UDP payload d[start, end), relative to `start`. */
+function isakmpStartIn(sport: number, dport: number, d: Uint8Array, start: number, end: number, extraPort: number | undefined): number {
   if (sport === NATT_PORT || dport === NATT_PORT) {
     // RFC 3948: 4 zero bytes (the non-ESP marker) precede IKE; anything else is ESP (or a
     // one-byte NAT keepalive).
-    if (payload.length >= 4 && payload[0] === 0 && payload[1] === 0 && payload[2] === 0 && payload[3] === 0) return 4;
+    if (end - start >= 4 && d[start] === 0 && d[start + 1] === 0 && d[start + 2] === 0 && d[start + 3] === 0) return 4;
     return -1;
   }
   if (sport === IKE_PORT || dport === IKE_PORT) return 0;
@@ -154,8 +159,7 @@ export class IkeCaptureDecoder {
   private udp(data: Uint8Array, fragments: readonly number[] | undefined): void {
     const s = this.s;
     payloadBounds(data, s);
-    const payload = data.subarray(s.payloadStart, s.payloadEnd);
-    const start = isakmpStart(s.sport, s.dport, payload, this.opts.port);
+    const start = isakmpStartIn(s.sport, s.dport, data, s.payloadStart, s.payloadEnd, this.opts.port);
     if (start < 0) return;
     const family = s.family as Family;
     const rec: MessageRecord = {
@@ -168,7 +172,7 @@ export class IkeCaptureDecoder {
       transport: 'udp',
     };
     if (fragments) rec.fragments = fragments;
-    this.message(rec, payload.subarray(start));
+    this.message(rec, data.subarray(s.payloadStart + start, s.payloadEnd));
   }
 
   /** Decodes `ike` into `rec` and emits it (then the reassembled original of a Cisco fragment). */
@@ -183,7 +187,8 @@ export class IkeCaptureDecoder {
     this.emit(rec);
     const h = m.header;
     if (!h || h.major !== 1) return;
-    for (const p of m.payloads) {
+    for (let i = 0; i < m.payloads.length; i++) {
+      const p = m.payloads[i]!;
       if (p.kind !== 'frag') continue;
       const flow = `${rec.transport}|${rec.src}|${rec.dst}|${rec.sport}|${rec.dport}|${hex(ike.subarray(0, 16))}`;
       const done = this.ike.add(flow, p as CiscoFragmentPayload, this.time, rec.frame);

@@ -18,7 +18,12 @@ export function parseIPv4(text: string): bigint | undefined {
 }
 
 export function formatIPv4(v: bigint): string {
-  const n = Number(v & 0xffffffffn);
+  // The mask (a BigInt operation: an allocation) only when the value is out of range.
+  return formatIPv4Number(v >= 0n && v <= 0xffffffffn ? Number(v) : Number(v & 0xffffffffn));
+}
+
+/** Dotted decimal of a 32-bit unsigned number. */
+export function formatIPv4Number(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 

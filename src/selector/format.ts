@@ -3,7 +3,7 @@
 // and protocols by IOS keyword, so parsing the output gives back exactly the same selector; what
 // Cisco text cannot say (ports with protocol any, from JSON policies) is printed as a JSON entry
 // object, which parses back too.
-import { formatAddress, formatIPv4, prefixLength } from './address.js';
+import { formatAddress, formatIPv4, formatIPv4Number, prefixLength } from './address.js';
 import { isAnyPort } from './algebra.js';
 import type { Action, Address, Entry, Family, PortRange, PortSet, Selector } from './types.js';
 import { allOnes } from './types.js';
@@ -37,7 +37,8 @@ export function formatAddressField(family: Family, a: Address): string {
   const ones = allOnes(family);
   if (a.care === 0n) return 'any';
   if (a.care === ones) return `host ${formatAddress(family, a.value)}`;
-  if (family === 4) return `${formatIPv4(a.value)} ${formatIPv4(~a.care & ones)}`;
+  // The wildcard in number arithmetic (each BigInt operation allocates).
+  if (family === 4) return `${formatIPv4(a.value)} ${a.care >= 0n && a.care <= ones ? formatIPv4Number(~Number(a.care) >>> 0) : formatIPv4(~a.care & ones)}`;
   const len = prefixLength(6, a.care);
   // Cisco has no IPv6 wildcard masks; a non-prefix IPv6 care-mask (only reachable from the API)
   // is shown as `X W` here, and entries holding one are printed as JSON (formatSelectorLines).
@@ -102,8 +103,11 @@ function portPieces(set: PortSet): string[] {
   return out.sort((a, b) => a.at - b.at).map((p) => p.text);
 }
 
+/** The non-empty parts, space-separated. */
 function join(...parts: string[]): string {
-  return parts.filter((p) => p !== '').join(' ');
+  let out = '';
+  for (const p of parts) if (p !== '') out = out === '' ? p : `${out} ${p}`;
+  return out;
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DecodeError, UsageError } from '../../errors.js';
 import { IkeCaptureDecoder, type IkeCaptureOptions, type MessageRecord } from '../../pcap/ike-capture.js';
-import { readCaptureFile } from '../../pcap/reader.js';
+import { readCaptureFileBatches } from '../../pcap/reader.js';
 import { BufferedWriter, textLines, writeJsonLine } from '../decode-output.js';
 import { inputFile } from '../../files.js';
 import { terminalSafe } from '../../terminal.js';
@@ -42,10 +42,12 @@ export async function decodeCapture(
     for (const w of waits!) if ((await w) === false) stop = true;
     waits = undefined;
   };
-  for await (const frame of readCaptureFile(path, { onError: warn })) {
-    dec.push(frame);
-    if (waits) await settle();
-    if (stop) return dec;
+  for await (const frames of readCaptureFileBatches(path, { onError: warn })) {
+    for (const frame of frames) {
+      dec.push(frame);
+      if (waits) await settle();
+      if (stop) return dec;
+    }
   }
   dec.finish();
   if (waits) await settle();
