@@ -277,7 +277,7 @@ describe('classic pcap files classified in the pool workers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ted-pool-pcap-'));
   const one = compile(entries);
 
-  it('random frames, chunk sizes, byte orders, record headers, cuts and damage: the one-thread reader\'s results, reasons, link types and error', async () => {
+  it('random frames, chunk sizes, byte orders, record headers, cuts and damage, both engines: the one-thread reader\'s results, reasons, link types and error', async () => {
     const frameArb = fc.record({
       tuple: tupleArb(w),
       inside: fc.boolean(),
@@ -304,12 +304,13 @@ describe('classic pcap files classified in the pool workers', () => {
         where: fc.double({ min: 0, max: 1, noNaN: true }),
         chunkBytes: fc.oneof(fc.integer({ min: 4096, max: 30000 }), fc.constant(undefined)),
         workers: fc.integer({ min: 1, max: 3 }),
+        engine: fc.constantFrom('wasm' as const, 'wasm' as const, 'ts' as const),
       }),
       { numRuns: 60, seed: 62 },
     );
-    const pools = new Map<number, ClassifierPool>();
+    const pools = new Map<string, ClassifierPool>();
     try {
-      for (const n of [1, 2, 3]) pools.set(n, await createClassifierPool(entries, { workers: n, handlers: [CAPTURE_WORKER] }));
+      for (const n of [1, 2, 3]) for (const engine of ['wasm', 'ts'] as const) pools.set(`${n} ${engine}`, await createClassifierPool(entries, { workers: n, engine, handlers: [CAPTURE_WORKER] }));
       let damaged = 0;
       let reruns = 0;
       for (const [k, c] of cases.entries()) {
@@ -336,8 +337,8 @@ describe('classic pcap files classified in the pool workers', () => {
         const want = await oneThread(file, one);
         if (want.error) damaged++;
         const stats = { chunks: 0, reruns: 0 };
-        const got = await inPool(pools.get(c.workers)!, file, { chunkBytes: c.chunkBytes, stats });
-        expect(got, `case ${k}: ${c.frames.length} frames, ${c.damage}, chunks of ${c.chunkBytes}, ${c.workers} workers`).toEqual(want);
+        const got = await inPool(pools.get(`${c.workers} ${c.engine}`)!, file, { chunkBytes: c.chunkBytes, stats });
+        expect(got, `case ${k}: ${c.frames.length} frames, ${c.damage}, chunks of ${c.chunkBytes}, ${c.workers} ${c.engine} workers`).toEqual(want);
         reruns += stats.reruns;
       }
       expect(damaged).toBeGreaterThan(5);
