@@ -1,7 +1,7 @@
 // The `ts` engine's lookup and the `linear` engine's scan over the structure built by ./tree.ts:
 // the TypeScript twin of assembly/classify.ts (same layout, same steps).
 import { FLAG_HAS_PORTS, type TupleBatch } from './batch.js';
-import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, NONE, NO_PORTS, PROTO_HAS_PORTS } from './tree.js';
+import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, NONE, NO_PORTS, PROTO_HAS_PORTS, TREE_WORDS } from './tree.js';
 
 // The IPv4 group layout of tree.ts (G4_*) as local literals: V8 does not constant-fold imported
 // bindings, and loading them inside the record loop cost ~15% of the whole lookup (measured).
@@ -124,8 +124,9 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       key[4] = p;
       let best = LIMIT;
       for (let t = 0, k = w[root4]!; t < k; t++) {
-        if (w[root4 + 2 + 2 * t]! >= best) break;
-        const n = descend(w, sw, w[root4 + 1 + 2 * t]!, key);
+        const at = root4 + 1 + TREE_WORDS * t;
+        if (w[at + 1]! >= best) break;
+        const n = descend(w, sw, w[at]!, key);
         const m = scan4(w, w[n + 10]!, w[n + 9]!, s, d, sp, dp, pk, best);
         if (m !== 0) best = m;
       }
@@ -149,8 +150,9 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       key[10] = p;
       let best = LIMIT;
       for (let t = 0, k = w[root6]!; t < k; t++) {
-        if (w[root6 + 2 + 2 * t]! >= best) break;
-        const n = descend(w, sw, w[root6 + 1 + 2 * t]!, key);
+        const at = root6 + 1 + TREE_WORDS * t;
+        if (w[at + 1]! >= best) break;
+        const n = descend(w, sw, w[at]!, key);
         const m = scan6(w, w[n + 10]!, w[n + 9]!, key, sp, dp, pk, best);
         if (m !== 0) best = m;
       }
