@@ -33,7 +33,9 @@ function extraOk(t: usize, extra: u32, sport: u32, dport: u32): bool {
 // Each packet's key goes into a row of ROW bytes (tree.ts has the dimensions):
 //   IPv4  [src, dst, sport, dport, proto, ports, protoKey, 0, ..., best]
 //   IPv6  [src x4, dst x4, sport, dport, proto, ports, protoKey, 0, 0, best]
-// where sport/dport are the tree's keys (NO_PORTS for a tuple without ports), protoKey is
+// where src, dst, sport, dport and proto are the tree's keys, stored with the top bit flipped
+// (BIAS) as the split values are, so that a step broadcasts its key straight from the row
+// (sport/dport: NO_PORTS for a tuple without ports); protoKey is
 // proto | PROTO_HAS_PORTS when the tuple has ports, ports packs both (port ^ 0x8000) in 16-bit
 // halves (the records' keys: 0 for a tuple without ports); best is the smallest
 // matching ordinal found so far (LIMIT: none yet).
@@ -79,8 +81,8 @@ function firstWithPorts(t: usize, p: usize, bits: u32, ports: u32): u32 {
 @inline function scan4(t: usize, r: u32, count: u32, row: usize, limit: u32, flat: bool): u32 {
   const base = t + (<usize>r << 2);
   const end = base + <usize>((count + 3) >> 2) * 160;
-  const src = load<u32>(row);
-  const dst = load<u32>(row, 4);
+  const src = load<u32>(row) ^ BIAS;
+  const dst = load<u32>(row, 4) ^ BIAS;
   const ports = load<u32>(row, R4_PORTS);
   const proto = load<u32>(row, R4_PROTO_KEY);
   if (ASC_FEATURE_SIMD && flat) {
@@ -176,8 +178,8 @@ function firstWithPorts(t: usize, p: usize, bits: u32, ports: u32): u32 {
     // masked compare per address.
     const kp = i32x4.splat(proto);
     const kq = i32x4.splat(ports);
-    const ks = v128.load(row);
-    const kd = v128.load(row, 16);
+    const ks = v128.xor(v128.load(row), i32x4.splat(BIAS));
+    const kd = v128.xor(v128.load(row, 16), i32x4.splat(BIAS));
     let p = base;
     do {
       if (load<u32>(p, 64) >= limit) return 0;
@@ -215,8 +217,8 @@ function firstWithPorts(t: usize, p: usize, bits: u32, ports: u32): u32 {
       const a = g + 96 + (lane << 6);
       let ok = true;
       for (let k: usize = 0; k < 16; k += 4) {
-        if ((load<u32>(row + k) & load<u32>(a + 16 + k)) != load<u32>(a + k)) ok = false;
-        if ((load<u32>(row + 16 + k) & load<u32>(a + 48 + k)) != load<u32>(a + 32 + k)) ok = false;
+        if (((load<u32>(row + k) ^ BIAS) & load<u32>(a + 16 + k)) != load<u32>(a + k)) ok = false;
+        if (((load<u32>(row + 16 + k) ^ BIAS) & load<u32>(a + 48 + k)) != load<u32>(a + 32 + k)) ok = false;
       }
       if (!ok) continue;
       const extra = load<u32>(p, 80);
@@ -234,17 +236,18 @@ function firstWithPorts(t: usize, p: usize, bits: u32, ports: u32): u32 {
  */
 @inline function step(t: usize, nw: u32, row: usize): u32 {
   const p = t + (<usize>(nw >> 4) << 2);
-  const k = load<u32>(row + (<usize>(nw & 15) << 2)) ^ BIAS; // a leaf reads the row's last word: harmless
+  // The key, flipped in the row; a leaf reads the row's last word: harmless.
+  const key = row + (<usize>(nw & 15) << 2);
   let c: usize;
   if (ASC_FEATURE_SIMD) {
     // The child is the number of split values below the key: two signed compares of 4 lanes,
     // narrowed to 8 lanes of 16 bits, whose byte mask has 2 bits per split below the key.
-    const kv = i32x4.splat(k);
+    const kv = v128.load32_splat(key);
     const below = i16x8.narrow_i32x4_s(i32x4.gt_s(kv, v128.load(p)), i32x4.gt_s(kv, v128.load(p, 16)));
     c = <usize>popcnt<u32>(i8x16.bitmask(below)) << 1;
   } else {
     // Branch-free: seven compares summed (split 7 is never below a key).
-    const s = <i32>k;
+    const s = load<i32>(key);
     let n = <u32>(s > load<i32>(p)) + <u32>(s > load<i32>(p, 4)) + <u32>(s > load<i32>(p, 8)) + <u32>(s > load<i32>(p, 12));
     n += <u32>(s > load<i32>(p, 16)) + <u32>(s > load<i32>(p, 20)) + <u32>(s > load<i32>(p, 24));
     c = <usize>n << 2;
@@ -394,11 +397,11 @@ function keyOne(i: usize, j: usize): void {
   const pr = <u32>load<u8>(protoCol + i);
   const pk = hp ? pr | PROTO_HAS_PORTS : pr;
   if (f == 4) {
-    store<u32>(row, load<u32>(srcCol + (i << 2)));
-    store<u32>(row, load<u32>(dstCol + (i << 2)), 4);
-    store<u32>(row, hp ? sp : NO_PORTS, 8);
-    store<u32>(row, hp ? dp : NO_PORTS, 12);
-    store<u32>(row, pr, 16);
+    store<u32>(row, load<u32>(srcCol + (i << 2)) ^ BIAS);
+    store<u32>(row, load<u32>(dstCol + (i << 2)) ^ BIAS, 4);
+    store<u32>(row, (hp ? sp : NO_PORTS) ^ BIAS, 8);
+    store<u32>(row, (hp ? dp : NO_PORTS) ^ BIAS, 12);
+    store<u32>(row, pr ^ BIAS, 16);
     store<u32>(row, (sp ^ 0x8000) | ((dp ^ 0x8000) << 16), R4_PORTS);
     store<u32>(row, pk, R4_PROTO_KEY);
     store<u32>(row, LIMIT, R_BEST);
@@ -406,17 +409,18 @@ function keyOne(i: usize, j: usize): void {
     n4++;
   } else if (f == 6) {
     if (ASC_FEATURE_SIMD) {
-      v128.store(row, v128.load(src6Col + (i << 4)));
-      v128.store(row, v128.load(dst6Col + (i << 4)), 16);
+      v128.store(row, v128.xor(v128.load(src6Col + (i << 4)), i32x4.splat(BIAS)));
+      v128.store(row, v128.xor(v128.load(dst6Col + (i << 4)), i32x4.splat(BIAS)), 16);
     } else {
-      store<u64>(row, load<u64>(src6Col + (i << 4)));
-      store<u64>(row, load<u64>(src6Col + (i << 4), 8), 8);
-      store<u64>(row, load<u64>(dst6Col + (i << 4)), 16);
-      store<u64>(row, load<u64>(dst6Col + (i << 4), 8), 24);
+      const b2: u64 = 0x8000000080000000;
+      store<u64>(row, load<u64>(src6Col + (i << 4)) ^ b2);
+      store<u64>(row, load<u64>(src6Col + (i << 4), 8) ^ b2, 8);
+      store<u64>(row, load<u64>(dst6Col + (i << 4)) ^ b2, 16);
+      store<u64>(row, load<u64>(dst6Col + (i << 4), 8) ^ b2, 24);
     }
-    store<u32>(row, hp ? sp : NO_PORTS, 32);
-    store<u32>(row, hp ? dp : NO_PORTS, 36);
-    store<u32>(row, pr, 40);
+    store<u32>(row, (hp ? sp : NO_PORTS) ^ BIAS, 32);
+    store<u32>(row, (hp ? dp : NO_PORTS) ^ BIAS, 36);
+    store<u32>(row, pr ^ BIAS, 40);
     store<u32>(row, (sp ^ 0x8000) | ((dp ^ 0x8000) << 16), R6_PORTS);
     store<u32>(row, pk, R6_PROTO_KEY);
     store<u32>(row, LIMIT, R_BEST);
@@ -449,8 +453,10 @@ function keyOne(i: usize, j: usize): void {
   const pr = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(protoCol + i)));
   const fl = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(flagCol + i)));
   const hp = i32x4.ne(v128.and(fl, i32x4.splat(1)), i32x4.splat(0));
-  const tsp = v128.bitselect(sp, i32x4.splat(NO_PORTS), hp);
-  const tdp = v128.bitselect(dp, i32x4.splat(NO_PORTS), hp);
+  // Tree keys flipped (see ROW).
+  const bias = i32x4.splat(BIAS);
+  const tsp = v128.xor(v128.bitselect(sp, i32x4.splat(NO_PORTS), hp), bias);
+  const tdp = v128.xor(v128.bitselect(dp, i32x4.splat(NO_PORTS), hp), bias);
   const pk = v128.or(pr, v128.and(hp, i32x4.splat(PROTO_HAS_PORTS)));
   const ports = v128.or(v128.xor(v128.and(sp, hp), i32x4.splat(0x8000)), i32x4.shl(v128.xor(v128.and(dp, hp), i32x4.splat(0x8000)), 16));
   const row = KEYS + j * ROW;
@@ -458,14 +464,14 @@ function keyOne(i: usize, j: usize): void {
   const zero = i32x4.splat(0);
   if (v6) {
     for (let k: usize = 0; k < 4; k++) {
-      v128.store(row + k * ROW, v128.load(src6Col + ((i + k) << 4)));
-      v128.store(row + k * ROW, v128.load(dst6Col + ((i + k) << 4)), 16);
+      v128.store(row + k * ROW, v128.xor(v128.load(src6Col + ((i + k) << 4)), bias));
+      v128.store(row + k * ROW, v128.xor(v128.load(dst6Col + ((i + k) << 4)), bias), 16);
     }
-    transpose4(tsp, tdp, pr, ports, row, 32);
+    transpose4(tsp, tdp, v128.xor(pr, bias), ports, row, 32);
     transpose4(pk, zero, zero, none, row, 48);
   } else {
-    transpose4(v128.load(srcCol + (i << 2)), v128.load(dstCol + (i << 2)), tsp, tdp, row, 0);
-    transpose4(pr, ports, pk, zero, row, 16);
+    transpose4(v128.xor(v128.load(srcCol + (i << 2)), bias), v128.xor(v128.load(dstCol + (i << 2)), bias), tsp, tdp, row, 0);
+    transpose4(v128.xor(pr, bias), ports, pk, zero, row, 16);
     for (let k: usize = 0; k < 4; k++) store<u32>(row + k * ROW, LIMIT, R_BEST);
   }
   const l = <u32>row;
