@@ -12,6 +12,15 @@ const PROTO_HAS_PORTS: u32 = 0x100;
 const BIAS: u32 = 0x80000000;
 // A tree's scan mode (tree.ts): leaves scanned without branching on their records.
 const SCAN_FLAT: u32 = 1;
+// A tree starting at a root table of 2^TABLE_BITS node words (tree.ts), indexed by the top bits
+// of the address dimension in mode bits 4-7.
+const SCAN_TABLE: u32 = 2;
+const TABLE_SHIFT: u32 = 32 - 10;
+
+/** The node word a root table at word offset `tab` holds for the key row `row`. */
+@inline function tableWord(t: usize, tab: u32, row: usize, dim: usize): u32 {
+  return word(t, tab + ((load<u32>(row + (dim << 2)) ^ BIAS) >> TABLE_SHIFT));
+}
 
 @inline function word(base: usize, off: u32): u32 {
   return load<u32>(base + (<usize>off << 2));
@@ -281,7 +290,9 @@ const EMPTY_LEAF: u32 = (16 << 4) | 15;
   let best = load<u32>(at);
   const count = load<u32>(leaf, 36);
   if (count != 0) {
-    const m = v6 ? scan6(t, load<u32>(leaf, 40), count, row, best) : scan4(t, load<u32>(leaf, 40), count, row, best, flat);
+    // The records follow the leaf's line (tree.ts): their address does not wait for the leaf.
+    const records = (leafWord >> 4) + 16;
+    const m = v6 ? scan6(t, records, count, row, best) : scan4(t, records, count, row, best, flat);
     if (flat) {
       best = m != 0 ? m : best;
       store<u32>(at, best);
@@ -300,7 +311,7 @@ const EMPTY_LEAF: u32 = (16 << 4) | 15;
  * rewrites the list in place with the packets whose best match is still above `nextFirst` (the
  * next tree's first ordinal) and returns how many.
  */
-@inline function walkTree(t: usize, r: u32, list: usize, m: u32, v6: bool, flat: bool, nextFirst: u32): u32 {
+@inline function walkTree(t: usize, r: u32, mode: u32, list: usize, m: u32, v6: bool, flat: bool, nextFirst: u32): u32 {
   let kept: u32 = 0;
   for (let i: u32 = 0; i < m; i += LANES) {
     const l = list + (<usize>i << 2);
@@ -320,6 +331,17 @@ const EMPTY_LEAF: u32 = (16 << 4) | 15;
     let p5 = i + 5 < m ? r : EMPTY_LEAF;
     let p6 = i + 6 < m ? r : EMPTY_LEAF;
     let p7 = i + 7 < m ? r : EMPTY_LEAF;
+    if ((mode & SCAN_TABLE) != 0) {
+      const d = <usize>((mode >> 4) & 15);
+      p0 = tableWord(t, r, r0, d);
+      p1 = i + 1 < m ? tableWord(t, r, r1, d) : EMPTY_LEAF;
+      p2 = i + 2 < m ? tableWord(t, r, r2, d) : EMPTY_LEAF;
+      p3 = i + 3 < m ? tableWord(t, r, r3, d) : EMPTY_LEAF;
+      p4 = i + 4 < m ? tableWord(t, r, r4, d) : EMPTY_LEAF;
+      p5 = i + 5 < m ? tableWord(t, r, r5, d) : EMPTY_LEAF;
+      p6 = i + 6 < m ? tableWord(t, r, r6, d) : EMPTY_LEAF;
+      p7 = i + 7 < m ? tableWord(t, r, r7, d) : EMPTY_LEAF;
+    }
     // Every lane steps each round: a step from a leaf stays on it (tree.ts), so there is no
     // per-lane branch to mispredict when the packets reach leaves at different depths.
     // Dimensions are below 15, so the AND of the lanes is 15 only when all are leaves: the
@@ -348,14 +370,14 @@ const EMPTY_LEAF: u32 = (16 << 4) | 15;
 }
 
 // One copy of the walk per family and scan mode, each with its constants folded.
-function walkTree4(t: usize, r: u32, list: usize, m: u32, nextFirst: u32): u32 {
-  return walkTree(t, r, list, m, false, false, nextFirst);
+function walkTree4(t: usize, r: u32, mode: u32, list: usize, m: u32, nextFirst: u32): u32 {
+  return walkTree(t, r, mode, list, m, false, false, nextFirst);
 }
-function walkTree4Flat(t: usize, r: u32, list: usize, m: u32, nextFirst: u32): u32 {
-  return walkTree(t, r, list, m, false, true, nextFirst);
+function walkTree4Flat(t: usize, r: u32, mode: u32, list: usize, m: u32, nextFirst: u32): u32 {
+  return walkTree(t, r, mode, list, m, false, true, nextFirst);
 }
-function walkTree6(t: usize, r: u32, list: usize, m: u32, nextFirst: u32): u32 {
-  return walkTree(t, r, list, m, true, false, nextFirst);
+function walkTree6(t: usize, r: u32, mode: u32, list: usize, m: u32, nextFirst: u32): u32 {
+  return walkTree(t, r, mode, list, m, true, false, nextFirst);
 }
 
 /** All trees of one family (the list at `treeList` in the structure) for the n packets at `list`. */
@@ -370,7 +392,8 @@ function walkFamily(t: usize, treeList: u32, list: usize, n: u32, v6: bool): voi
     const at = treeList + 1 + 3 * k;
     const nextFirst = k + 1 < trees ? word(t, at + 4) : LIMIT;
     const root = word(t, at);
-    m = v6 ? walkTree6(t, root, list, m, nextFirst) : word(t, at + 2) == SCAN_FLAT ? walkTree4Flat(t, root, list, m, nextFirst) : walkTree4(t, root, list, m, nextFirst);
+    const mode = word(t, at + 2);
+    m = v6 ? walkTree6(t, root, 0, list, m, nextFirst) : (mode & SCAN_FLAT) != 0 ? walkTree4Flat(t, root, mode, list, m, nextFirst) : walkTree4(t, root, mode, list, m, nextFirst);
   }
 }
 

@@ -15,11 +15,14 @@ import type { Entry, Tuple } from '../src/selector/types.js';
 import { FULL_PORTS } from '../src/selector/types.js';
 import { entryArb, insideEntry, loadNoSimd, numbered, tupleArb, worldArb } from './classify-helpers.js';
 
-function allEngines(entries: readonly Entry[], leafSize?: number, maxExpand?: number): Classifier[] {
+/** Tree tuning the property test varies: root tables and flat leaf scans forced on or off. */
+type Tuning = { tableMinBoxes?: number; flatShare?: number };
+
+function allEngines(entries: readonly Entry[], leafSize?: number, maxExpand?: number, tuning: Tuning = {}): Classifier[] {
   return [
-    compile(entries, { engine: 'wasm', leafSize, maxExpand }),
-    compile(entries, { engine: 'wasm', wasm: loadNoSimd(), leafSize, maxExpand }),
-    compile(entries, { engine: 'ts', leafSize, maxExpand }),
+    compile(entries, { engine: 'wasm', leafSize, maxExpand, ...tuning }),
+    compile(entries, { engine: 'wasm', wasm: loadNoSimd(), leafSize, maxExpand, ...tuning }),
+    compile(entries, { engine: 'ts', leafSize, maxExpand, ...tuning }),
     compile(entries, { engine: 'linear', maxExpand }),
   ];
 }
@@ -27,11 +30,11 @@ function allEngines(entries: readonly Entry[], leafSize?: number, maxExpand?: nu
 /** How many checked tuples matched something (the generators must produce hits, not only misses). */
 export const hits = { tuples: 0, matched: 0 };
 
-function check(entries: readonly Entry[], tuples: readonly (Tuple | undefined)[], leafSize?: number, maxExpand?: number): void {
+function check(entries: readonly Entry[], tuples: readonly (Tuple | undefined)[], leafSize?: number, maxExpand?: number, tuning: Tuning = {}): void {
   const expected = tuples.map((t) => (t ? firstMatch(entries, t) : 0));
   hits.tuples += tuples.length;
   hits.matched += expected.filter((x) => x > 0).length;
-  for (const c of allEngines(entries, leafSize, maxExpand)) {
+  for (const c of allEngines(entries, leafSize, maxExpand, tuning)) {
     const b = c.createBatch(Math.max(1, tuples.length));
     tuples.forEach((t, i) => (t ? b.set(i, t) : b.setNone(i)));
     b.count = tuples.length;
@@ -63,13 +66,15 @@ describe('classify engines agree with the reference algebra', () => {
             fc.constantFrom(1, 2, 8),
             // 1: every multi-range port set takes the exact port-list path; 16: the default.
             fc.constantFrom(1, 16),
+            // Defaults; every IPv4 tree at a root table with flat scans; neither.
+            fc.constantFrom<Tuning>({}, { tableMinBoxes: 1, flatShare: 2 }, { tableMinBoxes: Infinity, flatShare: 0 }),
           ),
         ),
-        ([raw, tuples, dup, leafSize, maxExpand]) => {
+        ([raw, tuples, dup, leafSize, maxExpand, tuning]) => {
           const entries = numbered(raw, dup);
           // Half of the tuples are moved inside a random entry, so that most of them match something.
           const near = tuples.map((t, i) => (t && entries.length > 0 && i % 2 === 0 ? insideEntry(t, entries[t.sport % entries.length]!) : (t ?? undefined)));
-          check(entries, near, leafSize, maxExpand);
+          check(entries, near, leafSize, maxExpand, tuning);
         },
       ),
       { numRuns: 150 },

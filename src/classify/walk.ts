@@ -1,7 +1,7 @@
 // The `ts` engine's lookup and the `linear` engine's scan over the structure built by ./tree.ts:
 // the TypeScript twin of assembly/classify.ts (same layout, same steps).
 import { FLAG_HAS_PORTS, type TupleBatch } from './batch.js';
-import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, NONE, NO_PORTS, PROTO_HAS_PORTS, TREE_WORDS } from './tree.js';
+import { H_COUNT4, H_COUNT6, H_RECORDS4, H_RECORDS6, H_ROOT4, H_ROOT6, NONE, NO_PORTS, PROTO_HAS_PORTS, SCAN_TABLE, TABLE_BITS, TREE_WORDS } from './tree.js';
 
 // The IPv4 group layout of tree.ts (G4_*) as local literals: V8 does not constant-fold imported
 // bindings, and loading them inside the record loop cost ~15% of the whole lookup (measured).
@@ -126,7 +126,10 @@ export function walkBatch(w: Uint32Array, batch: TupleBatch, count: number, resu
       for (let t = 0, k = w[root4]!; t < k; t++) {
         const at = root4 + 1 + TREE_WORDS * t;
         if (w[at + 1]! >= best) break;
-        const n = descend(w, sw, w[at]!, key);
+        // A tree with a root table starts at the node word its cell holds (tree.ts).
+        const mode = w[at + 2]!;
+        const start = (mode & SCAN_TABLE) !== 0 ? w[w[at]! + (key[(mode >>> 4) & 15]! >>> (32 - TABLE_BITS))]! : w[at]!;
+        const n = descend(w, sw, start, key);
         const m = scan4(w, w[n + 10]!, w[n + 9]!, s, d, sp, dp, pk, best);
         if (m !== 0) best = m;
       }
