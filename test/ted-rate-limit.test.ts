@@ -15,28 +15,34 @@ import {
 } from '../src/ted/rate-limit.js';
 
 /** The obvious token bucket per key, never forgotten. */
+// Exact: tokens as BigInt thousandths (the draws use whole ms and whole rates), so a token comes
+// back at exactly the instant the rate says, however the time between was cut up.
 class RefBuckets {
-  private readonly m = new Map<string | number | bigint, { tokens: number; at: number }>();
+  private readonly m = new Map<string | number | bigint, { tokens: bigint; at: number }>();
+  private readonly full: bigint;
   constructor(
     private readonly perSecond: number,
-    private readonly burst: number,
-  ) {}
+    burst: number,
+  ) {
+    this.full = BigInt(burst) * 1000n;
+  }
   private refill(k: string | number | bigint, now: number) {
     let b = this.m.get(k);
-    if (!b) this.m.set(k, (b = { tokens: this.burst, at: now }));
+    if (!b) this.m.set(k, (b = { tokens: this.full, at: now }));
     if (now > b.at) {
-      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.perSecond) / 1000);
+      const t = b.tokens + BigInt(now - b.at) * BigInt(this.perSecond);
+      b.tokens = t < this.full ? t : this.full;
       b.at = now;
     }
     return b;
   }
   ready(k: string | number | bigint, now: number): boolean {
-    return this.refill(k, now).tokens >= 1;
+    return this.refill(k, now).tokens >= 1000n;
   }
   take(k: string | number | bigint, now: number): boolean {
     const b = this.refill(k, now);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (b.tokens < 1000n) return false;
+    b.tokens -= 1000n;
     return true;
   }
 }

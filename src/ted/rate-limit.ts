@@ -26,39 +26,44 @@ export interface BucketTableOptions extends BucketOptions {
   readonly seed?: number;
 }
 
-/** One token bucket: `tokens` refilled lazily from `at` (ms). */
+// Buckets count thousandths of a token, so a refill of (ms elapsed) x (tokens per second) is exact
+// for whole milliseconds and rates: the instant a token comes back does not depend on how the
+// time between was cut into refills (in whole tokens, 0.844 + 0.084 + 0.072 falls short of 1).
+const UNIT = 1000;
+
+/** One token bucket: `tokens` (thousandths) refilled lazily from `at` (ms). */
 export class TokenBucket {
   private tokens: number;
   private at = -Infinity;
   readonly unlimited: boolean;
-  private readonly rate: number;
+  private readonly full: number;
 
   constructor(readonly opts: BucketOptions) {
     this.unlimited = !Number.isFinite(opts.perSecond);
-    this.rate = opts.perSecond / 1000;
-    this.tokens = opts.burst;
+    this.full = opts.burst * UNIT;
+    this.tokens = this.full;
   }
 
   /** True when a token is available at `now` (refills; takes nothing). */
   ready(now: number): boolean {
     if (this.unlimited) return true;
     if (now > this.at) {
-      this.tokens = this.at === -Infinity ? this.opts.burst : Math.min(this.opts.burst, this.tokens + (now - this.at) * this.rate);
+      this.tokens = this.at === -Infinity ? this.full : Math.min(this.full, this.tokens + (now - this.at) * this.opts.perSecond);
       this.at = now;
     }
-    return this.tokens >= 1;
+    return this.tokens >= UNIT;
   }
 
   /** Takes a token at `now`; false (and nothing taken) when none is available. */
   take(now: number): boolean {
     if (!this.ready(now)) return false;
-    if (!this.unlimited) this.tokens -= 1;
+    if (!this.unlimited) this.tokens -= UNIT;
     return true;
   }
 
   /** Takes a token after `ready(now)` said yes. */
   commit(): void {
-    if (!this.unlimited) this.tokens -= 1;
+    if (!this.unlimited) this.tokens -= UNIT;
   }
 }
 
@@ -77,9 +82,11 @@ export class BucketTable {
   readonly slots: number;
   readonly unlimited: boolean;
   private readonly mask: number;
+  /** Thousandths of a token per slot. */
   private readonly tokens: Float64Array;
   /** Time of the last refill per slot; NaN = never used (a full bucket). */
   private readonly at: Float64Array;
+  /** Thousandths of a token per ms. */
   private readonly rate: number;
   private readonly burst: number;
   private readonly seed: number;
@@ -93,8 +100,8 @@ export class BucketTable {
     this.slots = s;
     this.mask = s - 1;
     this.unlimited = !Number.isFinite(opts.perSecond);
-    this.rate = opts.perSecond / 1000;
-    this.burst = opts.burst;
+    this.rate = opts.perSecond;
+    this.burst = opts.burst * UNIT;
     this.tokens = new Float64Array(this.unlimited ? 0 : s);
     this.at = new Float64Array(this.unlimited ? 0 : s).fill(NaN);
     this.seed = opts.seed ?? randomSeed();
@@ -130,16 +137,16 @@ export class BucketTable {
       this.used++;
     } else if (now > last) t = Math.min(this.burst, this.tokens[slot]! + (now - last) * this.rate);
     else {
-      return this.tokens[slot]! >= 1;
+      return this.tokens[slot]! >= UNIT;
     }
     this.tokens[slot] = t;
     this.at[slot] = now;
-    return t >= 1;
+    return t >= UNIT;
   }
 
   /** Takes a token from `slot` after `ready` said yes. */
   commit(slot: number): void {
-    if (!this.unlimited) this.tokens[slot]! -= 1;
+    if (!this.unlimited) this.tokens[slot]! -= UNIT;
   }
 
   /** ready + commit. */
