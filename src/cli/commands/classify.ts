@@ -3,9 +3,9 @@
 //
 // The input side is pluggable: a TupleSource fills the classifier's batch again and again. To add
 // an input (e.g. `--pcap`), write a source and pick it in `sourceOf` below; nothing else changes.
-import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DecodeError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { compile, ENGINES, engineName } from '../../classify/index.js';
 import { TupleBatch } from '../../classify/batch.js';
 import { createClassifierPool, workerCount, type ClassifierPool } from '../../classify/pool.js';
@@ -16,7 +16,7 @@ import { POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
 import { loadPolicyForCli } from './policy.js';
 import type { Policy } from '../../selector/types.js';
 import { lineJson } from '../json.js';
-import { captureFailure, FrameCounts, formatPcapTally, newPcapTally, pcapSource, recordCaptureFailure, startProgress, type PcapTally } from './pcap.js';
+import { captureFailure, formatPcapTally, newPcapTally, pcapSource, talliedCapture, type PcapTally } from './pcap.js';
 import { inputFile, outputFile } from '../../files.js';
 
 /**
@@ -257,28 +257,15 @@ async function classifyCaptureInPool(
   onResults: (results: Int32Array, count: number) => void,
   topN = 10,
 ): Promise<ClassifySummary> {
-  const bar = startProgress('classifying', statSync(tally.file).size);
-  const counts = new FrameCounts();
   const t = new Tally(policy);
-  const t0 = performance.now();
-  let header = false;
-  try {
-    for await (const c of classifyPcapFile(pool, tally.file, { countResults: true, onHeader: () => void (header = true), onProgress: (done) => bar.update(done) })) {
-      // Decode outcomes were counted in the worker: only the results are looked at here.
-      counts.addCounted(c.reasonCounts, c.linkType, c.count);
-      tally.frames += c.count;
-      t.undecodable += c.count - (c.reasonCounts[0] ?? 0);
-      t.addCounted(c.resultCounts!, c.count);
-      onResults(c.results, c.count);
-    }
-  } catch (e) {
-    // As pcapSource: broken framing ends the input, the summary covers the frames before it.
-    if (!(e instanceof DecodeError) || !header) throw e;
-    recordCaptureFailure(tally, e);
-  } finally {
-    bar.stop();
-    tally.elapsedMs = performance.now() - t0;
-    counts.report(tally);
+  const chunks = talliedCapture(tally, (hooks) => classifyPcapFile(pool, tally.file, { countResults: true, ...hooks }));
+  for await (const { counts, b: c } of chunks) {
+    // Decode outcomes were counted in the worker: only the results are looked at here.
+    counts.addCounted(c.reasonCounts, c.linkType, c.count);
+    tally.frames += c.count;
+    t.undecodable += c.count - (c.reasonCounts[0] ?? 0);
+    t.addCounted(c.resultCounts!, c.count);
+    onResults(c.results, c.count);
   }
   return t.summary(pool, tally.elapsedMs, topN, pool.workers);
 }

@@ -260,28 +260,41 @@ export interface PcapTally {
  */
 export function pcapSource(file: string, engine: DecodeEngine, tally: PcapTally): (batch: TupleBatch) => AsyncIterable<void> {
   return async function* (batch: TupleBatch) {
-    const total = statSync(file).size;
-    const bar = startProgress('classifying', total);
-    const counts = new FrameCounts();
-    const t0 = performance.now();
-    let header = false;
-    try {
-      const frames = classifyCapture(file, { engine, batch, onHeader: () => void (header = true), onProgress: (done) => bar.update(done) });
-      for await (const b of frames) {
-        counts.add(b);
-        tally.frames += b.count;
-        yield;
-      }
-    } catch (e) {
-      // Broken framing ends the input: the summary covers the frames before it, as in `ted pcap info`.
-      if (!(e instanceof DecodeError) || !header) throw e;
-      recordCaptureFailure(tally, e);
-    } finally {
-      bar.stop();
-      tally.elapsedMs = performance.now() - t0;
-      counts.report(tally);
+    for await (const { counts, b } of talliedCapture(tally, (hooks) => classifyCapture(file, { engine, batch, ...hooks }))) {
+      counts.add(b);
+      tally.frames += b.count;
+      yield;
     }
   };
+}
+
+/** What talliedCapture gives the reader it runs: the reader's hooks. */
+export interface CaptureHooks {
+  onHeader: () => void;
+  onProgress: (done: number) => void;
+}
+
+/**
+ * Runs a capture reader for `ted classify` with the progress bar, the elapsed time and the frame
+ * counts of `tally` (each item comes with the counts to add it to). Broken framing after the
+ * file header ends the input: the summary covers the frames before it, as in `ted pcap info`;
+ * other errors are thrown.
+ */
+export async function* talliedCapture<T>(tally: PcapTally, read: (hooks: CaptureHooks) => AsyncIterable<T>): AsyncGenerator<{ counts: FrameCounts; b: T }> {
+  const bar = startProgress('classifying', statSync(tally.file).size);
+  const counts = new FrameCounts();
+  const t0 = performance.now();
+  let header = false;
+  try {
+    for await (const b of read({ onHeader: () => void (header = true), onProgress: (done) => bar.update(done) })) yield { counts, b };
+  } catch (e) {
+    if (!(e instanceof DecodeError) || !header) throw e;
+    recordCaptureFailure(tally, e);
+  } finally {
+    bar.stop();
+    tally.elapsedMs = performance.now() - t0;
+    counts.report(tally);
+  }
 }
 
 export function newPcapTally(file: string): PcapTally {
