@@ -16,3 +16,4 @@ export function free(ptr: usize): void {
 export * from './decode';
 export * from './classify';
 export * from './intersect';
+export * from './tally';

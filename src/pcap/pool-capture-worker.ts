@@ -21,6 +21,7 @@ import type { Classifier } from '../classify/types.js';
 import { DecodeError } from '../errors.js';
 import { encodeEthernet, encodeUdpPacket } from '../packet/encode.js';
 import { classifyCapture, type Source } from './classify.js';
+import { FrameTally } from './frame-tally.js';
 import { CaptureParser } from './reader.js';
 import { writePcap } from './writer.js';
 
@@ -131,22 +132,6 @@ export function plausibleChain(view: DataView, at: number, end: number, size: nu
   return 1;
 }
 
-/** Adds the decode reasons of n frames to `counts`: most frames decode (0), so four at a time. */
-function countReasons(reasons: Uint8Array, n: number, counts: Uint32Array): void {
-  let others = 0;
-  let i = 0;
-  if (reasons.byteOffset % 4 === 0) {
-    const words = new Uint32Array(reasons.buffer, reasons.byteOffset, n >>> 2);
-    for (let k = 0; k < words.length; k++) {
-      if (words[k] === 0) continue;
-      for (let j = 4 * k; j < 4 * k + 4; j++) if (reasons[j] !== 0) counts[reasons[j]!]!++, others++;
-    }
-    i = 4 * words.length;
-  }
-  for (; i < n; i++) if (reasons[i] !== 0) counts[reasons[i]!]!++, others++;
-  counts[0]! += n - others;
-}
-
 /** Bytes looked at for a chunk's first record start (more when a chain of long records runs past them). */
 const GUESS_BYTES = 16 << 10;
 
@@ -175,50 +160,11 @@ function guessStart(c: Capture, from: number, to: number): number {
 }
 
 /**
- * Frames per classification result, counted here so that the thread consuming the chunks does
- * not loop over every frame for totals (ordinals are small integers: a dense array that grows).
- */
-class ResultCounts {
-  private counts = new Uint32Array(1024);
-  private max = -1;
-  add(results: Int32Array, n: number): void {
-    let c = this.counts;
-    let max = this.max;
-    for (let i = 0; i < n; i++) {
-      const r = results[i]!;
-      if (r >= c.length) {
-        const grown = new Uint32Array(Math.max(2 * c.length, r + 1));
-        grown.set(c);
-        this.counts = c = grown;
-      }
-      c[r]!++;
-      if (r > max) max = r;
-    }
-    this.max = max;
-  }
-  /** (result, frames) pairs of what was counted since the last call; starts over. */
-  take(): Uint32Array {
-    const c = this.counts;
-    let k = 0;
-    for (let r = 0; r <= this.max; r++) if (c[r] !== 0) k++;
-    const pairs = new Uint32Array(2 * k);
-    for (let r = 0, j = 0; r <= this.max; r++) {
-      if (c[r] === 0) continue;
-      pairs[j++] = r;
-      pairs[j++] = c[r]!;
-      c[r] = 0;
-    }
-    this.max = -1;
-    return pairs;
-  }
-}
-
-/**
  * Decodes and classifies a small synthetic capture a few hundred times when the worker starts:
  * V8 runs code in a baseline tier first and optimises what ran enough, and each worker has its
  * own WebAssembly instance, so it tiers up here rather than on the first chunks.
  */
-async function warmUp(classifier: Classifier, batch: TupleBatch, resultCounts: ResultCounts): Promise<void> {
+async function warmUp(classifier: Classifier, batch: TupleBatch, tally: FrameTally): Promise<void> {
   const frames = [];
   for (let i = 0; i < 1024; i++) {
     const x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
@@ -229,25 +175,23 @@ async function warmUp(classifier: Classifier, batch: TupleBatch, resultCounts: R
   }
   const capture = writePcap(frames, { linkType: 1 });
   const view = new DataView(capture.buffer);
-  const counts = new Uint32Array(256);
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
   for (let k = 0; k < 200; k++) {
     plausibleChain(view, 24, capture.length, capture.length, true, 16, 65535, 1e6);
-    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) {
-      countReasons(b.reasons, b.count, counts);
-      resultCounts.add(b.results!, b.count);
-    }
-    resultCounts.take();
+    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) tally.add(b.results!, b.reasons, b.count);
+    tally.takeResults();
+    tally.takeReasons();
   }
 }
 
 export async function createHandler({ classifier }: { classifier: Classifier }): Promise<(m: Record<string, unknown>) => unknown> {
   const captures = new Map<number, Capture>();
+  const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
+  // Allocated before the batch: its regions may grow the module's memory, the batch's views see that.
+  const tally = FrameTally.forEngine(engine, classifier.rules);
   // Frames are decoded and classified 4096 at a time: batch and structure stay in cache.
   const batch = classifier.createBatch(4096);
-  const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
-  const resultCounts = new ResultCounts();
-  await warmUp(classifier, batch, resultCounts);
+  await warmUp(classifier, batch, tally);
 
   async function open(m: OpenMessage): Promise<void> {
     const src = syncFileSource(m.file, m.size);
@@ -276,16 +220,11 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
     const c = captures.get(m.capture);
     const slot = c?.slots.get(m.slot);
     if (!c || !slot) throw new RangeError(`no capture ${m.capture} slot ${m.slot} in this worker`);
-    const counts = new Uint32Array(256);
-    // Sent back as a short array: the reasons that occurred are a handful of small numbers.
-    const reasonCounts = (): number[] => {
-      let last = counts.length - 1;
-      while (last > 0 && counts[last] === 0) last--;
-      return Array.from(counts.subarray(0, last + 1));
-    };
     const start = m.start ?? guessStart(c, m.from, m.to);
-    if (start < 0) return { start, end: -1, frames: 0, reasonCounts: reasonCounts() };
-    resultCounts.take(); // a chunk abandoned half way (an error other than the capture's) left counts
+    if (start < 0) return { start, end: -1, frames: 0, reasonCounts: [0] };
+    // A chunk abandoned half way (an error other than the capture's) left counts.
+    tally.takeResults();
+    tally.takeReasons();
     let end = start; // past the last record decoded
     let frames = 0;
     try {
@@ -295,17 +234,16 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
         if (classifier.engine === 'wasm') refreshBatches();
         slot.results.set(b.results!.subarray(0, b.count), frames);
         slot.reasons.set(b.reasons.subarray(0, b.count), frames);
-        countReasons(b.reasons, b.count, counts);
-        if (c.countResults) resultCounts.add(b.results!, b.count);
+        tally.add(c.countResults ? b.results! : null, b.reasons, b.count);
         frames += b.count;
       }
-      return { start, end, frames, reasonCounts: reasonCounts(), ...(c.countResults ? { resultCounts: resultCounts.take() } : {}) };
+      return { start, end, frames, reasonCounts: tally.takeReasons(), ...(c.countResults ? { resultCounts: tally.takeResults() } : {}) };
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
       // The message as given to the error (DecodeError appends the offset; the caller's does again).
       const suffix = ` (offset ${e.offset})`;
       const message = e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
-      return { start, end, frames, reasonCounts: reasonCounts(), ...(c.countResults ? { resultCounts: resultCounts.take() } : {}), error: message, code: e.code, offset: e.offset, truncated: e.truncated };
+      return { start, end, frames, reasonCounts: tally.takeReasons(), ...(c.countResults ? { resultCounts: tally.takeResults() } : {}), error: message, code: e.code, offset: e.offset, truncated: e.truncated };
     }
   }
 
