@@ -54,3 +54,12 @@ export function take_results(hits: usize, len: i32, out: usize): i32 {
   }
   return k;
 }
+
+/** dst[i] += src[i] and src[i] = 0 for i in [0, len) (u32 arrays): one chunk's counts into a total. */
+export function fold_results(src: usize, dst: usize, len: i32): void {
+  for (let i = 0; i < len; i++) {
+    const o = <usize>i << 2;
+    store<u32>(dst + o, load<u32>(dst + o) + load<u32>(src + o));
+    store<u32>(src + o, 0);
+  }
+}

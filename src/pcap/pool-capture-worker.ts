@@ -27,13 +27,26 @@ import { writePcap } from './writer.js';
 
 export const kind = 'capture';
 
+/**
+ * Chunks in flight per worker (slots; src/pcap/pool-capture.ts): one running and two waiting, so
+ * a worker does not wait for the calling thread, nor for a slower worker whose earlier chunk
+ * holds up the delivery (in capture order).
+ */
+export const CAPTURE_DEPTH = 3;
+
 /** One capture being classified, as this worker sees it. */
 interface Capture {
   src: ReturnType<typeof syncFileSource>;
   parser: CaptureParser;
   size: number;
-  slots: Map<number, { results: Int32Array; reasons: Uint8Array }>;
+  /** Per slot: its results and reasons, and its array in `tally` (1..). */
+  slots: Map<number, { results: Int32Array; reasons: Uint8Array; counts: number }>;
   countResults: boolean;
+  /**
+   * Frames per decode reason (per chunk) and per result: array k of a slot holds its chunk's
+   * results until the calling thread accepted the chunk, then goes into array 0, the capture's.
+   */
+  tally: FrameTally;
 }
 
 interface OpenMessage {
@@ -41,7 +54,7 @@ interface OpenMessage {
   file: string;
   size: number;
   slots: { slot: number; results: SharedArrayBuffer; reasons: SharedArrayBuffer }[];
-  /** Count the frames per result in each chunk (the reply's resultCounts). */
+  /** Count the frames per result (the `totals` reply). */
   countResults: boolean;
 }
 
@@ -52,6 +65,20 @@ interface RunMessage {
   to: number;
   /** Where the chunk's first record starts, when known (the first chunk, or a chunk run again). */
   start?: number;
+  /**
+   * The slot's chunk is run again (its start was guessed wrong): what the slot counted is
+   * dropped. Otherwise the slot's previous chunk was accepted, and its counts join the capture's.
+   */
+  rerun?: boolean;
+}
+
+/**
+ * The end of a capture: its frames per result, counting the chunks of the slots listed (those
+ * whose last chunk the calling thread accepted) and none of the others' last chunks.
+ */
+interface TotalsMessage {
+  capture: number;
+  accepted: number[];
 }
 
 /** A chunk's reply. */
@@ -63,8 +90,6 @@ export interface ChunkReply {
   frames: number;
   /** Frames per decode reason (index = reason, up to the largest that occurred). */
   reasonCounts: number[];
-  /** With countResults: (result, frames) pairs, one per result that occurred. */
-  resultCounts?: Uint32Array;
   error?: string;
   code?: string;
   offset?: number;
@@ -178,20 +203,38 @@ async function warmUp(classifier: Classifier, batch: TupleBatch, tally: FrameTal
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
   for (let k = 0; k < 200; k++) {
     plausibleChain(view, 24, capture.length, capture.length, true, 16, 65535, 1e6);
-    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) tally.add(b.results!, b.reasons, b.count);
-    tally.takeResults();
+    // As a capture's chunks go: counted into a slot's array, then accepted, or dropped.
+    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) tally.add(b.results!, b.reasons, b.count, 1 + (k % 2));
     tally.takeReasons();
+    tally.fold(1, 0);
+    tally.clear(2);
+    tally.takeResults(0);
   }
 }
 
 export async function createHandler({ classifier }: { classifier: Classifier }): Promise<(m: Record<string, unknown>) => unknown> {
   const captures = new Map<number, Capture>();
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
-  // Allocated before the batch: its regions may grow the module's memory, the batch's views see that.
-  const tally = FrameTally.forEngine(engine, classifier.rules);
   // Frames are decoded and classified 4096 at a time: batch and structure stay in cache.
   const batch = classifier.createBatch(4096);
-  await warmUp(classifier, batch, tally);
+  // Tallies of closed captures, kept for the next ones: no allocation per capture, and the
+  // code V8 optimised for them stays valid (it deoptimises when the objects it saw are gone).
+  const spare: FrameTally[] = [];
+  const tallyOf = (arrays: number): FrameTally => {
+    const i = spare.findIndex((t) => t.arrays === arrays);
+    if (i >= 0) return spare.splice(i, 1)[0]!;
+    const t = FrameTally.forEngine(engine, classifier.rules, arrays);
+    if (classifier.engine === 'wasm') refreshBatches(); // its regions may have grown the memory
+    return t;
+  };
+  const release = (t: FrameTally) => {
+    t.reset();
+    spare.push(t);
+    if (spare.length > 4) spare.shift()!.dispose();
+  };
+  const warm = tallyOf(1 + CAPTURE_DEPTH);
+  await warmUp(classifier, batch, warm);
+  release(warm);
 
   async function open(m: OpenMessage): Promise<void> {
     const src = syncFileSource(m.file, m.size);
@@ -201,8 +244,9 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
       const got = src.readSync(head, 0, 24, 0);
       parser.step(head, 0, got, 0, true);
       if (parser.format !== 'pcap') throw new RangeError(`${m.file} is no longer a classic pcap capture`);
-      const slots = new Map(m.slots.map((s) => [s.slot, { results: new Int32Array(s.results), reasons: new Uint8Array(s.reasons) }]));
-      captures.set(m.capture, { src, parser, size: m.size, slots, countResults: m.countResults });
+      const slots = new Map(m.slots.map((s, k) => [s.slot, { results: new Int32Array(s.results), reasons: new Uint8Array(s.reasons), counts: k + 1 }]));
+      const tally = tallyOf(slots.size + 1);
+      captures.set(m.capture, { src, parser, size: m.size, slots, countResults: m.countResults, tally });
     } catch (e) {
       await src.close();
       throw e;
@@ -213,18 +257,31 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
     const c = captures.get(id);
     if (!c) return;
     captures.delete(id);
+    release(c.tally);
     await c.src.close();
+  }
+
+  function totals(m: TotalsMessage): Uint32Array {
+    const c = captures.get(m.capture);
+    if (!c) throw new RangeError(`no capture ${m.capture} in this worker`);
+    const accepted = new Set(m.accepted);
+    for (const [slot, s] of c.slots) {
+      if (accepted.has(slot)) c.tally.fold(s.counts, 0);
+      else c.tally.clear(s.counts);
+    }
+    return c.tally.takeResults(0);
   }
 
   async function run(m: RunMessage): Promise<ChunkReply> {
     const c = captures.get(m.capture);
     const slot = c?.slots.get(m.slot);
     if (!c || !slot) throw new RangeError(`no capture ${m.capture} slot ${m.slot} in this worker`);
+    const { tally } = c;
+    if (m.rerun) tally.clear(slot.counts);
+    else tally.fold(slot.counts, 0);
+    tally.takeReasons(); // a chunk abandoned half way (an error other than the capture's) left counts
     const start = m.start ?? guessStart(c, m.from, m.to);
     if (start < 0) return { start, end: -1, frames: 0, reasonCounts: [0] };
-    // A chunk abandoned half way (an error other than the capture's) left counts.
-    tally.takeResults();
-    tally.takeReasons();
     let end = start; // past the last record decoded
     let frames = 0;
     try {
@@ -234,22 +291,23 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
         if (classifier.engine === 'wasm') refreshBatches();
         slot.results.set(b.results!.subarray(0, b.count), frames);
         slot.reasons.set(b.reasons.subarray(0, b.count), frames);
-        tally.add(c.countResults ? b.results! : null, b.reasons, b.count);
+        tally.add(c.countResults ? b.results! : null, b.reasons, b.count, slot.counts);
         frames += b.count;
       }
-      return { start, end, frames, reasonCounts: tally.takeReasons(), ...(c.countResults ? { resultCounts: tally.takeResults() } : {}) };
+      return { start, end, frames, reasonCounts: tally.takeReasons() };
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
       // The message as given to the error (DecodeError appends the offset; the caller's does again).
       const suffix = ` (offset ${e.offset})`;
       const message = e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
-      return { start, end, frames, reasonCounts: tally.takeReasons(), ...(c.countResults ? { resultCounts: tally.takeResults() } : {}), error: message, code: e.code, offset: e.offset, truncated: e.truncated };
+      return { start, end, frames, reasonCounts: tally.takeReasons(), error: message, code: e.code, offset: e.offset, truncated: e.truncated };
     }
   }
 
   return async (m) => {
     if (m.op === 'open') return open(m as unknown as OpenMessage);
     if (m.op === 'close') return close(m.capture as number);
+    if (m.op === 'totals') return totals(m as unknown as TotalsMessage);
     return run(m as unknown as RunMessage);
   };
 }

@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import type { ClassifierPool, PoolReply } from '../classify/pool.js';
 import { DecodeError, TedError } from '../errors.js';
 import { checkInputFile } from '../files.js';
-import type { ChunkReply } from './pool-capture-worker.js';
+import { CAPTURE_DEPTH, type ChunkReply } from './pool-capture-worker.js';
 import { CaptureParser } from './reader.js';
 
 /** The worker module to pass in `createClassifierPool(policy, { handlers: [CAPTURE_WORKER] })`. */
@@ -33,10 +33,13 @@ export interface PcapFileOptions {
   /** Filled in as chunks are delivered: chunks, and those run again because their start was guessed wrong. */
   stats?: { chunks: number; reruns: number };
   /**
-   * Count the frames per result in the workers (each chunk's `resultCounts`): totals per entry
-   * without a loop over every frame in the consuming thread.
+   * Count the frames per result in the workers: once the capture was read to its end or to
+   * framing damage (then before the error is thrown: the counts cover the frames before the
+   * damage), this is called with each worker's (result, frames) pairs, in order of result; a
+   * result may come from several workers (add them up). Not called for a capture of no records. Totals per entry without a loop over
+   * every frame, or a message per chunk, in the consuming thread.
    */
-  countResults?: boolean;
+  onResultCounts?: (pairs: Uint32Array) => void;
 }
 
 /** One chunk of a capture classified in a worker. */
@@ -53,8 +56,6 @@ export interface PcapChunkResult {
   linkType: number;
   /** Frames of this chunk per decode reason (index = reason, up to the largest that occurred; counted in the worker). */
   reasonCounts: readonly number[];
-  /** With `countResults`: (result, frames) pairs, one per result that occurs in the chunk. */
-  resultCounts?: Uint32Array;
 }
 
 interface CaptureSlot {
@@ -82,11 +83,6 @@ function takeSlots(pool: ClassifierPool, frames: number): CaptureSlot[] {
   return slots;
 }
 
-/**
- * Chunks in flight per worker: one running and two waiting, so a worker does not wait for this
- * thread, nor for a slower worker whose earlier chunk holds up the delivery (in capture order).
- */
-const CAPTURE_DEPTH = 3;
 let nextCapture = 1;
 
 /** Is the file a classic pcap (any byte order, micro- or nanosecond, Kuznetzov)? */
@@ -175,11 +171,19 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
     for (let w = 0; w < pool.workers; w++) {
       const mine = slots.filter((c) => c.worker === w);
       openedOn.push(w);
-      opening.push(pool.request(w, { kind, op: 'open', capture, file, size, slots: mine.map((c) => ({ slot: c.slot, results: c.results, reasons: c.reasons })), countResults: options.countResults === true }));
+      opening.push(pool.request(w, { kind, op: 'open', capture, file, size, slots: mine.map((c) => ({ slot: c.slot, results: c.results, reasons: c.reasons })), countResults: options.onResultCounts !== undefined }));
     }
     const ready = Promise.all(opening);
     ready.catch(() => undefined); // awaited with the first chunk
-    const run = (job: (typeof queue)[number], start?: number) => pool.request(job.slot.worker, { kind, op: 'run', capture, slot: job.slot.slot, from: job.from, to: job.to, start });
+    const run = (job: (typeof queue)[number], start?: number, rerun = false) => pool.request(job.slot.worker, { kind, op: 'run', capture, slot: job.slot.slot, from: job.from, to: job.to, start, rerun });
+    // The frames per result, once the last chunk to count was delivered: each worker adds up
+    // its slots' chunks but those still in flight (not delivered: after framing damage).
+    const totals = async () => {
+      if (!options.onResultCounts) return;
+      const inFlight = new Set(queue.map((j) => j.slot));
+      const replies = await Promise.all(openedOn.map((w) => pool.request(w, { kind, op: 'totals', capture, accepted: slots!.filter((c) => c.worker === w && !inFlight.has(c)).map((c) => c.slot) })));
+      for (const r of replies) options.onResultCounts!(r.result as Uint32Array);
+    };
     let frames = 1;
     let next = headLen; // where the next chunk's first record starts
     const deliver = async function* (job: (typeof queue)[number]): AsyncGenerator<PcapChunkResult> {
@@ -187,18 +191,21 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
       let m = (await job.done).result as ChunkReply;
       if (m.start !== next) {
         // The worker guessed the chunk's start wrong (or found none): run it again from the right one.
-        m = (await run(job, next)).result as ChunkReply;
+        m = (await run(job, next, true)).result as ChunkReply;
         if (options.stats) options.stats.reruns++;
       }
       if (options.stats) options.stats.chunks++;
       load[job.slot.worker]!--;
       const n = m.frames;
       if (n > 0) {
-        yield { firstIndex: frames, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: linkTypeRun(parser.pcapLinkType, n).subarray(0, n), linkType: parser.pcapLinkType, reasonCounts: m.reasonCounts, ...(m.resultCounts ? { resultCounts: m.resultCounts } : {}) };
+        yield { firstIndex: frames, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: linkTypeRun(parser.pcapLinkType, n).subarray(0, n), linkType: parser.pcapLinkType, reasonCounts: m.reasonCounts };
         frames += n;
       }
       free.push(job.slot);
-      if (m.error !== undefined) throw new DecodeError(m.code ?? 'PCAP_TRUNCATED', m.error, m.offset ?? 0, { truncated: m.truncated });
+      if (m.error !== undefined) {
+        await totals();
+        throw new DecodeError(m.code ?? 'PCAP_TRUNCATED', m.error, m.offset ?? 0, { truncated: m.truncated });
+      }
       // A record may run past the chunk's range (then the next chunk has no records of its own).
       next = m.end;
       options.onProgress?.(job.to, size);
@@ -219,6 +226,7 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
       from = to;
     }
     while (queue.length > 0) yield* deliver(queue.shift()!);
+    await totals();
   } finally {
     // Finished, failed or abandoned: let the chunks still running finish, then close the file.
     for (const j of queue) await j.done.catch(() => undefined);

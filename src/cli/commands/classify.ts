@@ -69,7 +69,7 @@ class Tally {
   constructor(private readonly policy: Policy) {
     this.hits = new Float64Array(policy.entries.reduce((m, e) => Math.max(m, e.ordinal), 0) + 1);
   }
-  /** Adds (result, frames) pairs counted elsewhere (a pool worker), for `count` packets. */
+  /** Adds (result, frames) pairs counted elsewhere (pool workers), and `count` packets. */
   addCounted(pairs: Uint32Array, count: number): void {
     const hits = this.hits;
     for (let i = 0; i < pairs.length; i += 2) hits[pairs[i]!]! += pairs[i + 1]!;
@@ -258,13 +258,14 @@ async function classifyCaptureInPool(
   topN = 10,
 ): Promise<ClassifySummary> {
   const t = new Tally(policy);
-  const chunks = talliedCapture(tally, (hooks) => classifyPcapFile(pool, tally.file, { countResults: true, ...hooks }));
+  // Frames per result are counted in the workers and come once, at the end.
+  const chunks = talliedCapture(tally, (hooks) => classifyPcapFile(pool, tally.file, { onResultCounts: (pairs) => t.addCounted(pairs, 0), ...hooks }));
   for await (const { counts, b: c } of chunks) {
     // Decode outcomes were counted in the worker: only the results are looked at here.
     counts.addCounted(c.reasonCounts, c.linkType, c.count);
     tally.frames += c.count;
     t.undecodable += c.count - (c.reasonCounts[0] ?? 0);
-    t.addCounted(c.resultCounts!, c.count);
+    t.packets += c.count;
     onResults(c.results, c.count);
   }
   return t.summary(pool, tally.elapsedMs, topN, pool.workers);
