@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
+import { encodeEthernet, encodeUdpPacket } from '../src/packet/encode.js';
+import { writePcap } from '../src/pcap/writer.js';
+import { writePcapng } from '../src/pcap/pcapng-writer.js';
 
 const dir = join(__dirname, '..', '..', 'shared', 'data', 'classbench');
 const haveSets = existsSync(join(dir, 'acl1_1K')) && existsSync(join(dir, 'acl1_1K_trace'));
@@ -72,6 +75,34 @@ describe('ted classify', () => {
       expect(l.bytes).toBeGreaterThan(0);
     }
   }, 30_000);
+
+  it('bench classify --pcap: capture passes by one thread and by pools of 1..N workers, each pass all the frames', async () => {
+    const policy = join(tmp, 'bench-acl.txt');
+    writeFileSync(policy, 'access-list 101 permit udp 10.0.0.0 0.255.255.255 any\naccess-list 101 deny ip any any\n');
+    const frames = Array.from({ length: 3000 }, (_, i) => ({
+      data: encodeEthernet({}, encodeUdpPacket({ family: 4, src: 0x0a000000n + BigInt(i), dst: 0xc0a80001n, sport: 1000 + (i % 50), dport: 500, payload: new Uint8Array(i % 20) })),
+      tsSec: 1700000000 + i,
+    }));
+    const capture = join(tmp, 'bench.pcap');
+    writeFileSync(capture, writePcap(frames, { linkType: 1 }));
+    const b = await run(['bench', 'classify', '--policy', policy, '--pcap', capture, '--workers', '2', '--time', '30', '--json']);
+    expect([b.code, b.err]).toEqual([0, '']);
+    const rows = b.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.workers)).toEqual([0, 1, 2]);
+    for (const x of rows) expect(x).toMatchObject({ engine: 'wasm', frames: 3000, mpps: expect.any(Number) });
+    for (const x of rows) expect(x.passes).toBeGreaterThanOrEqual(5);
+    expect(rows[1].scaling).toBe(1);
+    const text = await run(['bench', 'classify', '--policy', policy, '--pcap', capture, '--workers', '1', '--time', '10']);
+    expect(text.out).toMatch(/3000 frames; engine wasm\nworkers +ms\/pass +Mpps +scaling +passes\nthread .*\n1 .*1\.00/);
+    let e = await run(['bench', 'classify', '--policy', policy, '--pcap', capture, '--trace', policy]);
+    expect([e.code, e.err]).toEqual([2, expect.stringContaining('CLI_TWO_INPUTS')]);
+    e = await run(['bench', 'classify', '--policy', policy, '--pcap', capture, '--engines', 'wasm,ts']);
+    expect([e.code, e.err]).toEqual([2, expect.stringContaining('CLASSIFY_BAD_ENGINE')]);
+    const ng = join(tmp, 'bench.pcapng');
+    writeFileSync(ng, writePcapng([{ interfaces: [{ linkType: 1 }], blocks: frames.slice(0, 10).map((f) => ({ data: f.data })) }]));
+    e = await run(['bench', 'classify', '--policy', policy, '--pcap', ng, '--workers', '1']);
+    expect([e.code, e.err]).toEqual([1, expect.stringContaining('CLASSIFY_POOL_FORMAT')]);
+  }, 60_000);
 
   it.skipIf(!haveSets)('--workers: the same results in the same order, from worker threads; bench classify --workers reports each count', async () => {
     const one = join(tmp, 'fw1.one');
