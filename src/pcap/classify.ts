@@ -120,6 +120,11 @@ class Window {
     size: number,
     /** File offset just past the window's bytes. */
     public filePos: number,
+    /**
+     * Reads stop here (a little past the end of a range of records) unless the next record
+     * needs more: a chunk of a file does not read a window's worth of its successor's bytes.
+     */
+    private readonly stopAt = Infinity,
   ) {
     this.size = size;
     if (dec.engine === 'wasm') this.region = dec.staging(size);
@@ -136,8 +141,12 @@ class Window {
   get avail(): number {
     return this.sEnd - this.sOff;
   }
-  /** Keeps the unconsumed tail, grows to hold `want` bytes from sOff when needed, reads more. */
-  async refill(want: number): Promise<void> {
+  /**
+   * Keeps the unconsumed tail, grows to hold `want` bytes from sOff when needed, reads more: up to
+   * the window's end, or to stopAt when that comes first and the tail plus what lies before it
+   * holds the `need` bytes the next record takes.
+   */
+  async refill(want: number, need = 0): Promise<void> {
     const tail = this.bytes.slice(this.sOff, this.sEnd);
     if (want > this.size) {
       this.size = want;
@@ -150,7 +159,8 @@ class Window {
     b.set(tail, 0);
     this.sOff = 0;
     this.sEnd = tail.length;
-    const got = await this.src.read(b, this.sEnd, this.size - this.sEnd, this.filePos);
+    const length = Math.min(this.size - this.sEnd, Math.max(this.stopAt - this.filePos, need - this.sEnd, 1));
+    const got = await this.src.read(b, this.sEnd, length, this.filePos);
     this.dec.sync();
     this.filePos += got;
     this.sEnd += got;
@@ -171,6 +181,9 @@ function copyRows(from: TupleBatch, to: TupleBatch, n: number): void {
   to.flags.set(from.flags.subarray(0, n));
   to.count = n;
 }
+
+/** Bytes read past the end of a range: the record that starts before it and ends after, usually. */
+const RANGE_SLACK = 4096;
 
 function rd32(b: Uint8Array, o: number, le: boolean): number {
   return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
@@ -226,7 +239,7 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
       return b;
     };
     const range = parser.format === 'pcap' ? opts.range : undefined;
-    const w = new Window(dec, src, chunk, parser.format === 'pcap' ? (range?.from ?? headLen) : 0);
+    const w = new Window(dec, src, chunk, parser.format === 'pcap' ? (range?.from ?? headLen) : 0, range ? range.to + RANGE_SLACK : Infinity);
 
     if (parser.format === 'pcap') {
       const H = parser.recordHeader;
@@ -253,8 +266,8 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
           throw pcapRecordError(parser, w.bytes, w.sOff, w.sEnd, w.base);
         }
         // Grow the window when the next record is larger than it.
-        const want = w.avail >= H ? H + rd32(w.bytes, w.sOff + 8, le) : 0;
-        await w.refill(Math.max(w.size, want));
+        const want = w.avail >= H ? H + rd32(w.bytes, w.sOff + 8, le) : H;
+        await w.refill(Math.max(w.size, want), want);
       }
       return;
     }
