@@ -385,6 +385,26 @@ describe('classic pcap files classified in the pool workers', () => {
         break;
       }
       expect(await inPool(pool, file)).toEqual(want);
+      // Counts only (perFrame: false): empty per-frame arrays, the same frames, reasons and totals,
+      // with the slots of the capture before (sized for frames) and after (none) reused or not.
+      for (const chunkBytes of [4096, undefined]) {
+        const totals = new Map<number, number>();
+        const reasons: number[] = [];
+        let frames = 0;
+        for await (const c of classifyPcapFile(pool, file, { chunkBytes, perFrame: false, onResultCounts: (p) => p.forEach((v, i) => i % 2 === 0 && totals.set(v, (totals.get(v) ?? 0) + p[i + 1]!)) })) {
+          expect([c.results.length, c.reasons.length, c.linkTypes.length]).toEqual([0, 0, 0]);
+          frames += c.count;
+          c.reasonCounts.forEach((n, r) => (reasons[r] = (reasons[r] ?? 0) + n));
+        }
+        expect(frames).toBe(want.results.length);
+        const wantReasons: number[] = [];
+        for (const r of want.reasons) wantReasons[r] = (wantReasons[r] ?? 0) + 1;
+        expect(reasons.map((n) => n ?? 0)).toEqual([...wantReasons].map((n) => n ?? 0));
+        const perResult = new Map<number, number>();
+        for (const r of want.results) perResult.set(r, (perResult.get(r) ?? 0) + 1);
+        expect([...totals].sort((a, b) => a[0] - b[0])).toEqual([...perResult].sort((a, b) => a[0] - b[0]));
+      }
+      expect(await inPool(pool, file, { chunkBytes: 4096 })).toEqual(want);
     } finally {
       await pool.close();
     }

@@ -42,6 +42,8 @@ interface Capture {
   /** Per slot: its results and reasons, and its array in `tally` (1..). */
   slots: Map<number, { results: Int32Array; reasons: Uint8Array; counts: number }>;
   countResults: boolean;
+  /** Write each frame's result and reason into the slot. */
+  perFrame: boolean;
   /**
    * Frames per decode reason (per chunk) and per result: array k of a slot holds its chunk's
    * results until the calling thread accepted the chunk, then goes into array 0, the capture's.
@@ -56,6 +58,8 @@ interface OpenMessage {
   slots: { slot: number; results: SharedArrayBuffer; reasons: SharedArrayBuffer }[];
   /** Count the frames per result (the `totals` reply). */
   countResults: boolean;
+  /** Write each frame's result and decode reason into the slot (else the slots have no room). */
+  perFrame: boolean;
 }
 
 interface RunMessage {
@@ -246,7 +250,7 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
       if (parser.format !== 'pcap') throw new RangeError(`${m.file} is no longer a classic pcap capture`);
       const slots = new Map(m.slots.map((s, k) => [s.slot, { results: new Int32Array(s.results), reasons: new Uint8Array(s.reasons), counts: k + 1 }]));
       const tally = tallyOf(slots.size + 1);
-      captures.set(m.capture, { src, parser, size: m.size, slots, countResults: m.countResults, tally });
+      captures.set(m.capture, { src, parser, size: m.size, slots, countResults: m.countResults, perFrame: m.perFrame, tally });
     } catch (e) {
       await src.close();
       throw e;
@@ -289,8 +293,10 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
       for await (const b of classifyCapture(c.src, { classifier, batch, engine, range: { from: start, to: m.to }, onProgress: (done) => void (end = done) })) {
         // The classifier may have grown the module's memory: re-view before reading.
         if (classifier.engine === 'wasm') refreshBatches();
-        slot.results.set(b.results!.subarray(0, b.count), frames);
-        slot.reasons.set(b.reasons.subarray(0, b.count), frames);
+        if (c.perFrame) {
+          slot.results.set(b.results!.subarray(0, b.count), frames);
+          slot.reasons.set(b.reasons.subarray(0, b.count), frames);
+        }
         tally.add(c.countResults ? b.results! : null, b.reasons, b.count, slot.counts);
         frames += b.count;
       }

@@ -40,6 +40,12 @@ export interface PcapFileOptions {
    * every frame, or a message per chunk, in the consuming thread.
    */
   onResultCounts?: (pairs: Uint32Array) => void;
+  /**
+   * false: the workers do not hand over each frame's result and decode reason (the chunks'
+   * `results`, `reasons` and `linkTypes` are empty), for a consumer that wants only the counts
+   * (`reasonCounts`, onResultCounts): no shared memory per slot to fill and fault in. Default true.
+   */
+  perFrame?: boolean;
 }
 
 /** One chunk of a capture classified in a worker. */
@@ -47,8 +53,9 @@ export interface PcapChunkResult {
   /** 1-based index of the chunk's first frame in the capture. */
   firstIndex: number;
   count: number;
+  /** Result per frame (empty with `perFrame: false`). */
   results: Int32Array;
-  /** Decode reason per frame (src/packet/decode.ts Reason; 0 = decoded). */
+  /** Decode reason per frame (src/packet/decode.ts Reason; 0 = decoded; empty with `perFrame: false`). */
   reasons: Uint8Array;
   /** Link type per frame (a classic pcap has one: `linkType`; read-only, shared by chunks). */
   linkTypes: Uint32Array;
@@ -161,7 +168,8 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
     if (size <= headLen) return; // no records
     const fixed = options.chunkBytes === undefined ? undefined : Math.max(4096, options.chunkBytes);
     // A chunk holds the records starting in its range: at most one per record header's bytes.
-    const maxFrames = Math.ceil((fixed ?? MAX_CHUNK) / parser.recordHeader) + 1;
+    const perFrame = options.perFrame !== false;
+    const maxFrames = perFrame ? Math.ceil((fixed ?? MAX_CHUNK) / parser.recordHeader) + 1 : 0;
     slots = takeSlots(pool, maxFrames);
     const free = slots.slice();
     const load = new Array<number>(pool.workers).fill(0);
@@ -171,7 +179,7 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
     for (let w = 0; w < pool.workers; w++) {
       const mine = slots.filter((c) => c.worker === w);
       openedOn.push(w);
-      opening.push(pool.request(w, { kind, op: 'open', capture, file, size, slots: mine.map((c) => ({ slot: c.slot, results: c.results, reasons: c.reasons })), countResults: options.onResultCounts !== undefined }));
+      opening.push(pool.request(w, { kind, op: 'open', capture, file, size, slots: mine.map((c) => ({ slot: c.slot, results: c.results, reasons: c.reasons })), countResults: options.onResultCounts !== undefined, perFrame }));
     }
     const ready = Promise.all(opening);
     ready.catch(() => undefined); // awaited with the first chunk
@@ -198,7 +206,8 @@ export async function* classifyPcapFile(pool: ClassifierPool, file: string, opti
       load[job.slot.worker]!--;
       const n = m.frames;
       if (n > 0) {
-        yield { firstIndex: frames, count: n, results: new Int32Array(job.slot.results, 0, n), reasons: new Uint8Array(job.slot.reasons, 0, n), linkTypes: linkTypeRun(parser.pcapLinkType, n).subarray(0, n), linkType: parser.pcapLinkType, reasonCounts: m.reasonCounts };
+        const k = perFrame ? n : 0;
+        yield { firstIndex: frames, count: n, results: new Int32Array(job.slot.results, 0, k), reasons: new Uint8Array(job.slot.reasons, 0, k), linkTypes: linkTypeRun(parser.pcapLinkType, k).subarray(0, k), linkType: parser.pcapLinkType, reasonCounts: m.reasonCounts };
         frames += n;
       }
       free.push(job.slot);

@@ -232,7 +232,7 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
     };
     const summary = pool
       ? tally && (await isClassicPcap(tally.file))
-        ? await classifyCaptureInPool(policy, pool, tally, write)
+        ? await classifyCaptureInPool(policy, pool, tally, write, fd !== undefined)
         : await classifySourcePool(policy, pool, source, write)
       : await classifySource(policy, classifier!, source, write);
     process.stdout.write(flags.json ? lineJson(tally ? { ...summary, capture: tally } : summary) + '\n' : summaryText(summary) + (tally ? formatPcapTally(tally) : ''));
@@ -255,18 +255,20 @@ async function classifyCaptureInPool(
   pool: ClassifierPool,
   tally: PcapTally,
   onResults: (results: Int32Array, count: number) => void,
+  wantResults: boolean,
   topN = 10,
 ): Promise<ClassifySummary> {
   const t = new Tally(policy);
   // Frames per result are counted in the workers and come once, at the end.
-  const chunks = talliedCapture(tally, (hooks) => classifyPcapFile(pool, tally.file, { onResultCounts: (pairs) => t.addCounted(pairs, 0), ...hooks }));
+  // Each frame's result is only needed for --out.
+  const chunks = talliedCapture(tally, (hooks) => classifyPcapFile(pool, tally.file, { onResultCounts: (pairs) => t.addCounted(pairs, 0), perFrame: wantResults, ...hooks }));
   for await (const { counts, b: c } of chunks) {
     // Decode outcomes were counted in the worker: only the results are looked at here.
     counts.addCounted(c.reasonCounts, c.linkType, c.count);
     tally.frames += c.count;
     t.undecodable += c.count - (c.reasonCounts[0] ?? 0);
     t.packets += c.count;
-    onResults(c.results, c.count);
+    if (wantResults) onResults(c.results, c.count);
   }
   return t.summary(pool, tally.elapsedMs, topN, pool.workers);
 }
