@@ -13,6 +13,7 @@ export { CAPTURE_WORKER, classifyPcapFile, isClassicPcap, type PcapChunkResult, 
 export { parseTrace, type Trace } from './classify/trace.js';
 export { intersectBatch, intersectKernel, SelectorTable, STATUS_FIELDS, type IntersectOptions } from './classify/intersect.js';
 export { benchClassify, benchPool, type ClassifyBenchOptions, type ClassifyBenchResult, type PoolBenchOptions, type PoolBenchResult } from './classify/bench.js';
+export { benchCapturePool, type CaptureBenchOptions, type CaptureBenchResult } from './pcap/bench.js';
 export * from './pcap/reader.js';
 export * from './packet/decode.js';
 export * from './packet/encode.js';
