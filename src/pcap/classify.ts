@@ -2,6 +2,7 @@
 // record framing and the header walk both run in one engine call over the raw capture bytes
 // (for `wasm`, bytes read straight into linear memory). pcapng is framed by the TypeScript
 // parser (blocks vary in layout) and its frames are walked in one engine call per batch.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DecodeError } from '../errors.js';
 import type { TupleBatch } from '../classify/batch.js';
@@ -55,6 +56,50 @@ export interface Source {
   size: number;
   read(into: Uint8Array, at: number, length: number, position: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A Source whose reads are also offered synchronously. */
+export interface SyncSource extends Source {
+  readSync(into: Uint8Array, at: number, length: number, position: number): number;
+}
+
+/**
+ * A file read with positional reads in the calling thread: no round trip through libuv's thread
+ * pool per read (a pool worker, or a one-shot command with nothing else to do meanwhile). With
+ * `size`, the file must hold at least that many bytes (the caller planned its reads on it);
+ * reads stop there.
+ */
+export function syncFileSource(file: string, size?: number): SyncSource {
+  const fd = openSync(file, 'r');
+  let limit: number;
+  try {
+    const st = fstatSync(fd);
+    if (size !== undefined && (!st.isFile() || st.size < size)) throw new RangeError(`${file} changed while it was being read (${st.size} bytes, was ${size})`);
+    limit = size ?? st.size;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  const readAt = (into: Uint8Array, at: number, length: number, position: number): number => {
+    let done = 0;
+    const n = Math.max(0, Math.min(length, limit - position));
+    while (done < n) {
+      const got = readSync(fd, into, at + done, n - done, position + done);
+      if (got === 0) break;
+      done += got;
+    }
+    return done;
+  };
+  return {
+    size: limit,
+    readSync: readAt,
+    async read(into, at, length, position) {
+      return readAt(into, at, length, position);
+    },
+    async close() {
+      closeSync(fd);
+    },
+  };
 }
 
 function memorySource(bytes: Uint8Array): Source {

@@ -14,13 +14,12 @@
 // frame the worker writes the result and decode reason into the job's slot in shared memory;
 // when the framing broke inside the chunk the reply also carries the reader's { error, code,
 // offset, truncated } (file offset), after the frames before the damage.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { TupleBatch } from '../classify/batch.js';
 import { refreshBatches } from '../classify/index.js';
 import type { Classifier } from '../classify/types.js';
 import { DecodeError } from '../errors.js';
 import { encodeEthernet, encodeUdpPacket } from '../packet/encode.js';
-import { classifyCapture, type Source } from './classify.js';
+import { classifyCapture, syncFileSource } from './classify.js';
 import { FrameTally } from './frame-tally.js';
 import { CaptureParser } from './reader.js';
 import { writePcap } from './writer.js';
@@ -98,39 +97,6 @@ export interface ChunkReply {
   code?: string;
   offset?: number;
   truncated?: boolean;
-}
-
-/** Positional reads done by this thread (the bytes land where it decodes them). */
-function syncFileSource(file: string, size: number): Source & { readSync(into: Uint8Array, at: number, length: number, position: number): number } {
-  const fd = openSync(file, 'r');
-  try {
-    const st = fstatSync(fd);
-    // The calling thread cut the chunks from its own look at the file: it must be this file.
-    if (!st.isFile() || st.size < size) throw new RangeError(`${file} changed while it was being classified (${st.size} bytes, was ${size})`);
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
-  const readAt = (into: Uint8Array, at: number, length: number, position: number) => {
-    let done = 0;
-    const n = Math.max(0, Math.min(length, size - position));
-    while (done < n) {
-      const got = readSync(fd, into, at + done, n - done, position + done);
-      if (got === 0) break;
-      done += got;
-    }
-    return done;
-  };
-  return {
-    size,
-    readSync: readAt,
-    async read(into, at, length, position) {
-      return readAt(into, at, length, position);
-    },
-    async close() {
-      closeSync(fd);
-    },
-  };
 }
 
 /** Record headers in a row that make an offset a plausible record start. */

@@ -10,13 +10,15 @@ import { compile, ENGINES, engineName } from '../../classify/index.js';
 import { TupleBatch } from '../../classify/batch.js';
 import { createClassifierPool, workerCount, type ClassifierPool } from '../../classify/pool.js';
 import { CAPTURE_WORKER, classifyPcapFile, isClassicPcap } from '../../pcap/pool-capture.js';
+import { classifyCapture, syncFileSource } from '../../pcap/classify.js';
+import { FrameTally } from '../../pcap/frame-tally.js';
 import { parseTrace } from '../../classify/trace.js';
 import type { Classifier } from '../../classify/types.js';
 import { POLICY_FORMATS, type PolicyFormat } from '../../policy/index.js';
 import { loadPolicyForCli } from './policy.js';
 import type { Policy } from '../../selector/types.js';
 import { lineJson } from '../json.js';
-import { captureFailure, formatPcapTally, newPcapTally, pcapSource, talliedCapture, type PcapTally } from './pcap.js';
+import { captureFailure, formatPcapTally, newPcapTally, pcapSource, talliedCapture, type FrameCounts, type PcapTally } from './pcap.js';
 import { inputFile, outputFile } from '../../files.js';
 
 /**
@@ -234,7 +236,9 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
       ? tally && (await isClassicPcap(tally.file))
         ? await classifyCaptureInPool(policy, pool, tally, write, fd !== undefined)
         : await classifySourcePool(policy, pool, source, write)
-      : await classifySource(policy, classifier!, source, write);
+      : tally
+        ? await classifyCaptureInThread(policy, classifier!, tally, write, fd !== undefined)
+        : await classifySource(policy, classifier!, source, write);
     process.stdout.write(flags.json ? lineJson(tally ? { ...summary, capture: tally } : summary) + '\n' : summaryText(summary) + (tally ? formatPcapTally(tally) : ''));
     const broken = tally && captureFailure(tally);
     if (broken) throw broken; // after the summary of the frames before it (exit 2)
@@ -244,6 +248,48 @@ export async function runClassify(flags: ClassifyFlags): Promise<ClassifySummary
     classifier?.dispose?.();
     await pool?.close();
   }
+}
+
+/**
+ * `--pcap FILE` in this thread: the file read with blocking reads (nothing else to do meanwhile),
+ * headers walked and frames classified batch by batch, the frames per decode reason and per result
+ * counted in WebAssembly for the wasm engine (FrameTally). `elapsed` is the whole pipeline's.
+ */
+async function classifyCaptureInThread(
+  policy: Policy,
+  classifier: Classifier,
+  tally: PcapTally,
+  onResults: (results: Int32Array, count: number) => void,
+  wantResults: boolean,
+  topN = 10,
+): Promise<ClassifySummary> {
+  const t = new Tally(policy);
+  const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
+  // Before the batch: the tally's regions may grow the module's memory (the batch sees that).
+  const frames = FrameTally.forEngine(engine, t.hits.length - 1);
+  const batch = classifier.createBatch(BATCH);
+  const src = syncFileSource(tally.file);
+  try {
+    // The decode reasons go in at the end (also when framing damage ended the input early).
+    const addReasons = (counts: FrameCounts) => {
+      const reasons = frames.takeReasons();
+      counts.addReasons(reasons);
+      t.undecodable = tally.frames - (reasons[0] ?? 0);
+    };
+    for await (const { counts, b } of talliedCapture(tally, (hooks) => classifyCapture(src, { classifier, engine, batch, ...hooks }), addReasons)) {
+      frames.add(b.results!, b.reasons, b.count);
+      counts.addLinkTypes(b.linkTypes, b.count);
+      tally.frames += b.count;
+      t.packets += b.count;
+      if (wantResults) onResults(b.results!, b.count);
+    }
+    // The hits of every frame read (those before framing damage, when it ended the input).
+    t.addCounted(frames.takeResults(), 0);
+  } finally {
+    frames.dispose();
+    await src.close();
+  }
+  return t.summary(classifier, tally.elapsedMs, topN);
 }
 
 /**

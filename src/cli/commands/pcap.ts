@@ -276,11 +276,12 @@ export interface CaptureHooks {
 
 /**
  * Runs a capture reader for `ted classify` with the progress bar, the elapsed time and the frame
- * counts of `tally` (each item comes with the counts to add it to). Broken framing after the
+ * counts of `tally` (each item comes with the counts to add it to; `onEnd` may add more at the
+ * end, whichever way it comes). Broken framing after the
  * file header ends the input: the summary covers the frames before it, as in `ted pcap info`;
  * other errors are thrown.
  */
-export async function* talliedCapture<T>(tally: PcapTally, read: (hooks: CaptureHooks) => AsyncIterable<T>): AsyncGenerator<{ counts: FrameCounts; b: T }> {
+export async function* talliedCapture<T>(tally: PcapTally, read: (hooks: CaptureHooks) => AsyncIterable<T>, onEnd?: (counts: FrameCounts) => void): AsyncGenerator<{ counts: FrameCounts; b: T }> {
   const bar = startProgress('classifying', statSync(tally.file).size);
   const counts = new FrameCounts();
   const t0 = performance.now();
@@ -293,6 +294,7 @@ export async function* talliedCapture<T>(tally: PcapTally, read: (hooks: Capture
   } finally {
     bar.stop();
     tally.elapsedMs = performance.now() - t0;
+    onEnd?.(counts); // what the reader counted elsewhere, before the counts are reported
     counts.report(tally);
   }
 }
@@ -319,12 +321,21 @@ export class FrameCounts {
 
   add(b: Pick<CaptureBatch, 'count' | 'reasons' | 'linkTypes'>): void {
     for (let i = 0; i < b.count; i++) this.reasons[Math.min(b.reasons[i]!, REASON_NAMES.length)]!++;
-    // Link types change rarely (per interface): count runs instead of frames.
+    this.addLinkTypes(b.linkTypes, b.count);
+  }
+
+  /** Adds frames already counted by decode reason (index = reason). */
+  addReasons(reasonCounts: ArrayLike<number>): void {
+    for (let r = 0; r < reasonCounts.length; r++) if (reasonCounts[r]) this.reasons[Math.min(r, REASON_NAMES.length)]! += reasonCounts[r]!;
+  }
+
+  /** Counts frames [0, count) by link type (runs: link types change rarely). */
+  addLinkTypes(linkTypes: Uint32Array, count: number): void {
     let i = 0;
-    while (i < b.count) {
-      const lt = b.linkTypes[i]!;
+    while (i < count) {
+      const lt = linkTypes[i]!;
       let j = i + 1;
-      while (j < b.count && b.linkTypes[j] === lt) j++;
+      while (j < count && linkTypes[j] === lt) j++;
       this.linkTypes.set(lt, (this.linkTypes.get(lt) ?? 0) + (j - i));
       i = j;
     }
@@ -332,7 +343,7 @@ export class FrameCounts {
 
   /** Adds frames already counted by decode reason (index = reason), all of one link type. */
   addCounted(reasonCounts: ArrayLike<number>, linkType: number, count: number): void {
-    for (let r = 0; r < reasonCounts.length; r++) if (reasonCounts[r]) this.reasons[Math.min(r, REASON_NAMES.length)]! += reasonCounts[r]!;
+    this.addReasons(reasonCounts);
     this.linkTypes.set(linkType, (this.linkTypes.get(linkType) ?? 0) + count);
   }
 
