@@ -192,6 +192,16 @@ class Window {
    * holds the `need` bytes the next record takes.
    */
   async refill(want: number, need = 0): Promise<void> {
+    const length = this.prepare(want, need);
+    this.commit(await this.src.read(this.bytes, this.sEnd, length, this.filePos));
+  }
+  /** refill, reading synchronously. */
+  refillSync(want: number, need: number, src: SyncSource): void {
+    const length = this.prepare(want, need);
+    this.commit(src.readSync(this.bytes, this.sEnd, length, this.filePos));
+  }
+  /** Moves the tail to the front, grows when needed; the bytes to read next (at sEnd, from filePos). */
+  private prepare(want: number, need: number): number {
     const tail = this.bytes.slice(this.sOff, this.sEnd);
     if (want > this.size) {
       this.size = want;
@@ -204,8 +214,10 @@ class Window {
     b.set(tail, 0);
     this.sOff = 0;
     this.sEnd = tail.length;
-    const length = Math.min(this.size - this.sEnd, Math.max(this.stopAt - this.filePos, need - this.sEnd, 1));
-    const got = await this.src.read(b, this.sEnd, length, this.filePos);
+    return Math.min(this.size - this.sEnd, Math.max(this.stopAt - this.filePos, need - this.sEnd, 1));
+  }
+  /** `got` bytes were read at sEnd. */
+  private commit(got: number): void {
     this.dec.sync();
     this.filePos += got;
     this.sEnd += got;
@@ -249,16 +261,133 @@ function pcapRecordError(parser: CaptureParser, bytes: Uint8Array, off: number, 
   return new DecodeError('PCAP_TRUNCATED', `capture ends inside a record: ${end - off} bytes left over`, base + end, { truncated: true });
 }
 
+/**
+ * The decoder and batches of one pass over a capture: decoded rows, copied into the caller's
+ * batch when they cannot be written there, classified when there is a classifier.
+ */
+class Batches {
+  readonly dec: BatchDecoder;
+  readonly linkTypes: Uint32Array;
+  readonly caplens: Uint32Array;
+  readonly capacity: number;
+  private readonly copyOut: boolean;
+  private index = 1;
+  constructor(private readonly opts: ClassifyCaptureOptions) {
+    const engine = opts.engine ?? 'wasm';
+    const target = opts.batch;
+    const cls = opts.classifier;
+    this.capacity = target ? target.capacity : Math.max(1, opts.batchSize ?? 4096);
+    this.dec = new BatchDecoder(engine, this.capacity, target ?? (engine === 'wasm' && cls?.engine === 'wasm' ? cls.createBatch(this.capacity) : undefined));
+    this.copyOut = target !== undefined && this.dec.batch !== target;
+    this.linkTypes = new Uint32Array(this.capacity);
+    this.caplens = new Uint32Array(this.capacity);
+  }
+  /** The batch of the `count` frames just decoded by the fast paths (their caplens copied out). */
+  emitDecoded(count: number): CaptureBatch {
+    this.caplens.set(this.dec.caplens.subarray(0, count));
+    return this.emit(count);
+  }
+  /** The batch of the `count` frames just decoded, classified. */
+  emit(count: number): CaptureBatch {
+    const { dec, opts } = this;
+    dec.batch.count = count;
+    let out = dec.batch;
+    if (this.copyOut) {
+      copyRows(dec.batch, opts.batch!, count);
+      out = opts.batch!;
+    }
+    if (opts.classifier) {
+      opts.classifier.classify(out, out.results);
+      dec.sync();
+    }
+    const b: CaptureBatch = { firstIndex: this.index, count, batch: out, reasons: dec.reasons, linkTypes: this.linkTypes, results: opts.classifier ? out.results : undefined, caplens: this.caplens };
+    this.index += count;
+    return b;
+  }
+}
+
+/**
+ * The classic pcap records of a window, a batch at a time: step() decodes the next batch (its
+ * frame count), or returns 0 when the window needs bytes (at least `want` from its offset: refill
+ * it, then step again) or -1 when the records (of the range) are done; framing damage throws the
+ * parser's error, after the batch of the records before it. The async reader and the synchronous
+ * range reader below are two loops around it.
+ */
+class PcapSteps {
+  /** File offset past the last record decoded. */
+  recordAt: number;
+  /** Bytes the next record needs from the window's offset (after step() returned 0). */
+  want = 0;
+  private broken = false;
+  private readonly H: number;
+  private readonly lt: number;
+  private readonly le: boolean;
+  private readonly maxCaplen: number;
+  constructor(
+    private readonly dec: BatchDecoder,
+    private readonly w: Window,
+    private readonly parser: CaptureParser,
+    private readonly to: number,
+  ) {
+    this.H = parser.recordHeader;
+    this.lt = parser.pcapLinkType;
+    this.le = parser.littleEndian;
+    this.maxCaplen = parser.maxCaplen;
+    this.recordAt = w.base + w.sOff;
+  }
+  step(): number {
+    const { w, H, le } = this;
+    if (this.broken) throw pcapRecordError(this.parser, w.bytes, w.sOff, w.sEnd, w.base);
+    const [n, consumed, status] = this.dec.decodePcap(w.bytes, w.region, w.sOff, w.sEnd, le, H, this.lt, this.maxCaplen, Math.min(w.sEnd, this.to - w.base));
+    this.recordAt = w.base + w.sOff + consumed;
+    w.sOff += consumed;
+    if (status === 1) {
+      this.broken = true;
+      if (n > 0) return n;
+      throw pcapRecordError(this.parser, w.bytes, w.sOff, w.sEnd, w.base);
+    }
+    if (n > 0) return n;
+    if (w.base + w.sOff >= this.to) return -1; // the range's records are done
+    // Out of whole records in the window.
+    if (w.eof) {
+      if (w.avail === 0) return -1;
+      throw pcapRecordError(this.parser, w.bytes, w.sOff, w.sEnd, w.base);
+    }
+    // Grow the window when the next record is larger than it.
+    this.want = w.avail >= H ? H + rd32(w.bytes, w.sOff + 8, le) : H;
+    return 0;
+  }
+}
+
+/**
+ * The classic pcap records whose header starts in file bytes [from, to) (`from` where a record
+ * starts) of a file read synchronously, decoded and classified (options as classifyCapture's) a
+ * batch at a time, each batch handed to `each` with the file offset past its last record.
+ * `head`: the file's header bytes. classifyCapture with a range, as a plain loop: a pool worker
+ * runs one per chunk, and V8 compiles this far more cheaply than an async generator (tens of ms
+ * of its helper threads in every worker, which on a small machine are the workers' cores).
+ */
+export function classifyPcapRange(src: SyncSource, head: Uint8Array, from: number, to: number, opts: ClassifyCaptureOptions, each: (b: CaptureBatch, end: number) => void): void {
+  const parser = new CaptureParser(opts);
+  parser.step(head, 0, head.length, 0, head.length === src.size);
+  if (parser.format !== 'pcap') throw new RangeError('classifyPcapRange: the header is not a classic pcap header');
+  const batches = new Batches(opts);
+  try {
+    batches.linkTypes.fill(parser.pcapLinkType);
+    const w = new Window(batches.dec, src, Math.max(64, opts.chunkSize ?? 1 << 20), from, to + RANGE_SLACK);
+    const steps = new PcapSteps(batches.dec, w, parser, to);
+    for (let n = steps.step(); n >= 0; n = steps.step()) {
+      if (n > 0) each(batches.emitDecoded(n), steps.recordAt);
+      else w.refillSync(Math.max(w.size, steps.want), steps.want, src);
+    }
+  } finally {
+    batches.dec.dispose();
+  }
+}
+
 async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<CaptureBatch> {
-  const engine = opts.engine ?? 'wasm';
-  const target = opts.batch;
-  const capacity = target ? target.capacity : Math.max(1, opts.batchSize ?? 4096);
-  const chunk = Math.max(64, opts.chunkSize ?? 1 << 20);
-  const cls = opts.classifier;
-  const dec = new BatchDecoder(engine, capacity, target ?? (engine === 'wasm' && cls?.engine === 'wasm' ? cls.createBatch(capacity) : undefined));
-  const copyOut = target !== undefined && dec.batch !== target;
-  const linkTypes = new Uint32Array(capacity);
-  const caplens = new Uint32Array(capacity);
+  const batches = new Batches(opts);
+  const { dec, capacity, linkTypes, caplens } = batches;
   try {
     // The file header, through the one parser that knows every format.
     const parser = new CaptureParser(opts);
@@ -267,52 +396,18 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
     const headLen = parser.step(head, 0, head.length, 0, head.length === src.size);
     if (parser.format === undefined) throw new DecodeError('PCAP_TRUNCATED', 'capture ends inside its header', head.length, { truncated: true });
     opts.onHeader?.({ format: parser.format, parser });
-    let index = 1;
-    const emit = (count: number): CaptureBatch => {
-      dec.batch.count = count;
-      let out = dec.batch;
-      if (copyOut) {
-        copyRows(dec.batch, target, count);
-        out = target;
-      }
-      if (cls) {
-        cls.classify(out, out.results);
-        dec.sync();
-      }
-      const b: CaptureBatch = { firstIndex: index, count, batch: out, reasons: dec.reasons, linkTypes, results: cls ? out.results : undefined, caplens };
-      index += count;
-      return b;
-    };
+    const emit = (count: number): CaptureBatch => batches.emit(count);
     const range = parser.format === 'pcap' ? opts.range : undefined;
-    const w = new Window(dec, src, chunk, parser.format === 'pcap' ? (range?.from ?? headLen) : 0, range ? range.to + RANGE_SLACK : Infinity);
+    const w = new Window(dec, src, Math.max(64, opts.chunkSize ?? 1 << 20), parser.format === 'pcap' ? (range?.from ?? headLen) : 0, range ? range.to + RANGE_SLACK : Infinity);
 
     if (parser.format === 'pcap') {
-      const H = parser.recordHeader;
-      const lt = parser.pcapLinkType;
-      const le = parser.littleEndian;
-      const maxCaplen = parser.maxCaplen;
-      const to = range?.to ?? Infinity;
-      linkTypes.fill(lt);
-      for (;;) {
-        const [n, consumed, status] = dec.decodePcap(w.bytes, w.region, w.sOff, w.sEnd, le, H, lt, maxCaplen, Math.min(w.sEnd, to - w.base));
-        const recordAt = w.base + w.sOff + consumed;
-        w.sOff += consumed;
+      linkTypes.fill(parser.pcapLinkType);
+      const steps = new PcapSteps(dec, w, parser, range?.to ?? Infinity);
+      for (let n = steps.step(); n >= 0; n = steps.step()) {
         if (n > 0) {
-          caplens.set(dec.caplens.subarray(0, n));
-          yield emit(n);
-          opts.onProgress?.(recordAt, src.size);
-        }
-        if (status === 1) throw pcapRecordError(parser, w.bytes, w.sOff, w.sEnd, w.base);
-        if (n === capacity) continue;
-        if (w.base + w.sOff >= to) break; // the range's records are done
-        // Out of whole records in the window.
-        if (w.eof) {
-          if (w.avail === 0) break;
-          throw pcapRecordError(parser, w.bytes, w.sOff, w.sEnd, w.base);
-        }
-        // Grow the window when the next record is larger than it.
-        const want = w.avail >= H ? H + rd32(w.bytes, w.sOff + 8, le) : H;
-        await w.refill(Math.max(w.size, want), want);
+          yield batches.emitDecoded(n);
+          opts.onProgress?.(steps.recordAt, src.size);
+        } else await w.refill(Math.max(w.size, steps.want), steps.want);
       }
       return;
     }

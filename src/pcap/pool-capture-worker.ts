@@ -7,7 +7,7 @@
 // first of them starts is only certain once the chunk before was walked, so a worker does not
 // wait for that: it takes the first offset near `from` where a chain of plausible record headers
 // begins (a guess that real captures almost never get wrong), decodes and classifies from there
-// through the one-thread reader (classifyCapture with a range), and replies with the start it
+// through the one-thread reader's record loop (classifyPcapRange), and replies with the start it
 // took and the end it reached (the next chunk's start). The calling thread checks each chunk's
 // start against the previous chunk's end, in capture order, and has a chunk whose guess was
 // wrong run again from the right start: results are always those of the one-thread reader. Per
@@ -19,7 +19,7 @@ import { refreshBatches } from '../classify/index.js';
 import type { Classifier } from '../classify/types.js';
 import { DecodeError } from '../errors.js';
 import { encodeEthernet, encodeUdpPacket } from '../packet/encode.js';
-import { classifyCapture, syncFileSource } from './classify.js';
+import { classifyPcapRange, syncFileSource, type SyncSource } from './classify.js';
 import { FrameTally } from './frame-tally.js';
 import { CaptureParser } from './reader.js';
 import { writePcap } from './writer.js';
@@ -35,8 +35,10 @@ export const CAPTURE_DEPTH = 3;
 
 /** One capture being classified, as this worker sees it. */
 interface Capture {
-  src: ReturnType<typeof syncFileSource>;
+  src: SyncSource;
   parser: CaptureParser;
+  /** The file header's bytes. */
+  head: Uint8Array;
   size: number;
   /** Per slot: its results and reasons, and its array in `tally` (1..). */
   slots: Map<number, { results: Int32Array; reasons: Uint8Array; counts: number }>;
@@ -159,7 +161,7 @@ function guessStart(c: Capture, from: number, to: number): number {
  * V8 runs code in a baseline tier first and optimises what ran enough, and each worker has its
  * own WebAssembly instance, so it tiers up here rather than on the first chunks.
  */
-async function warmUp(classifier: Classifier, batch: TupleBatch, tally: FrameTally): Promise<void> {
+function warmUp(classifier: Classifier, batch: TupleBatch, tally: FrameTally): void {
   const frames = [];
   for (let i = 0; i < 1024; i++) {
     const x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
@@ -170,11 +172,19 @@ async function warmUp(classifier: Classifier, batch: TupleBatch, tally: FrameTal
   }
   const capture = writePcap(frames, { linkType: 1 });
   const view = new DataView(capture.buffer);
+  const head = capture.subarray(0, 24);
+  // The capture in memory behind the SyncSource a chunk reads its file through.
+  const readSync = (into: Uint8Array, at: number, length: number, position: number): number => {
+    const n = Math.max(0, Math.min(length, capture.length - position));
+    into.set(capture.subarray(position, position + n), at);
+    return n;
+  };
+  const src: SyncSource = { size: capture.length, readSync, read: async (into, at, length, position) => readSync(into, at, length, position), close: async () => undefined };
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
   for (let k = 0; k < 200; k++) {
     plausibleChain(view, 24, capture.length, capture.length, true, 16, 65535, 1e6);
     // As a capture's chunks go: counted into a slot's array, then accepted, or dropped.
-    for await (const b of classifyCapture(capture, { classifier, batch, engine, range: { from: 24, to: capture.length } })) tally.add(b.results!, b.reasons, b.count, 1 + (k % 2));
+    classifyPcapRange(src, head, 24, capture.length, { classifier, batch, engine }, (b) => tally.add(b.results!, b.reasons, b.count, 1 + (k % 2)));
     tally.takeReasons();
     tally.fold(1, 0);
     tally.clear(2);
@@ -203,7 +213,10 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
     if (spare.length > 4) spare.shift()!.dispose();
   };
   const warm = tallyOf(1 + CAPTURE_DEPTH);
-  await warmUp(classifier, batch, warm);
+  // Batches of 64 in the warm-up: the record loop runs many steps per capture, as a chunk's does
+  // (V8 optimises a function once it has run enough; 200 one-batch passes are not enough).
+  const small = classifier.createBatch(64);
+  warmUp(classifier, small, warm);
   release(warm);
 
   async function open(m: OpenMessage): Promise<void> {
@@ -216,7 +229,7 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
       if (parser.format !== 'pcap') throw new RangeError(`${m.file} is no longer a classic pcap capture`);
       const slots = new Map(m.slots.map((s, k) => [s.slot, { results: new Int32Array(s.results), reasons: new Uint8Array(s.reasons), counts: k + 1 }]));
       const tally = tallyOf(slots.size + 1);
-      captures.set(m.capture, { src, parser, size: m.size, slots, countResults: m.countResults, perFrame: m.perFrame, tally });
+      captures.set(m.capture, { src, parser, head: head.subarray(0, got), size: m.size, slots, countResults: m.countResults, perFrame: m.perFrame, tally });
     } catch (e) {
       await src.close();
       throw e;
@@ -242,7 +255,7 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
     return c.tally.takeResults(0);
   }
 
-  async function run(m: RunMessage): Promise<ChunkReply> {
+  function run(m: RunMessage): ChunkReply {
     const c = captures.get(m.capture);
     const slot = c?.slots.get(m.slot);
     if (!c || !slot) throw new RangeError(`no capture ${m.capture} slot ${m.slot} in this worker`);
@@ -255,8 +268,8 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
     let end = start; // past the last record decoded
     let frames = 0;
     try {
-      // The one-thread reader over this chunk's records, reading from the file where it decodes.
-      for await (const b of classifyCapture(c.src, { classifier, batch, engine, range: { from: start, to: m.to }, onProgress: (done) => void (end = done) })) {
+      // The one-thread reader's loop over this chunk's records, reading from the file where it decodes.
+      classifyPcapRange(c.src, c.head, start, m.to, { classifier, batch, engine }, (b, at) => {
         // The classifier may have grown the module's memory: re-view before reading.
         if (classifier.engine === 'wasm') refreshBatches();
         if (c.perFrame) {
@@ -265,7 +278,8 @@ export async function createHandler({ classifier }: { classifier: Classifier }):
         }
         tally.add(c.countResults ? b.results! : null, b.reasons, b.count, slot.counts);
         frames += b.count;
-      }
+        end = at;
+      });
       return { start, end, frames, reasonCounts: tally.takeReasons() };
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
