@@ -102,13 +102,18 @@ export function syncFileSource(file: string, size?: number): SyncSource {
   };
 }
 
-function memorySource(bytes: Uint8Array): Source {
+/** Capture bytes in memory as a source (reads copy out of them). */
+export function memorySource(bytes: Uint8Array): SyncSource {
+  const readSync = (into: Uint8Array, at: number, length: number, position: number): number => {
+    const n = Math.max(0, Math.min(length, bytes.length - position));
+    into.set(bytes.subarray(position, position + n), at);
+    return n;
+  };
   return {
     size: bytes.length,
+    readSync,
     async read(into, at, length, position) {
-      const n = Math.max(0, Math.min(length, bytes.length - position));
-      into.set(bytes.subarray(position, position + n), at);
-      return n;
+      return readSync(into, at, length, position);
     },
     async close() {},
   };
@@ -242,6 +247,11 @@ function copyRows(from: TupleBatch, to: TupleBatch, n: number): void {
 /** Bytes read past the end of a range: the record that starts before it and ends after, usually. */
 const RANGE_SLACK = 4096;
 
+/** Bytes of the reader's window (bytes read per call). */
+function windowSize(opts: ClassifyCaptureOptions): number {
+  return Math.max(64, opts.chunkSize ?? 1 << 20);
+}
+
 function rd32(b: Uint8Array, o: number, le: boolean): number {
   return le ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
@@ -374,7 +384,7 @@ export function classifyPcapRange(src: SyncSource, head: Uint8Array, from: numbe
   const batches = new Batches(opts);
   try {
     batches.linkTypes.fill(parser.pcapLinkType);
-    const w = new Window(batches.dec, src, Math.max(64, opts.chunkSize ?? 1 << 20), from, to + RANGE_SLACK);
+    const w = new Window(batches.dec, src, windowSize(opts), from, to + RANGE_SLACK);
     const steps = new PcapSteps(batches.dec, w, parser, to);
     for (let n = steps.step(); n >= 0; n = steps.step()) {
       if (n > 0) each(batches.emitDecoded(n), steps.recordAt);
@@ -396,9 +406,8 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
     const headLen = parser.step(head, 0, head.length, 0, head.length === src.size);
     if (parser.format === undefined) throw new DecodeError('PCAP_TRUNCATED', 'capture ends inside its header', head.length, { truncated: true });
     opts.onHeader?.({ format: parser.format, parser });
-    const emit = (count: number): CaptureBatch => batches.emit(count);
     const range = parser.format === 'pcap' ? opts.range : undefined;
-    const w = new Window(dec, src, Math.max(64, opts.chunkSize ?? 1 << 20), parser.format === 'pcap' ? (range?.from ?? headLen) : 0, range ? range.to + RANGE_SLACK : Infinity);
+    const w = new Window(dec, src, windowSize(opts), parser.format === 'pcap' ? (range?.from ?? headLen) : 0, range ? range.to + RANGE_SLACK : Infinity);
 
     if (parser.format === 'pcap') {
       linkTypes.fill(parser.pcapLinkType);
@@ -418,9 +427,8 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
       const [n, consumed, status] = dec.decodePcapng(w.bytes, w.region, w.sOff, w.sEnd, parser.littleEndian, parser.interfaces, parser.maxBlock);
       w.sOff += consumed;
       if (n > 0) {
-        caplens.set(dec.caplens.subarray(0, n));
         linkTypes.set(dec.rowLinkTypes.subarray(0, n));
-        yield emit(n);
+        yield batches.emitDecoded(n);
         opts.onProgress?.(w.base + w.sOff, src.size);
       }
       if (n === capacity) continue;
@@ -439,7 +447,7 @@ async function* run(src: Source, opts: ClassifyCaptureOptions): AsyncGenerator<C
           dec.decodeFrames([f]);
           linkTypes[0] = f.linkType;
           caplens[0] = f.caplen;
-          yield emit(1);
+          yield batches.emit(1);
         }
         continue;
       }

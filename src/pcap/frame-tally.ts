@@ -21,18 +21,14 @@ const REASONS = 256;
 
 /** Counters of the TypeScript path: dense, growing with the largest result. */
 class DenseCounts {
-  c = new Uint32Array(64);
+  c: Uint32Array = new Uint32Array(64);
   max = -1;
   add(results: Int32Array, from: number, n: number): void {
     let c = this.c;
     let max = this.max;
     for (let i = from; i < n; i++) {
       const r = results[i]!;
-      if (r >= c.length) {
-        const grown = new Uint32Array(Math.max(2 * c.length, r + 1));
-        grown.set(c);
-        this.c = c = grown;
-      }
+      if (r >= c.length) c = this.room(r);
       c[r]!++;
       if (r > max) max = r;
     }
@@ -40,19 +36,19 @@ class DenseCounts {
   }
   /** Adds `o`'s counts here and clears `o`. */
   fold(o: DenseCounts): void {
+    const c = o.max >= this.c.length ? this.room(o.max) : this.c;
     for (let r = 0; r <= o.max; r++) {
-      const v = o.c[r]!;
-      if (v === 0) continue;
-      if (r >= this.c.length) {
-        const grown = new Uint32Array(Math.max(2 * this.c.length, o.max + 1));
-        grown.set(this.c);
-        this.c = grown;
-      }
-      this.c[r]! += v;
+      c[r]! += o.c[r]!;
       o.c[r] = 0;
     }
     if (o.max > this.max) this.max = o.max;
     o.max = -1;
+  }
+  /** Grows the counters to hold result r. */
+  private room(r: number): Uint32Array {
+    const grown = new Uint32Array(Math.max(2 * this.c.length, r + 1));
+    grown.set(this.c);
+    return (this.c = grown);
   }
   clear(): void {
     this.c.fill(0, 0, this.max + 1);

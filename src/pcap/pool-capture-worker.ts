@@ -19,7 +19,7 @@ import { refreshBatches } from '../classify/index.js';
 import type { Classifier } from '../classify/types.js';
 import { DecodeError } from '../errors.js';
 import { encodeEthernet, encodeUdpPacket } from '../packet/encode.js';
-import { classifyPcapRange, syncFileSource, type SyncSource } from './classify.js';
+import { classifyPcapRange, memorySource, syncFileSource, type SyncSource } from './classify.js';
 import { FrameTally } from './frame-tally.js';
 import { CaptureParser } from './reader.js';
 import { writePcap } from './writer.js';
@@ -173,13 +173,8 @@ function warmUp(classifier: Classifier, batch: TupleBatch, tally: FrameTally): v
   const capture = writePcap(frames, { linkType: 1 });
   const view = new DataView(capture.buffer);
   const head = capture.subarray(0, 24);
-  // The capture in memory behind the SyncSource a chunk reads its file through.
-  const readSync = (into: Uint8Array, at: number, length: number, position: number): number => {
-    const n = Math.max(0, Math.min(length, capture.length - position));
-    into.set(capture.subarray(position, position + n), at);
-    return n;
-  };
-  const src: SyncSource = { size: capture.length, readSync, read: async (into, at, length, position) => readSync(into, at, length, position), close: async () => undefined };
+  // In memory, behind the same kind of source a chunk reads its file through.
+  const src = memorySource(capture);
   const engine = classifier.engine === 'wasm' ? 'wasm' : 'ts';
   for (let k = 0; k < 200; k++) {
     plausibleChain(view, 24, capture.length, capture.length, true, 16, 65535, 1e6);
